@@ -28,6 +28,7 @@ mod grad;
 pub mod init;
 mod key;
 mod params;
+mod parameterized;
 mod tensor;
 
 pub use checkpoint::{CheckpointError, CheckpointFile, LoadOptions};
@@ -35,5 +36,6 @@ pub use device::{device, DeviceError};
 pub use grad::{grad, value_and_grad, value_and_grad_with_aux};
 pub use init::{FanMode, Fans, Initializer};
 pub use key::Key;
+pub use parameterized::Parameterized;
 pub use params::{Params, TreeError};
 pub use tensor::{DynTensor, MAX_RANK};
