@@ -37,5 +37,5 @@ pub use grad::{grad, value_and_grad, value_and_grad_with_aux};
 pub use init::{FanMode, Fans, Initializer};
 pub use key::Key;
 pub use parameterized::Parameterized;
-pub use params::{Params, TreeError};
+pub use params::{group_digits, Params, TreeError};
 pub use tensor::{DynTensor, MAX_RANK};

@@ -288,9 +288,9 @@ impl fmt::Display for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rows: Vec<(String, String, String)> = self
             .iter()
-            .map(|(p, t)| (p.to_string(), format!("{:?}", t.dims()), group(t.num_elements())))
+            .map(|(p, t)| (p.to_string(), format!("{:?}", t.dims()), group_digits(t.num_elements())))
             .collect();
-        let total = group(self.num_params());
+        let total = group_digits(self.num_params());
         let w0 = rows.iter().map(|r| r.0.len()).chain([4, 5]).max().unwrap_or(4);
         let w1 = rows.iter().map(|r| r.1.len()).chain([5]).max().unwrap_or(5);
         let w2 = rows.iter().map(|r| r.2.len()).chain([total.len(), 5]).max().unwrap_or(5);
@@ -304,8 +304,8 @@ impl fmt::Display for Params {
     }
 }
 
-/// `1234567` -> `"1,234,567"`.
-pub(crate) fn group(n: usize) -> String {
+/// Formats a count with thousands separators: `1234567` -> `"1,234,567"`.
+pub fn group_digits(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -394,7 +394,7 @@ mod tests {
         let s = tree(&dev).summary();
         assert!(s.contains("a.weight") && s.contains("[2, 3]") && s.contains("b.weight"));
         assert!(s.lines().last().unwrap().contains("13"), "{s}");
-        assert_eq!(group(1234567), "1,234,567");
-        assert_eq!(group(999), "999");
+        assert_eq!(group_digits(1234567), "1,234,567");
+        assert_eq!(group_digits(999), "999");
     }
 }

@@ -241,6 +241,28 @@ impl DynTensor {
         read_rank!(&self.0, |t| t.grad_remove(grads).map(DynTensor::from))
     }
 
+    /// Concatenates tensors of the same rank along `axis`.
+    ///
+    /// # Shapes
+    /// `[.., a_i, ..]` for each input -> `[.., sum a_i, ..]`. Panics on mismatched ranks or an
+    /// axis out of range, naming the shapes.
+    pub fn cat(tensors: Vec<DynTensor>, axis: usize) -> DynTensor {
+        let rank = tensors.first().expect("cat: no tensors").rank();
+        let shapes: Vec<Vec<usize>> = tensors.iter().map(DynTensor::dims).collect();
+        assert!(axis < rank && shapes.iter().all(|s| s.len() == rank), "cat: axis {axis} for shapes {shapes:?}");
+        fn go<const D: usize>(ts: Vec<DynTensor>, axis: usize) -> DynTensor {
+            Tensor::cat(ts.into_iter().map(|t| t.into_rank::<D>()).collect(), axis).into()
+        }
+        match rank {
+            1 => go::<1>(tensors, axis),
+            2 => go::<2>(tensors, axis),
+            3 => go::<3>(tensors, axis),
+            4 => go::<4>(tensors, axis),
+            5 => go::<5>(tensors, axis),
+            _ => go::<6>(tensors, axis),
+        }
+    }
+
     /// Element-wise square root.
     pub fn sqrt(self) -> Self {
         DynTensor(each_rank!(self.0, |t| t.sqrt()))

@@ -1,0 +1,128 @@
+//! [`Residual`]: `main(x) + shortcut(x)`.
+
+use crate::combinators::Serial;
+use crate::layer::{expect_inputs, BuildError, Init, Layer, Mode, Shape};
+use duet_core::burn::tensor::Device;
+use duet_core::{DynTensor, Key, Params};
+
+/// `y = main(x) + shortcut(x)`, with the identity as the default shortcut (Trax's `Residual`).
+///
+/// Params live under `main.` and `shortcut.`. Both branches must produce the same shape; this is checked at init.
+///
+/// # Example
+/// ```
+/// use duet_functional::{serial, Fn, LayerExt, Mode, Residual};
+/// use duet_core::{burn::tensor::Device, DynTensor, Key};
+/// let r = Residual::new(serial![Fn::new("Sq", |x: Vec<DynTensor>| vec![x[0].clone().square()])]);
+/// let dev = Device::flex();
+/// let (p, s) = r.init_model(&[2], Key::new(0), &dev).unwrap();
+/// let (y, _) = r.apply(&p, &s, DynTensor::from_floats(vec![2.0, 3.0], &[2], &dev), Mode::Eval);
+/// assert_eq!(y.to_vec(), vec![6.0, 12.0]); // x^2 + x
+/// ```
+pub struct Residual {
+    main: Serial,
+    shortcut: Option<Box<dyn Layer>>,
+}
+
+impl Residual {
+    /// A residual block around `main` with the identity shortcut.
+    pub fn new(main: Serial) -> Self {
+        Residual {
+            main,
+            shortcut: None,
+        }
+    }
+
+    /// Replaces the identity shortcut (e.g. a 1x1 conv that matches channels).
+    pub fn with_shortcut(mut self, shortcut: impl Layer + 'static) -> Self {
+        self.shortcut = Some(Box::new(shortcut));
+        self
+    }
+}
+
+impl Layer for Residual {
+    fn name(&self) -> String {
+        "Residual".into()
+    }
+
+    fn output_signature(&self, inputs: &[Shape]) -> Result<Vec<Shape>, BuildError> {
+        expect_inputs(self, inputs)?;
+        let main = self
+            .main
+            .output_signature(inputs)
+            .map_err(|e| e.within("main"))?;
+        let short = match &self.shortcut {
+            Some(s) => s
+                .output_signature(inputs)
+                .map_err(|e| e.within("shortcut"))?,
+            None => inputs.to_vec(),
+        };
+        if main.len() != 1 || main != short {
+            return Err(BuildError::new(
+                self,
+                format!("main branch gives {main:?}, shortcut gives {short:?}"),
+            ));
+        }
+        Ok(main)
+    }
+
+    fn init(&self, inputs: &[Shape], key: Key, device: &Device) -> Result<Init, BuildError> {
+        self.output_signature(inputs)?;
+        let [km, ks] = key.split2();
+        let main = self
+            .main
+            .init(inputs, km, device)
+            .map_err(|e| e.within("main"))?;
+        let mut init = Init {
+            params: main.params.prefix("main"),
+            state: main.state.prefix("main"),
+        };
+        if let Some(s) = &self.shortcut {
+            let c = s
+                .init(inputs, ks, device)
+                .map_err(|e| e.within("shortcut"))?;
+            init.params.extend(c.params.prefix("shortcut"));
+            init.state.extend(c.state.prefix("shortcut"));
+        }
+        Ok(init)
+    }
+
+    fn forward(
+        &self,
+        params: &Params,
+        state: &Params,
+        inputs: Vec<DynTensor>,
+        mode: Mode,
+    ) -> (Vec<DynTensor>, Params) {
+        let (mut y, s) = self.main.forward(
+            &params.subtree("main"),
+            &state.subtree("main"),
+            inputs.clone(),
+            mode.child(0),
+        );
+        let mut new_state = s.prefix("main");
+        let short = match &self.shortcut {
+            Some(sc) => {
+                let (mut ys, s) = sc.forward(
+                    &params.subtree("shortcut"),
+                    &state.subtree("shortcut"),
+                    inputs,
+                    mode.child(1),
+                );
+                new_state.extend(s.prefix("shortcut"));
+                ys.remove(0)
+            }
+            None => inputs.into_iter().next().expect("one input"),
+        };
+        (vec![y.remove(0) + short], new_state)
+    }
+
+    fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
+        let mut c: Vec<(String, &dyn Layer, Vec<Shape>)> =
+            vec![("main".into(), &self.main, inputs.to_vec())];
+        if let Some(s) = &self.shortcut {
+            c.push(("shortcut".into(), s.as_ref(), inputs.to_vec()));
+        }
+        c
+    }
+}

@@ -1,0 +1,231 @@
+//! The layer contract: a layer describes a computation and owns no weights.
+
+use duet_core::burn::tensor::Device;
+use duet_core::{DynTensor, Key, Params};
+use std::fmt;
+
+/// A tensor shape, e.g. `vec![128, 3, 32, 32]`.
+pub type Shape = Vec<usize>;
+
+/// Training or evaluation. Training carries the key for stochastic layers (dropout).
+///
+/// Combinators hand each child `key.fold_in(i)`, so every stochastic layer draws its own stream
+/// and the same key gives the same masks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Training: dropout is active, batch norm uses batch statistics and updates its state.
+    Train(Key),
+    /// Evaluation: deterministic; batch norm uses its running statistics.
+    Eval,
+}
+
+impl Mode {
+    /// The mode for the `i`-th child of a combinator.
+    pub fn child(self, i: usize) -> Mode {
+        match self {
+            Mode::Train(k) => Mode::Train(k.fold_in(i as u64)),
+            Mode::Eval => Mode::Eval,
+        }
+    }
+
+    /// Whether this is training mode.
+    pub fn is_train(self) -> bool {
+        matches!(self, Mode::Train(_))
+    }
+}
+
+/// A model that cannot be built: the error names the layer's path and kind.
+///
+/// Displayed as "`features.3` (Conv2d): expected 64 input channels, got 32".
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct BuildError {
+    /// Dotted path of the failing layer (empty for the outermost layer).
+    pub path: String,
+    /// The failing layer's name.
+    pub layer: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.path.is_empty() {
+            "<model>"
+        } else {
+            &self.path
+        };
+        write!(f, "`{path}` ({}): {}", self.layer, self.message)
+    }
+}
+
+impl BuildError {
+    /// An error raised by `layer` itself.
+    pub fn new(layer: &dyn Layer, message: impl Into<String>) -> Self {
+        BuildError {
+            path: String::new(),
+            layer: layer.name(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error seen from a parent that names this child `segment`.
+    pub fn within(mut self, segment: &str) -> Self {
+        self.path = if self.path.is_empty() {
+            segment.to_string()
+        } else {
+            format!("{segment}.{}", self.path)
+        };
+        self
+    }
+}
+
+/// The weights and state a layer's `init` creates.
+#[derive(Clone, Debug, Default)]
+pub struct Init {
+    /// Trainable parameters.
+    pub params: Params,
+    /// Non-trainable state (batch-norm running statistics).
+    pub state: Params,
+}
+
+/// A layer: `init` creates weights from an input signature and a key; `forward` is a pure
+/// function of (params, state, inputs, mode).
+///
+/// A layer takes `n_in` tensors and returns `n_out` (Trax's data stack). Counts and shapes are
+/// checked when the model is built (`output_signature`/`init`), with errors naming the path.
+pub trait Layer: Send + Sync {
+    /// A short description, e.g. `Dense(120)`.
+    fn name(&self) -> String;
+
+    /// The number of inputs taken from the stack.
+    fn n_in(&self) -> usize {
+        1
+    }
+
+    /// The number of outputs pushed onto the stack.
+    fn n_out(&self) -> usize {
+        1
+    }
+
+    /// The output shapes for these input shapes, without computing anything.
+    ///
+    /// # Errors
+    /// A [`BuildError`] naming the layer when the inputs do not fit.
+    fn output_signature(&self, inputs: &[Shape]) -> Result<Vec<Shape>, BuildError>;
+
+    /// Creates the params and state for these input shapes. Weightless layers keep the default,
+    /// which only checks the signature.
+    fn init(&self, inputs: &[Shape], key: Key, device: &Device) -> Result<Init, BuildError> {
+        let _ = (key, device);
+        self.output_signature(inputs)?;
+        Ok(Init::default())
+    }
+
+    /// Runs the layer. Returns the outputs and the new state (the input state in eval mode).
+    ///
+    /// # Shapes
+    /// `inputs.len() == n_in()`; the result has `n_out()` tensors with the shapes
+    /// `output_signature` promises.
+    fn forward(
+        &self,
+        params: &Params,
+        state: &Params,
+        inputs: Vec<DynTensor>,
+        mode: Mode,
+    ) -> (Vec<DynTensor>, Params);
+
+    /// The sublayers with their names and the input shapes each sees, for summaries.
+    /// Leaf layers return nothing; combinators list their children.
+    fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
+        let _ = inputs;
+        Vec::new()
+    }
+}
+
+impl fmt::Debug for dyn Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// Checks that exactly `n` input shapes were given.
+pub(crate) fn expect_inputs(layer: &dyn Layer, inputs: &[Shape]) -> Result<(), BuildError> {
+    if inputs.len() != layer.n_in() {
+        return Err(BuildError::new(
+            layer,
+            format!("takes {} input(s), got {}", layer.n_in(), inputs.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Extension methods on every layer: build and run a whole model.
+pub trait LayerExt: Layer {
+    /// Builds params and state for a model with a single input of shape `input`.
+    ///
+    /// # Errors
+    /// The first layer that does not fit, by path.
+    fn init_model(
+        &self,
+        input: &[usize],
+        key: Key,
+        device: &Device,
+    ) -> Result<(Params, Params), BuildError> {
+        let init = self.init(&[input.to_vec()], key, device)?;
+        Ok((init.params, init.state))
+    }
+
+    /// Runs a single-input, single-output model.
+    ///
+    /// # Shapes
+    /// `x`: the model's input shape -> its output shape.
+    fn apply(
+        &self,
+        params: &Params,
+        state: &Params,
+        x: DynTensor,
+        mode: Mode,
+    ) -> (DynTensor, Params) {
+        let (mut ys, s) = self.forward(params, state, vec![x], mode);
+        assert_eq!(
+            ys.len(),
+            1,
+            "{}: apply() needs a single output, got {}",
+            self.name(),
+            ys.len()
+        );
+        (ys.pop().expect("one output"), s)
+    }
+}
+
+impl<L: Layer + ?Sized> LayerExt for L {}
+
+impl<L: Layer + ?Sized> Layer for Box<L> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+    fn n_in(&self) -> usize {
+        (**self).n_in()
+    }
+    fn n_out(&self) -> usize {
+        (**self).n_out()
+    }
+    fn output_signature(&self, inputs: &[Shape]) -> Result<Vec<Shape>, BuildError> {
+        (**self).output_signature(inputs)
+    }
+    fn init(&self, inputs: &[Shape], key: Key, device: &Device) -> Result<Init, BuildError> {
+        (**self).init(inputs, key, device)
+    }
+    fn forward(
+        &self,
+        params: &Params,
+        state: &Params,
+        inputs: Vec<DynTensor>,
+        mode: Mode,
+    ) -> (Vec<DynTensor>, Params) {
+        (**self).forward(params, state, inputs, mode)
+    }
+    fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
+        (**self).expand(inputs)
+    }
+}
