@@ -1,0 +1,79 @@
+//! [`MetricsLog`]: one JSON object per line (`metrics.jsonl`), flushed as it is written.
+
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// One logged measurement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Optimizer steps taken so far (from the start of training, across resumes).
+    pub step: u64,
+    /// The epoch the step belongs to (0-based).
+    pub epoch: u64,
+    /// `"train"` or `"eval"`.
+    pub split: String,
+    /// Mean loss over the window (train) or the split (eval).
+    pub loss: f64,
+    /// Accuracy in `[0, 1]`.
+    pub accuracy: f64,
+    /// Throughput over the window (train only; 0 for eval).
+    pub images_per_s: f64,
+    /// Learning rate at this step.
+    pub lr: f64,
+}
+
+/// An append-only JSONL metrics file.
+///
+/// # Example
+/// ```
+/// use duet_train::{MetricsLog, Record};
+/// let path = std::env::temp_dir().join(format!("duet-metrics-doc-{}.jsonl", std::process::id()));
+/// let mut log = MetricsLog::create(&path, false).unwrap();
+/// let r = Record { step: 1, epoch: 0, split: "train".into(), loss: 2.3, accuracy: 0.1, images_per_s: 5e3, lr: 1e-3 };
+/// log.write(&r).unwrap();
+/// assert_eq!(MetricsLog::read(&path).unwrap(), vec![r]);
+/// std::fs::remove_file(&path).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct MetricsLog {
+    path: PathBuf,
+    file: File,
+}
+
+impl MetricsLog {
+    /// Opens `path`, truncating it unless `append` (a resumed run appends).
+    pub fn create(path: impl AsRef<Path>, append: bool) -> std::io::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(&path)?;
+        Ok(MetricsLog { path, file })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record and flushes.
+    pub fn write(&mut self, r: &Record) -> std::io::Result<()> {
+        let line = serde_json::to_string(r).map_err(std::io::Error::other)?;
+        writeln!(self.file, "{line}")?;
+        self.file.flush()
+    }
+
+    /// Reads every record of a metrics file (skipping a torn last line from a crash).
+    pub fn read(path: impl AsRef<Path>) -> std::io::Result<Vec<Record>> {
+        let f = File::open(path)?;
+        Ok(BufReader::new(f)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str(&l).ok())
+            .collect())
+    }
+}
