@@ -1,0 +1,2 @@
+//! The `duet` command (being written).
+fn main() {}
