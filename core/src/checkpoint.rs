@@ -97,7 +97,10 @@ pub enum CheckpointError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io { path: path.to_path_buf(), source }
+    move |source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Saves `trees` (name, tree) and `metadata` to `path`, atomically.
@@ -134,7 +137,10 @@ pub fn to_bytes(trees: &[(&str, &Params)], metadata: &BTreeMap<String, String>) 
     let mut order: IndexMap<&str, Vec<&str>> = IndexMap::new();
     let mut data: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (name, tree) in trees {
-        assert!(!name.contains('/'), "tree name `{name}` must not contain '/'");
+        assert!(
+            !name.contains('/'),
+            "tree name `{name}` must not contain '/'"
+        );
         order.insert(name, tree.paths());
         for (p, t) in tree.iter() {
             let raw = t.to_data().convert::<f32>();
@@ -150,14 +156,23 @@ pub fn to_bytes(trees: &[(&str, &Params)], metadata: &BTreeMap<String, String>) 
         .collect();
     let mut meta: HashMap<String, String> = metadata.clone().into_iter().collect();
     meta.insert("duet.format".into(), FORMAT_VERSION.into());
-    meta.insert("duet.trees".into(), serde_json::to_string(&order).expect("json"));
+    meta.insert(
+        "duet.trees".into(),
+        serde_json::to_string(&order).expect("json"),
+    );
     safetensors::serialize(views, &Some(meta)).expect("serializing in-memory tensors")
 }
 
 /// Writes `bytes` to `path` through a fsynced temporary file and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let result = (|| {
         let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
@@ -192,7 +207,11 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// Options for fine-tuning: missing and unexpected paths are tolerated.
     pub fn partial() -> Self {
-        LoadOptions { allow_missing: true, allow_unexpected: true, remap: Vec::new() }
+        LoadOptions {
+            allow_missing: true,
+            allow_unexpected: true,
+            remap: Vec::new(),
+        }
     }
 }
 
@@ -228,11 +247,18 @@ impl CheckpointFile {
 
     /// Like [`open`](Self::open) for bytes already in memory; `path` is used in messages.
     pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> Result<Self, CheckpointError> {
-        let corrupt = |reason: String| CheckpointError::Corrupt { path: path.clone(), reason };
+        let corrupt = |reason: String| CheckpointError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
         let st = SafeTensors::deserialize(&bytes).map_err(|e| corrupt(e.to_string()))?;
         let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        let metadata: BTreeMap<String, String> =
-            header.metadata().clone().unwrap_or_default().into_iter().collect();
+        let metadata: BTreeMap<String, String> = header
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         let trees: IndexMap<String, Vec<String>> = match metadata.get("duet.trees") {
             Some(json) => serde_json::from_str(json)
                 .map_err(|e| corrupt(format!("bad duet.trees metadata: {e}")))?,
@@ -243,13 +269,21 @@ impl CheckpointFile {
                 let mut trees: IndexMap<String, Vec<String>> = IndexMap::new();
                 for n in names {
                     let (tree, p) = n.split_once('/').unwrap_or(("", &n));
-                    trees.entry(tree.to_string()).or_default().push(p.to_string());
+                    trees
+                        .entry(tree.to_string())
+                        .or_default()
+                        .push(p.to_string());
                 }
                 trees
             }
         };
         drop(st);
-        Ok(CheckpointFile { path, bytes, metadata, trees })
+        Ok(CheckpointFile {
+            path,
+            bytes,
+            metadata,
+            trees,
+        })
     }
 
     /// The file's path.
@@ -275,7 +309,12 @@ impl CheckpointFile {
         }
     }
 
-    fn read(&self, st: &SafeTensors<'_>, name: &str, device: &Device) -> Result<DynTensor, CheckpointError> {
+    fn read(
+        &self,
+        st: &SafeTensors<'_>,
+        name: &str,
+        device: &Device,
+    ) -> Result<DynTensor, CheckpointError> {
         let view = st.tensor(name).map_err(|_| CheckpointError::Missing {
             path: self.path.clone(),
             tensor: name.to_string(),
@@ -294,10 +333,15 @@ impl CheckpointFile {
         if shape.len() > crate::tensor::MAX_RANK {
             return Err(CheckpointError::Corrupt {
                 path: self.path.clone(),
-                reason: format!("tensor `{name}` has rank {} (> {})", shape.len(), crate::tensor::MAX_RANK),
+                reason: format!(
+                    "tensor `{name}` has rank {} (> {})",
+                    shape.len(),
+                    crate::tensor::MAX_RANK
+                ),
             });
         }
-        let data = TensorData::from_bytes_vec(view.data().to_vec(), shape, burn::tensor::DType::F32);
+        let data =
+            TensorData::from_bytes_vec(view.data().to_vec(), shape, burn::tensor::DType::F32);
         Ok(DynTensor::from_data(data, device))
     }
 
@@ -310,15 +354,21 @@ impl CheckpointFile {
     /// # Errors
     /// [`CheckpointError::NoTree`], or a tensor-level error (dtype).
     pub fn tree(&self, name: &str, device: &Device) -> Result<Params, CheckpointError> {
-        let paths = self.trees.get(name).ok_or_else(|| CheckpointError::NoTree {
-            path: self.path.clone(),
-            tree: name.to_string(),
-            available: self.tree_names().join(", "),
-        })?;
+        let paths = self
+            .trees
+            .get(name)
+            .ok_or_else(|| CheckpointError::NoTree {
+                path: self.path.clone(),
+                tree: name.to_string(),
+                available: self.tree_names().join(", "),
+            })?;
         let st = self.safetensors();
         let mut out = Params::new();
         for p in paths {
-            out.insert(p.clone(), self.read(&st, &Self::full_name(name, p), device)?);
+            out.insert(
+                p.clone(),
+                self.read(&st, &Self::full_name(name, p), device)?,
+            );
         }
         Ok(out)
     }
@@ -335,11 +385,14 @@ impl CheckpointFile {
         opts: &LoadOptions,
         device: &Device,
     ) -> Result<Params, CheckpointError> {
-        let stored = self.trees.get(name).ok_or_else(|| CheckpointError::NoTree {
-            path: self.path.clone(),
-            tree: name.to_string(),
-            available: self.tree_names().join(", "),
-        })?;
+        let stored = self
+            .trees
+            .get(name)
+            .ok_or_else(|| CheckpointError::NoTree {
+                path: self.path.clone(),
+                tree: name.to_string(),
+                available: self.tree_names().join(", "),
+            })?;
         // model path -> file name
         let mut by_model_path: IndexMap<String, String> = IndexMap::new();
         for p in stored {

@@ -82,7 +82,8 @@ fn wgpu_device(name: &str, index: Option<&str>) -> Result<Device, DeviceError> {
         None => DeviceKind::DefaultDevice,
         Some("cpu") => DeviceKind::Cpu,
         Some(i) => DeviceKind::DiscreteGpu(
-            i.parse().map_err(|_| DeviceError::Unknown(name.to_string()))?,
+            i.parse()
+                .map_err(|_| DeviceError::Unknown(name.to_string()))?,
         ),
     };
     probe(name, Device::wgpu(kind))
@@ -95,7 +96,10 @@ fn wgpu_device(name: &str, index: Option<&str>) -> Result<Device, DeviceError> {
             return Err(DeviceError::Unknown(name.to_string()));
         }
     }
-    Err(DeviceError::NotCompiled { name: name.to_string(), feature: "wgpu" })
+    Err(DeviceError::NotCompiled {
+        name: name.to_string(),
+        feature: "wgpu",
+    })
 }
 
 #[cfg(feature = "cuda")]
@@ -105,7 +109,10 @@ fn cuda_device(name: &str, index: usize) -> Result<Device, DeviceError> {
 
 #[cfg(not(feature = "cuda"))]
 fn cuda_device(name: &str, _index: usize) -> Result<Device, DeviceError> {
-    Err(DeviceError::NotCompiled { name: name.to_string(), feature: "cuda" })
+    Err(DeviceError::NotCompiled {
+        name: name.to_string(),
+        feature: "cuda",
+    })
 }
 
 /// Runs a one-element computation on `device`, turning a backend panic into an error.
@@ -118,14 +125,20 @@ fn probe(name: &str, device: Device) -> Result<Device, DeviceError> {
     });
     match run {
         Ok(Ok(v)) if v == 2.0 => Ok(device),
-        Ok(other) => Err(DeviceError::NotPresent { name: name.into(), reason: format!("{other:?}") }),
+        Ok(other) => Err(DeviceError::NotPresent {
+            name: name.into(),
+            reason: format!("{other:?}"),
+        }),
         Err(panic) => {
             let reason = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "the backend panicked while opening it".into());
-            Err(DeviceError::NotPresent { name: name.into(), reason })
+            Err(DeviceError::NotPresent {
+                name: name.into(),
+                reason,
+            })
         }
     }
 }
@@ -147,13 +160,25 @@ mod tests {
     #[test]
     fn cuda_without_the_feature_says_how_to_enable_it() {
         let e = device("cuda:1").unwrap_err();
-        assert_eq!(e, DeviceError::NotCompiled { name: "cuda:1".into(), feature: "cuda" });
+        assert_eq!(
+            e,
+            DeviceError::NotCompiled {
+                name: "cuda:1".into(),
+                feature: "cuda"
+            }
+        );
         assert!(e.to_string().contains("--features cuda"));
     }
 
     #[cfg(not(feature = "wgpu"))]
     #[test]
     fn wgpu_without_the_feature_says_how_to_enable_it() {
-        assert!(matches!(device("wgpu:0"), Err(DeviceError::NotCompiled { feature: "wgpu", .. })));
+        assert!(matches!(
+            device("wgpu:0"),
+            Err(DeviceError::NotCompiled {
+                feature: "wgpu",
+                ..
+            })
+        ));
     }
 }

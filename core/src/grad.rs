@@ -51,10 +51,14 @@ where
     let tracked = params.map(DynTensor::as_grad_leaf);
     let (loss, aux) = f(&tracked);
     let [n] = loss.dims();
-    assert_eq!(n, 1, "value_and_grad: the loss must have one element, got shape [{n}]");
+    assert_eq!(
+        n, 1,
+        "value_and_grad: the loss must have one element, got shape [{n}]"
+    );
     let mut grads = loss.backward();
     let g = tracked.map(|leaf| {
-        leaf.grad_remove(&mut grads).unwrap_or_else(|| leaf.zeros_like().without_autodiff())
+        leaf.grad_remove(&mut grads)
+            .unwrap_or_else(|| leaf.zeros_like().without_autodiff())
     });
     (loss.without_autodiff(), aux, g)
 }
@@ -115,8 +119,7 @@ mod tests {
     fn aux_is_returned() {
         let dev = Device::flex();
         let p = Params::new().with("x", Tensor::<1>::from_floats([1.0, 2.0], &dev));
-        let (l, aux, g) =
-            value_and_grad_with_aux(|p| (p.get::<1>("x").unwrap().sum(), "aux"), &p);
+        let (l, aux, g) = value_and_grad_with_aux(|p| (p.get::<1>("x").unwrap().sum(), "aux"), &p);
         assert_eq!(l.into_scalar::<f32>(), 3.0);
         assert_eq!(aux, "aux");
         assert_eq!(g.get_dyn("x").unwrap().to_vec(), vec![1.0, 1.0]);

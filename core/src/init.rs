@@ -30,15 +30,28 @@ pub struct Fans {
 impl Fans {
     /// Fans of a dense weight in duet's `[in, out]` layout.
     pub fn linear(shape: &[usize]) -> Fans {
-        assert_eq!(shape.len(), 2, "linear weight must be [in, out], got {shape:?}");
-        Fans { fan_in: shape[0], fan_out: shape[1] }
+        assert_eq!(
+            shape.len(),
+            2,
+            "linear weight must be [in, out], got {shape:?}"
+        );
+        Fans {
+            fan_in: shape[0],
+            fan_out: shape[1],
+        }
     }
 
     /// Fans of a convolution kernel `[out, in/groups, k...]` (PyTorch and burn layout).
     pub fn conv(shape: &[usize]) -> Fans {
-        assert!(shape.len() >= 3, "conv weight must be [out, in, k...], got {shape:?}");
+        assert!(
+            shape.len() >= 3,
+            "conv weight must be [out, in, k...], got {shape:?}"
+        );
         let receptive: usize = shape[2..].iter().product();
-        Fans { fan_in: shape[1] * receptive, fan_out: shape[0] * receptive }
+        Fans {
+            fan_in: shape[1] * receptive,
+            fan_out: shape[0] * receptive,
+        }
     }
 
     /// Fans of a transposed-convolution kernel `[in, out/groups, k...]`, computed as PyTorch does.
@@ -50,8 +63,14 @@ impl Fans {
     /// for rank >= 3 and `[in, out]` for rank 2.
     pub fn infer(shape: &[usize]) -> Fans {
         match shape.len() {
-            0 => Fans { fan_in: 1, fan_out: 1 },
-            1 => Fans { fan_in: shape[0], fan_out: shape[0] },
+            0 => Fans {
+                fan_in: 1,
+                fan_out: 1,
+            },
+            1 => Fans {
+                fan_in: shape[0],
+                fan_out: shape[0],
+            },
             2 => Fans::linear(shape),
             _ => Fans::conv(shape),
         }
@@ -161,9 +180,12 @@ impl Initializer {
             Initializer::Constant(c) => vec![c; n],
             Initializer::Uniform { low, high } => key.uniform_vec(n, low, high),
             Initializer::Normal { mean, std } => key.normal_vec(n, mean, std),
-            Initializer::TruncatedNormal { mean, std, low, high } => {
-                key.truncated_normal_vec(n, mean, std, low, high)
-            }
+            Initializer::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            } => key.truncated_normal_vec(n, mean, std, low, high),
             Initializer::GlorotUniform => sym((6.0 / (fi + fo)).sqrt()),
             Initializer::GlorotNormal => key.normal_vec(n, 0.0, (2.0 / (fi + fo)).sqrt()),
             Initializer::HeUniform(m) => sym((6.0 / fan(m)).sqrt()),
@@ -179,22 +201,39 @@ impl Initializer {
     ///
     /// # Shapes
     /// `shape`
-    pub fn init<const D: usize>(&self, shape: [usize; D], fans: Fans, key: Key, device: &Device) -> Tensor<D> {
-        Tensor::from_data(TensorData::new(self.sample(&shape, fans, key), shape), device)
+    pub fn init<const D: usize>(
+        &self,
+        shape: [usize; D],
+        fans: Fans,
+        key: Key,
+        device: &Device,
+    ) -> Tensor<D> {
+        Tensor::from_data(
+            TensorData::new(self.sample(&shape, fans, key), shape),
+            device,
+        )
     }
 }
 
 /// A `[rows, cols]` (semi-)orthogonal matrix (rows = shape[0], cols = the rest), times `gain`.
 fn orthogonal(shape: &[usize], gain: f32, key: Key) -> Vec<f32> {
-    assert!(shape.len() >= 2, "orthogonal init needs rank >= 2, got {shape:?}");
+    assert!(
+        shape.len() >= 2,
+        "orthogonal init needs rank >= 2, got {shape:?}"
+    );
     let rows = shape[0];
     let cols: usize = shape[1..].iter().product();
     // QR of a tall Gaussian matrix (t_rows >= t_cols), by modified Gram-Schmidt in f64.
-    let (t_rows, t_cols) = if rows < cols { (cols, rows) } else { (rows, cols) };
+    let (t_rows, t_cols) = if rows < cols {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
     let g = key.normal_vec(t_rows * t_cols, 0.0, 1.0);
     // Column-major columns of the tall matrix.
-    let mut q: Vec<Vec<f64>> =
-        (0..t_cols).map(|j| (0..t_rows).map(|i| g[i * t_cols + j] as f64).collect()).collect();
+    let mut q: Vec<Vec<f64>> = (0..t_cols)
+        .map(|j| (0..t_rows).map(|i| g[i * t_cols + j] as f64).collect())
+        .collect();
     for j in 0..t_cols {
         for k in 0..j {
             let dot: f64 = (0..t_rows).map(|i| q[j][i] * q[k][i]).sum();
@@ -225,10 +264,34 @@ mod tests {
 
     #[test]
     fn fans_per_layout() {
-        assert_eq!(Fans::linear(&[400, 120]), Fans { fan_in: 400, fan_out: 120 });
-        assert_eq!(Fans::conv(&[6, 3, 5, 5]), Fans { fan_in: 75, fan_out: 150 });
-        assert_eq!(Fans::conv(&[8, 4, 3]), Fans { fan_in: 12, fan_out: 24 });
-        assert_eq!(Fans::infer(&[7]), Fans { fan_in: 7, fan_out: 7 });
+        assert_eq!(
+            Fans::linear(&[400, 120]),
+            Fans {
+                fan_in: 400,
+                fan_out: 120
+            }
+        );
+        assert_eq!(
+            Fans::conv(&[6, 3, 5, 5]),
+            Fans {
+                fan_in: 75,
+                fan_out: 150
+            }
+        );
+        assert_eq!(
+            Fans::conv(&[8, 4, 3]),
+            Fans {
+                fan_in: 12,
+                fan_out: 24
+            }
+        );
+        assert_eq!(
+            Fans::infer(&[7]),
+            Fans {
+                fan_in: 7,
+                fan_out: 7
+            }
+        );
     }
 
     fn std_of(v: &[f32]) -> f32 {
@@ -238,27 +301,43 @@ mod tests {
 
     #[test]
     fn variance_scaling_matches_formulas() {
-        let fans = Fans { fan_in: 300, fan_out: 100 };
+        let fans = Fans {
+            fan_in: 300,
+            fan_out: 100,
+        };
         let k = Key::new(9);
         let n = [200, 300];
         let cases: [(Initializer, f32); 6] = [
             (Initializer::GlorotUniform, (2.0f32 / 400.0).sqrt()),
             (Initializer::GlorotNormal, (2.0f32 / 400.0).sqrt()),
-            (Initializer::HeUniform(FanMode::FanIn), (2.0f32 / 300.0).sqrt()),
-            (Initializer::HeNormal(FanMode::FanOut), (2.0f32 / 100.0).sqrt()),
+            (
+                Initializer::HeUniform(FanMode::FanIn),
+                (2.0f32 / 300.0).sqrt(),
+            ),
+            (
+                Initializer::HeNormal(FanMode::FanOut),
+                (2.0f32 / 100.0).sqrt(),
+            ),
             (Initializer::LecunNormal, (1.0f32 / 300.0).sqrt()),
             (Initializer::TorchDefault, (1.0f32 / 300.0 / 3.0).sqrt()),
         ];
         for (init, want) in cases {
             let s = std_of(&init.sample(&n, fans, k));
-            assert!((s / want - 1.0).abs() < 0.03, "{init:?}: std {s}, want {want}");
+            assert!(
+                (s / want - 1.0).abs() < 0.03,
+                "{init:?}: std {s}, want {want}"
+            );
         }
     }
 
     #[test]
     fn orthogonal_rows_or_columns_are_orthonormal() {
         for shape in [[4usize, 6], [6, 4], [5, 5]] {
-            let v = Initializer::Orthogonal { gain: 1.0 }.sample(&shape, Fans::infer(&shape), Key::new(1));
+            let v = Initializer::Orthogonal { gain: 1.0 }.sample(
+                &shape,
+                Fans::infer(&shape),
+                Key::new(1),
+            );
             let (r, c) = (shape[0], shape[1]);
             // The smaller side is orthonormal.
             let (outer, inner, at): (usize, usize, Box<dyn Fn(usize, usize) -> f32>) = if r <= c {
@@ -279,7 +358,13 @@ mod tests {
     #[test]
     fn constant_kinds() {
         let f = Fans::infer(&[2, 2]);
-        assert_eq!(Initializer::Zeros.sample(&[2, 2], f, Key::new(0)), vec![0.0; 4]);
-        assert_eq!(Initializer::Ones.sample(&[2, 2], f, Key::new(0)), vec![1.0; 4]);
+        assert_eq!(
+            Initializer::Zeros.sample(&[2, 2], f, Key::new(0)),
+            vec![0.0; 4]
+        );
+        assert_eq!(
+            Initializer::Ones.sample(&[2, 2], f, Key::new(0)),
+            vec![1.0; 4]
+        );
     }
 }

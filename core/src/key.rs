@@ -39,7 +39,10 @@ impl Key {
     /// A root key from a seed.
     pub fn new(seed: u64) -> Self {
         // Mix the seed so that nearby seeds give unrelated keys.
-        Key { data: [seed, 0x9E37_79B9_7F4A_7C15] }.derive(STREAM_FOLD, u64::MAX)
+        Key {
+            data: [seed, 0x9E37_79B9_7F4A_7C15],
+        }
+        .derive(STREAM_FOLD, u64::MAX)
     }
 
     /// The raw 128 bits, e.g. to store a key in a checkpoint.
@@ -65,12 +68,16 @@ impl Key {
         let mut rng = self.rng(stream);
         // Each index owns 4 words (2 x u64) of the stream.
         rng.set_word_pos(u128::from(index) * 4);
-        Key { data: [rng.next_u64(), rng.next_u64()] }
+        Key {
+            data: [rng.next_u64(), rng.next_u64()],
+        }
     }
 
     /// `n` new independent keys.
     pub fn split(self, n: usize) -> Vec<Key> {
-        (0..n as u64).map(|i| self.derive(STREAM_SPLIT, i)).collect()
+        (0..n as u64)
+            .map(|i| self.derive(STREAM_SPLIT, i))
+            .collect()
     }
 
     /// Two new keys (the common case), as an array for destructuring.
@@ -91,7 +98,9 @@ impl Key {
     /// `n` floats uniform in `[low, high)`.
     pub fn uniform_vec(self, n: usize, low: f32, high: f32) -> Vec<f32> {
         let mut rng = self.host_rng();
-        (0..n).map(|_| low + (high - low) * rng.random::<f32>()).collect()
+        (0..n)
+            .map(|_| low + (high - low) * rng.random::<f32>())
+            .collect()
     }
 
     /// `n` floats from `N(mean, std^2)`.
@@ -109,8 +118,18 @@ impl Key {
     /// PyTorch's `trunc_normal_`), by rejection.
     ///
     /// Panics unless `low < high` and the interval has visible mass (within 6 std of the mean).
-    pub fn truncated_normal_vec(self, n: usize, mean: f32, std: f32, low: f32, high: f32) -> Vec<f32> {
-        assert!(low < high, "truncated normal: empty interval [{low}, {high}]");
+    pub fn truncated_normal_vec(
+        self,
+        n: usize,
+        mean: f32,
+        std: f32,
+        low: f32,
+        high: f32,
+    ) -> Vec<f32> {
+        assert!(
+            low < high,
+            "truncated normal: empty interval [{low}, {high}]"
+        );
         assert!(
             high > mean - 6.0 * std && low < mean + 6.0 * std,
             "truncated normal: [{low}, {high}] is too far from N({mean}, {std}^2)"
@@ -148,9 +167,18 @@ impl Key {
     ///
     /// # Shapes
     /// `shape`
-    pub fn uniform<const D: usize>(self, shape: [usize; D], low: f32, high: f32, device: &Device) -> Tensor<D> {
+    pub fn uniform<const D: usize>(
+        self,
+        shape: [usize; D],
+        low: f32,
+        high: f32,
+        device: &Device,
+    ) -> Tensor<D> {
         let n = shape.iter().product();
-        Tensor::from_data(TensorData::new(self.uniform_vec(n, low, high), shape), device)
+        Tensor::from_data(
+            TensorData::new(self.uniform_vec(n, low, high), shape),
+            device,
+        )
     }
 
     /// A tensor from `N(mean, std^2)`.
@@ -166,9 +194,18 @@ impl Key {
     /// let mean = v.iter().sum::<f32>() / 1000.0;
     /// assert!(mean.abs() < 0.1);
     /// ```
-    pub fn normal<const D: usize>(self, shape: [usize; D], mean: f32, std: f32, device: &Device) -> Tensor<D> {
+    pub fn normal<const D: usize>(
+        self,
+        shape: [usize; D],
+        mean: f32,
+        std: f32,
+        device: &Device,
+    ) -> Tensor<D> {
         let n = shape.iter().product();
-        Tensor::from_data(TensorData::new(self.normal_vec(n, mean, std), shape), device)
+        Tensor::from_data(
+            TensorData::new(self.normal_vec(n, mean, std), shape),
+            device,
+        )
     }
 
     /// A tensor from `N(mean, std^2)` truncated to `[low, high]`.
@@ -193,9 +230,18 @@ impl Key {
     ///
     /// # Shapes
     /// `shape`
-    pub fn bernoulli<const D: usize>(self, shape: [usize; D], p: f64, device: &Device) -> Tensor<D> {
+    pub fn bernoulli<const D: usize>(
+        self,
+        shape: [usize; D],
+        p: f64,
+        device: &Device,
+    ) -> Tensor<D> {
         let n = shape.iter().product();
-        let v: Vec<f32> = self.bernoulli_vec(n, p).into_iter().map(|b| b as u8 as f32).collect();
+        let v: Vec<f32> = self
+            .bernoulli_vec(n, p)
+            .into_iter()
+            .map(|b| b as u8 as f32)
+            .collect();
         Tensor::from_data(TensorData::new(v, shape), device)
     }
 }
@@ -218,7 +264,10 @@ mod tests {
         }
         assert_ne!(k.fold_in(0), k.split(1)[0]);
         assert_eq!(k.uniform_vec(10, 0.0, 1.0), k.uniform_vec(10, 0.0, 1.0));
-        assert_ne!(k.uniform_vec(10, 0.0, 1.0), kids[0].uniform_vec(10, 0.0, 1.0));
+        assert_ne!(
+            k.uniform_vec(10, 0.0, 1.0),
+            kids[0].uniform_vec(10, 0.0, 1.0)
+        );
         assert_eq!(Key::from_raw(k.to_raw()), k);
     }
 
@@ -241,7 +290,10 @@ mod tests {
         let z = Key::new(2).normal_vec(n, 3.0, 2.0);
         let m = z.iter().sum::<f32>() / n as f32;
         let var = z.iter().map(|x| (x - m) * (x - m)).sum::<f32>() / n as f32;
-        assert!((m - 3.0).abs() < 0.05 && (var.sqrt() - 2.0).abs() < 0.05, "{m} {var}");
+        assert!(
+            (m - 3.0).abs() < 0.05 && (var.sqrt() - 2.0).abs() < 0.05,
+            "{m} {var}"
+        );
         let t = Key::new(3).truncated_normal_vec(n, 0.0, 1.0, -2.0, 2.0);
         assert!(t.iter().all(|x| (-2.0..=2.0).contains(x)));
         let b = Key::new(4).bernoulli_vec(n, 0.3);

@@ -24,11 +24,13 @@ pub use burn;
 
 pub mod checkpoint;
 mod device;
+pub mod golden;
 mod grad;
 pub mod init;
 mod key;
-mod params;
+pub mod ops;
 mod parameterized;
+mod params;
 mod tensor;
 
 pub use checkpoint::{CheckpointError, CheckpointFile, LoadOptions};

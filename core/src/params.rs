@@ -116,12 +116,14 @@ impl Params {
     /// [`TreeError::Missing`] or [`TreeError::Rank`], naming the path.
     pub fn get<const D: usize>(&self, path: &str) -> Result<Tensor<D>, TreeError> {
         let t = self.get_dyn(path)?;
-        t.clone().try_into_rank::<D>().ok_or_else(|| TreeError::Rank {
-            path: path.to_string(),
-            expected: D,
-            found: t.rank(),
-            shape: t.dims(),
-        })
+        t.clone()
+            .try_into_rank::<D>()
+            .ok_or_else(|| TreeError::Rank {
+                path: path.to_string(),
+                expected: D,
+                found: t.rank(),
+                shape: t.dims(),
+            })
     }
 
     /// Whether the tree has a tensor at `path`.
@@ -134,7 +136,10 @@ impl Params {
         if self.entries.len() > 12 {
             available.push("...");
         }
-        TreeError::Missing { path: path.to_string(), available: available.join(", ") }
+        TreeError::Missing {
+            path: path.to_string(),
+            available: available.join(", "),
+        }
     }
 
     /// The number of tensors.
@@ -169,7 +174,11 @@ impl Params {
 
     /// Applies `f(path, tensor)` to every tensor, keeping the paths.
     pub fn map_with_path(&self, mut f: impl FnMut(&str, DynTensor) -> DynTensor) -> Params {
-        let entries = self.entries.iter().map(|(k, v)| (k.clone(), f(k, v.clone()))).collect();
+        let entries = self
+            .entries
+            .iter()
+            .map(|(k, v)| (k.clone(), f(k, v.clone())))
+            .collect();
         Params { entries }
     }
 
@@ -179,16 +188,27 @@ impl Params {
     /// [`TreeError::Structure`] naming the first path only one tree has, or [`TreeError::Shape`].
     pub fn check_same_structure(&self, other: &Params) -> Result<(), TreeError> {
         for (path, a) in &self.entries {
-            let b = other.entries.get(path).ok_or_else(|| TreeError::Structure {
-                path: path.clone(),
-                side: "missing from the second tree",
-            })?;
+            let b = other
+                .entries
+                .get(path)
+                .ok_or_else(|| TreeError::Structure {
+                    path: path.clone(),
+                    side: "missing from the second tree",
+                })?;
             let (da, db) = (a.dims(), b.dims());
             if da != db {
-                return Err(TreeError::Shape { path: path.clone(), left: da, right: db });
+                return Err(TreeError::Shape {
+                    path: path.clone(),
+                    left: da,
+                    right: db,
+                });
             }
         }
-        if let Some(path) = other.entries.keys().find(|k| !self.entries.contains_key(*k)) {
+        if let Some(path) = other
+            .entries
+            .keys()
+            .find(|k| !self.entries.contains_key(*k))
+        {
             return Err(TreeError::Structure {
                 path: path.clone(),
                 side: "missing from the first tree",
@@ -217,20 +237,27 @@ impl Params {
 
     /// The sub-tree of the paths for which `keep(path)` is true (paths unchanged).
     pub fn filter(&self, mut keep: impl FnMut(&str) -> bool) -> Params {
-        let entries =
-            self.entries.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), v.clone()));
-        Params { entries: entries.collect() }
+        let entries = self
+            .entries
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k.clone(), v.clone()));
+        Params {
+            entries: entries.collect(),
+        }
     }
 
     /// The sub-tree under `prefix`, with the prefix stripped: `subtree("conv1")` turns
     /// `conv1.weight` into `weight`. Empty when nothing matches.
     pub fn subtree(&self, prefix: &str) -> Params {
         let dotted = format!("{prefix}.");
-        let entries = self
-            .entries
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix(&dotted).map(|rest| (rest.to_string(), v.clone())));
-        Params { entries: entries.collect() }
+        let entries = self.entries.iter().filter_map(|(k, v)| {
+            k.strip_prefix(&dotted)
+                .map(|rest| (rest.to_string(), v.clone()))
+        });
+        Params {
+            entries: entries.collect(),
+        }
     }
 
     /// Prefixes every path with `prefix.` (`weight` -> `conv1.weight`).
@@ -238,8 +265,13 @@ impl Params {
         if prefix.is_empty() {
             return self;
         }
-        let entries = self.entries.into_iter().map(|(k, v)| (format!("{prefix}.{k}"), v));
-        Params { entries: entries.collect() }
+        let entries = self
+            .entries
+            .into_iter()
+            .map(|(k, v)| (format!("{prefix}.{k}"), v));
+        Params {
+            entries: entries.collect(),
+        }
     }
 
     /// Appends `sub` under `name`: `tree.nest("conv1", conv)` adds `conv1.weight`, `conv1.bias`.
@@ -279,7 +311,9 @@ impl IntoIterator for Params {
 
 impl FromIterator<(String, DynTensor)> for Params {
     fn from_iter<I: IntoIterator<Item = (String, DynTensor)>>(iter: I) -> Self {
-        Params { entries: iter.into_iter().collect() }
+        Params {
+            entries: iter.into_iter().collect(),
+        }
     }
 }
 
@@ -288,19 +322,40 @@ impl fmt::Display for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rows: Vec<(String, String, String)> = self
             .iter()
-            .map(|(p, t)| (p.to_string(), format!("{:?}", t.dims()), group_digits(t.num_elements())))
+            .map(|(p, t)| {
+                (
+                    p.to_string(),
+                    format!("{:?}", t.dims()),
+                    group_digits(t.num_elements()),
+                )
+            })
             .collect();
         let total = group_digits(self.num_params());
-        let w0 = rows.iter().map(|r| r.0.len()).chain([4, 5]).max().unwrap_or(4);
+        let w0 = rows
+            .iter()
+            .map(|r| r.0.len())
+            .chain([4, 5])
+            .max()
+            .unwrap_or(4);
         let w1 = rows.iter().map(|r| r.1.len()).chain([5]).max().unwrap_or(5);
-        let w2 = rows.iter().map(|r| r.2.len()).chain([total.len(), 5]).max().unwrap_or(5);
+        let w2 = rows
+            .iter()
+            .map(|r| r.2.len())
+            .chain([total.len(), 5])
+            .max()
+            .unwrap_or(5);
         writeln!(f, "{:<w0$}  {:<w1$}  {:>w2$}", "path", "shape", "count")?;
         writeln!(f, "{}", "-".repeat(w0 + w1 + w2 + 4))?;
         for (p, s, c) in &rows {
             writeln!(f, "{p:<w0$}  {s:<w1$}  {c:>w2$}")?;
         }
         writeln!(f, "{}", "-".repeat(w0 + w1 + w2 + 4))?;
-        write!(f, "{:<w0$}  {:<w1$}  {total:>w2$}", "total", format!("{} tensors", self.len()))
+        write!(
+            f,
+            "{:<w0$}  {:<w1$}  {total:>w2$}",
+            "total",
+            format!("{} tensors", self.len())
+        )
     }
 }
 
@@ -347,7 +402,12 @@ mod tests {
         let e = t.get::<3>("a.bias").unwrap_err();
         assert_eq!(
             e,
-            TreeError::Rank { path: "a.bias".into(), expected: 3, found: 1, shape: vec![3] }
+            TreeError::Rank {
+                path: "a.bias".into(),
+                expected: 3,
+                found: 1,
+                shape: vec![3]
+            }
         );
     }
 
@@ -362,29 +422,48 @@ mod tests {
         let e = t.zip_map(&other, |a, _| a).unwrap_err();
         assert_eq!(
             e,
-            TreeError::Structure { path: "a.bias".into(), side: "missing from the second tree" }
+            TreeError::Structure {
+                path: "a.bias".into(),
+                side: "missing from the second tree"
+            }
         );
         let e = other.zip_map(&t, |a, _| a).unwrap_err();
         assert_eq!(
             e,
-            TreeError::Structure { path: "a.bias".into(), side: "missing from the first tree" }
+            TreeError::Structure {
+                path: "a.bias".into(),
+                side: "missing from the first tree"
+            }
         );
         let mut reshaped = t.clone();
         reshaped.insert("a.bias", Tensor::<1>::zeros([4], &dev));
         let e = t.zip_map(&reshaped, |a, _| a).unwrap_err();
-        assert_eq!(e, TreeError::Shape { path: "a.bias".into(), left: vec![3], right: vec![4] });
+        assert_eq!(
+            e,
+            TreeError::Shape {
+                path: "a.bias".into(),
+                left: vec![3],
+                right: vec![4]
+            }
+        );
     }
 
     #[test]
     fn filter_subtree_prefix_nest() {
         let dev = Device::flex();
         let t = tree(&dev);
-        assert_eq!(t.filter(|p| p.starts_with("a.")).paths(), vec!["a.weight", "a.bias"]);
+        assert_eq!(
+            t.filter(|p| p.starts_with("a.")).paths(),
+            vec!["a.weight", "a.bias"]
+        );
         assert_eq!(t.filter(|p| p.ends_with("weight")).len(), 2);
         let a = t.subtree("a");
         assert_eq!(a.paths(), vec!["weight", "bias"]);
         let nested = Params::new().nest("enc", a.clone()).nest("dec", a);
-        assert_eq!(nested.paths(), vec!["enc.weight", "enc.bias", "dec.weight", "dec.bias"]);
+        assert_eq!(
+            nested.paths(),
+            vec!["enc.weight", "enc.bias", "dec.weight", "dec.bias"]
+        );
         assert!(t.subtree("c").is_empty());
     }
 

@@ -190,7 +190,11 @@ impl DynTensor {
     pub fn map_flat(self, f: impl FnOnce(Tensor<1>) -> Tensor<1>) -> Self {
         let dims = self.dims();
         let flat = f(self.flatten());
-        assert_eq!(flat.dims()[0], dims.iter().product::<usize>(), "map_flat changed the length");
+        assert_eq!(
+            flat.dims()[0],
+            dims.iter().product::<usize>(),
+            "map_flat changed the length"
+        );
         Self::reshape_flat(flat, &dims)
     }
 
@@ -213,7 +217,10 @@ impl DynTensor {
 
     /// Copies the values to the host as `f32`, row-major.
     pub fn to_vec(&self) -> Vec<f32> {
-        self.to_data().convert::<f32>().try_to_vec::<f32>().expect("float tensor")
+        self.to_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("float tensor")
     }
 
     /// Moves the tensor to `device` (a copy when the device differs).
@@ -249,7 +256,10 @@ impl DynTensor {
     pub fn cat(tensors: Vec<DynTensor>, axis: usize) -> DynTensor {
         let rank = tensors.first().expect("cat: no tensors").rank();
         let shapes: Vec<Vec<usize>> = tensors.iter().map(DynTensor::dims).collect();
-        assert!(axis < rank && shapes.iter().all(|s| s.len() == rank), "cat: axis {axis} for shapes {shapes:?}");
+        assert!(
+            axis < rank && shapes.iter().all(|s| s.len() == rank),
+            "cat: axis {axis} for shapes {shapes:?}"
+        );
         fn go<const D: usize>(ts: Vec<DynTensor>, axis: usize) -> DynTensor {
             Tensor::cat(ts.into_iter().map(|t| t.into_rank::<D>()).collect(), axis).into()
         }

@@ -7,7 +7,13 @@ fn dir() -> tempfile::TempDir {
 
 fn model(dev: &Device) -> Params {
     Params::new()
-        .with("conv1.weight", Tensor::<4>::from_data(TensorData::new((0..24).map(|i| i as f32).collect::<Vec<_>>(), [2, 3, 2, 2]), dev))
+        .with(
+            "conv1.weight",
+            Tensor::<4>::from_data(
+                TensorData::new((0..24).map(|i| i as f32).collect::<Vec<_>>(), [2, 3, 2, 2]),
+                dev,
+            ),
+        )
         .with("conv1.bias", Tensor::<1>::from_floats([0.5, -0.5], dev))
         .with("fc.weight", Tensor::<2>::ones([3, 2], dev))
 }
@@ -18,7 +24,10 @@ fn round_trip_several_trees_and_metadata() {
     let d = dir();
     let file = d.path().join("ck.safetensors");
     let params = model(&dev);
-    let state = Params::new().with("bn.running_mean", Tensor::<1>::from_floats([1.0, 2.0], &dev));
+    let state = Params::new().with(
+        "bn.running_mean",
+        Tensor::<1>::from_floats([1.0, 2.0], &dev),
+    );
     let meta = BTreeMap::from([("step".to_string(), "42".to_string())]);
     save(&file, &[("params", &params), ("state", &state)], &meta).unwrap();
     let ck = CheckpointFile::open(&file).unwrap();
@@ -31,9 +40,17 @@ fn round_trip_several_trees_and_metadata() {
         assert_eq!(p.get_dyn(path).unwrap().to_vec(), t.to_vec(), "{path}");
         assert_eq!(p.get_dyn(path).unwrap().dims(), t.dims());
     }
-    let s = ck.load_like("state", &state, &LoadOptions::default(), &dev).unwrap();
-    assert_eq!(s.get_dyn("bn.running_mean").unwrap().to_vec(), vec![1.0, 2.0]);
-    assert!(matches!(ck.tree("opt", &dev), Err(CheckpointError::NoTree { .. })));
+    let s = ck
+        .load_like("state", &state, &LoadOptions::default(), &dev)
+        .unwrap();
+    assert_eq!(
+        s.get_dyn("bn.running_mean").unwrap().to_vec(),
+        vec![1.0, 2.0]
+    );
+    assert!(matches!(
+        ck.tree("opt", &dev),
+        Err(CheckpointError::NoTree { .. })
+    ));
     // No temporary file is left behind.
     assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
 }
@@ -48,24 +65,43 @@ fn mismatches_name_the_tensor_and_shapes() {
 
     let mut bigger = model(&dev);
     bigger.insert("fc.bias", Tensor::<1>::zeros([2], &dev));
-    let e = ck.load_like("params", &bigger, &LoadOptions::default(), &dev).unwrap_err();
-    assert!(matches!(&e, CheckpointError::Missing { tensor, .. } if tensor == "params/fc.bias"), "{e}");
+    let e = ck
+        .load_like("params", &bigger, &LoadOptions::default(), &dev)
+        .unwrap_err();
+    assert!(
+        matches!(&e, CheckpointError::Missing { tensor, .. } if tensor == "params/fc.bias"),
+        "{e}"
+    );
 
     let mut smaller = model(&dev);
     smaller.remove("fc.weight");
-    let e = ck.load_like("params", &smaller, &LoadOptions::default(), &dev).unwrap_err();
-    assert!(matches!(&e, CheckpointError::Unexpected { tensor, .. } if tensor == "params/fc.weight"), "{e}");
+    let e = ck
+        .load_like("params", &smaller, &LoadOptions::default(), &dev)
+        .unwrap_err();
+    assert!(
+        matches!(&e, CheckpointError::Unexpected { tensor, .. } if tensor == "params/fc.weight"),
+        "{e}"
+    );
 
     let mut reshaped = model(&dev);
     reshaped.insert("fc.weight", Tensor::<2>::ones([2, 3], &dev));
-    let e = ck.load_like("params", &reshaped, &LoadOptions::default(), &dev).unwrap_err();
+    let e = ck
+        .load_like("params", &reshaped, &LoadOptions::default(), &dev)
+        .unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("params/fc.weight") && msg.contains("[3, 2]") && msg.contains("[2, 3]"), "{msg}");
+    assert!(
+        msg.contains("params/fc.weight") && msg.contains("[3, 2]") && msg.contains("[2, 3]"),
+        "{msg}"
+    );
 
     // Partial loading keeps the model's own values where the file has nothing.
-    let p = ck.load_like("params", &bigger, &LoadOptions::partial(), &dev).unwrap();
+    let p = ck
+        .load_like("params", &bigger, &LoadOptions::partial(), &dev)
+        .unwrap();
     assert_eq!(p.get_dyn("fc.bias").unwrap().to_vec(), vec![0.0, 0.0]);
-    let p = ck.load_like("params", &smaller, &LoadOptions::partial(), &dev).unwrap();
+    let p = ck
+        .load_like("params", &smaller, &LoadOptions::partial(), &dev)
+        .unwrap();
     assert_eq!(p.len(), 2);
 }
 
@@ -77,9 +113,16 @@ fn remapping_renames_prefixes() {
     save(&file, &[("params", &model(&dev))], &BTreeMap::new()).unwrap();
     let ck = CheckpointFile::open(&file).unwrap();
     let target = model(&dev).subtree("conv1").prefix("backbone");
-    let opts = LoadOptions { allow_unexpected: true, remap: vec![("conv1.".into(), "backbone.".into())], ..Default::default() };
+    let opts = LoadOptions {
+        allow_unexpected: true,
+        remap: vec![("conv1.".into(), "backbone.".into())],
+        ..Default::default()
+    };
     let p = ck.load_like("params", &target, &opts, &dev).unwrap();
-    assert_eq!(p.get_dyn("backbone.bias").unwrap().to_vec(), vec![0.5, -0.5]);
+    assert_eq!(
+        p.get_dyn("backbone.bias").unwrap().to_vec(),
+        vec![0.5, -0.5]
+    );
 }
 
 #[test]
@@ -88,10 +131,17 @@ fn wrong_dtype_is_an_error() {
     let file = d.path().join("f64.safetensors");
     let bytes: Vec<u8> = [1.0f64, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
     let view = TensorView::new(Dtype::F64, vec![2], &bytes).unwrap();
-    fs::write(&file, safetensors::serialize([("params/x", view)], &None).unwrap()).unwrap();
+    fs::write(
+        &file,
+        safetensors::serialize([("params/x", view)], &None).unwrap(),
+    )
+    .unwrap();
     let ck = CheckpointFile::open(&file).unwrap();
     let e = ck.tree("params", &Device::flex()).unwrap_err();
-    assert!(matches!(&e, CheckpointError::Dtype { tensor, found, .. } if tensor == "params/x" && found == "F64"), "{e}");
+    assert!(
+        matches!(&e, CheckpointError::Dtype { tensor, found, .. } if tensor == "params/x" && found == "F64"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -105,7 +155,10 @@ fn truncated_and_garbage_files_are_corrupt_not_panics() {
         let t = d.path().join(format!("cut{cut}.safetensors"));
         fs::write(&t, &bytes[..cut]).unwrap();
         let e = CheckpointFile::open(&t).unwrap_err();
-        assert!(matches!(e, CheckpointError::Corrupt { .. }), "cut at {cut}: {e}");
+        assert!(
+            matches!(e, CheckpointError::Corrupt { .. }),
+            "cut at {cut}: {e}"
+        );
         assert!(e.to_string().contains(&format!("cut{cut}")));
     }
     let e = CheckpointFile::open(d.path().join("absent.safetensors")).unwrap_err();
@@ -119,10 +172,24 @@ fn a_crash_mid_write_leaves_the_previous_file_whole() {
     let file = d.path().join("ck.safetensors");
     save(&file, &[("params", &model(&dev))], &BTreeMap::new()).unwrap();
     // A writer that died half way leaves only its temporary file, never a half target.
-    let half = to_bytes(&[("params", &model(&dev).map(|t| t * 2.0))], &BTreeMap::new());
-    fs::write(d.path().join(".ck.safetensors.tmp.999"), &half[..half.len() / 2]).unwrap();
+    let half = to_bytes(
+        &[("params", &model(&dev).map(|t| t * 2.0))],
+        &BTreeMap::new(),
+    );
+    fs::write(
+        d.path().join(".ck.safetensors.tmp.999"),
+        &half[..half.len() / 2],
+    )
+    .unwrap();
     let ck = CheckpointFile::open(&file).unwrap();
-    assert_eq!(ck.tree("params", &dev).unwrap().get_dyn("conv1.bias").unwrap().to_vec(), vec![0.5, -0.5]);
+    assert_eq!(
+        ck.tree("params", &dev)
+            .unwrap()
+            .get_dyn("conv1.bias")
+            .unwrap()
+            .to_vec(),
+        vec![0.5, -0.5]
+    );
     // And a failed write (the directory is gone) is an error that names the file.
     let gone = d.path().join("no-such-dir").join("x.safetensors");
     let e = save(&gone, &[("params", &model(&dev))], &BTreeMap::new()).unwrap_err();
@@ -137,7 +204,12 @@ fn python_safetensors_reads_duet_checkpoints() {
     let dev = Device::flex();
     let d = dir();
     let file = d.path().join("ck.safetensors");
-    save(&file, &[("params", &model(&dev))], &BTreeMap::from([("step".into(), "7".into())])).unwrap();
+    save(
+        &file,
+        &[("params", &model(&dev))],
+        &BTreeMap::from([("step".into(), "7".into())]),
+    )
+    .unwrap();
     let script = r#"
 import sys, json
 from safetensors import safe_open
@@ -146,12 +218,19 @@ with safe_open(sys.argv[1], framework="numpy") as f:
     out["__meta__"] = f.metadata()
 print(json.dumps(out))
 "#;
-    let run = std::process::Command::new("python3").arg("-c").arg(script).arg(&file).output();
+    let run = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .output();
     let required = std::env::var("DUET_REQUIRE_PYTHON").as_deref() == Ok("1");
     let out = match run {
         Ok(o) if o.status.success() => o,
         other => {
-            assert!(!required, "python3 with safetensors+numpy is required: {other:?}");
+            assert!(
+                !required,
+                "python3 with safetensors+numpy is required: {other:?}"
+            );
             eprintln!("skipped: python3 with safetensors+numpy not available");
             return;
         }

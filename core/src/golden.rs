@@ -1,0 +1,146 @@
+//! Reading reference fixtures (safetensors + a JSON manifest, as produced by PyTorch) and
+//! comparing tensors against them. duet's own golden tests use this; it is public so users can
+//! check their layers against PyTorch the same way.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use safetensors::tensor::{Dtype, SafeTensors};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// One stored tensor: its shape and values (floats as `f32`, integers as `i64`).
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// The shape (a scalar is `[]`).
+    pub shape: Vec<usize>,
+    /// Float values (empty for integer tensors).
+    pub f32s: Vec<f32>,
+    /// Integer values (empty for float tensors).
+    pub i64s: Vec<i64>,
+}
+
+/// All tensors of a fixture file, by name.
+#[derive(Clone, Debug)]
+pub struct Fixture {
+    tensors: HashMap<String, Stored>,
+}
+
+impl Fixture {
+    /// Reads a safetensors file of F32, F64 (converted to f32) and I64 tensors.
+    ///
+    /// Panics with the file name on an unreadable file (this is test support).
+    pub fn open(path: impl AsRef<Path>) -> Fixture {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let st =
+            SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut tensors = HashMap::new();
+        for (name, view) in st.tensors() {
+            let d = view.data();
+            let mut s = Stored {
+                shape: view.shape().to_vec(),
+                f32s: Vec::new(),
+                i64s: Vec::new(),
+            };
+            match view.dtype() {
+                Dtype::F32 => {
+                    s.f32s = d
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                        .collect()
+                }
+                Dtype::F64 => {
+                    s.f32s = d
+                        .chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+                        .collect()
+                }
+                Dtype::I64 => {
+                    s.i64s = d
+                        .chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                        .collect()
+                }
+                other => panic!(
+                    "{}: tensor {name} has unsupported dtype {other:?}",
+                    path.display()
+                ),
+            }
+            tensors.insert(name, s);
+        }
+        Fixture { tensors }
+    }
+
+    /// The stored tensor `name`. Panics naming it if absent.
+    pub fn get(&self, name: &str) -> &Stored {
+        self.tensors
+            .get(name)
+            .unwrap_or_else(|| panic!("fixture has no tensor `{name}`"))
+    }
+
+    /// Whether the fixture has `name`.
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// A float tensor of rank `D` (a scalar becomes `[1]`).
+    pub fn float<const D: usize>(&self, name: &str, device: &Device) -> Tensor<D> {
+        let s = self.get(name);
+        let shape = if s.shape.is_empty() {
+            vec![1]
+        } else {
+            s.shape.clone()
+        };
+        assert_eq!(
+            shape.len(),
+            D,
+            "fixture tensor `{name}` has shape {shape:?}, not rank {D}"
+        );
+        Tensor::from_data(TensorData::new(s.f32s.clone(), shape), device)
+    }
+
+    /// An integer tensor of rank `D`.
+    pub fn int<const D: usize>(&self, name: &str, device: &Device) -> Tensor<D, Int> {
+        let s = self.get(name);
+        assert_eq!(
+            s.shape.len(),
+            D,
+            "fixture tensor `{name}` has shape {:?}, not rank {D}",
+            s.shape
+        );
+        Tensor::from_data(TensorData::new(s.i64s.clone(), s.shape.clone()), device)
+    }
+}
+
+/// The relative error `max|a - b| / max|b|` and the absolute error `max|a - b|`.
+pub fn errors(actual: &[f32], expected: &[f32]) -> (f64, f64) {
+    assert_eq!(
+        actual.len(),
+        expected.len(),
+        "compared tensors differ in length"
+    );
+    let abs = actual
+        .iter()
+        .zip(expected)
+        .map(|(a, b)| (*a as f64 - *b as f64).abs())
+        .fold(0.0, f64::max);
+    let scale = expected
+        .iter()
+        .map(|b| (*b as f64).abs())
+        .fold(0.0, f64::max);
+    (if scale > 0.0 { abs / scale } else { abs }, abs)
+}
+
+/// Asserts `actual ~= expected`: relative error (max-abs over max-abs) at most `rel`, or absolute
+/// error at most `abs`. Panics with `what` and both errors.
+///
+/// # Example
+/// ```
+/// duet_core::golden::assert_close("x", &[1.0, 2.0], &[1.0, 2.000001], 1e-5, 1e-6);
+/// ```
+pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], rel: f64, abs: f64) {
+    let (r, a) = errors(actual, expected);
+    assert!(
+        r <= rel || a <= abs,
+        "{what}: relative error {r:.3e} (limit {rel:.0e}), absolute {a:.3e} (limit {abs:.0e})"
+    );
+}

@@ -1,0 +1,126 @@
+//! Multi-head attention (batch first), with packed or separate q/k/v projections.
+
+use super::linear::dense;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Bool, Tensor};
+
+/// The input projections of [`multi_head_attention`], in duet's `[in, out]` layout.
+#[derive(Clone, Debug)]
+pub enum QkvProjection {
+    /// One `[E, 3E]` weight (columns `[W_q | W_k | W_v]`) and an optional `[3E]` bias: the
+    /// transpose of PyTorch's `in_proj_weight`.
+    Packed {
+        /// `[E, 3E]`.
+        weight: Tensor<2>,
+        /// `[3E]`.
+        bias: Option<Tensor<1>>,
+    },
+    /// Three `[E, E]` weights and optional `[E]` biases.
+    Separate {
+        /// `(weight, bias)` of the query projection.
+        q: (Tensor<2>, Option<Tensor<1>>),
+        /// `(weight, bias)` of the key projection.
+        k: (Tensor<2>, Option<Tensor<1>>),
+        /// `(weight, bias)` of the value projection.
+        v: (Tensor<2>, Option<Tensor<1>>),
+    },
+}
+
+/// Masks for [`multi_head_attention`].
+#[derive(Clone, Debug, Default)]
+pub struct AttentionMask {
+    /// Query `i` may not attend to keys `j > i`.
+    pub causal: bool,
+    /// `[B, Tk]`, true where a key is padding (ignored).
+    pub key_padding: Option<Tensor<2, Bool>>,
+}
+
+/// Multi-head scaled dot-product attention (PyTorch's `nn.MultiheadAttention`, batch first):
+/// project `q, k, v`, split the embedding into `heads` of size `Dh = E / heads`, compute
+/// `softmax(Q K^T / sqrt(Dh) + mask) V` per head, merge the heads and apply the output projection.
+///
+/// # Shapes
+/// - `query`: `[B, Tq, E]`; `key`, `value`: `[B, Tk, E]`
+/// - `out_weight`: `[E, E]`, `out_bias`: `[E]`
+/// - output: `[B, Tq, E]`
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, ops::{multi_head_attention, AttentionMask, QkvProjection}};
+/// let dev = Device::flex();
+/// let eye = Tensor::<2>::eye(2, &dev);
+/// let proj = QkvProjection::Separate { q: (eye.clone(), None), k: (eye.clone(), None), v: (eye.clone(), None) };
+/// let x = Tensor::<3>::from_floats([[[1.0, 0.0], [1.0, 0.0]]], &dev);
+/// // Identical keys: uniform attention, the output is the mean of the values.
+/// let y = multi_head_attention(x.clone(), x.clone(), x, &proj, eye, None, 1, &AttentionMask::default());
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 0.0, 1.0, 0.0]);
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn multi_head_attention(
+    query: Tensor<3>,
+    key: Tensor<3>,
+    value: Tensor<3>,
+    proj: &QkvProjection,
+    out_weight: Tensor<2>,
+    out_bias: Option<Tensor<1>>,
+    heads: usize,
+    mask: &AttentionMask,
+) -> Tensor<3> {
+    let [b, tq, e] = query.dims();
+    let tk = key.dims()[1];
+    assert!(
+        key.dims() == value.dims() && key.dims()[0] == b && key.dims()[2] == e,
+        "multi_head_attention: query {:?}, key {:?}, value {:?}",
+        query.dims(),
+        key.dims(),
+        value.dims()
+    );
+    assert!(
+        heads > 0 && e % heads == 0,
+        "multi_head_attention: embed dim {e} is not divisible by {heads} heads"
+    );
+    let (q, k, v) = match proj {
+        QkvProjection::Packed { weight, bias } => {
+            let w = |i: usize| weight.clone().slice([0..e, i * e..(i + 1) * e]);
+            let bb = |i: usize| bias.clone().map(|b| b.slice([i * e..(i + 1) * e]));
+            (
+                dense(query, w(0), bb(0)),
+                dense(key, w(1), bb(1)),
+                dense(value, w(2), bb(2)),
+            )
+        }
+        QkvProjection::Separate { q, k, v } => (
+            dense(query, q.0.clone(), q.1.clone()),
+            dense(key, k.0.clone(), k.1.clone()),
+            dense(value, v.0.clone(), v.1.clone()),
+        ),
+    };
+    let dh = e / heads;
+    let split = |t: Tensor<3>, len: usize| t.reshape([b, len, heads, dh]).swap_dims(1, 2); // [B, H, T, Dh]
+    let (q, k, v) = (split(q, tq), split(k, tk), split(v, tk));
+    let mut scores = q.matmul(k.swap_dims(2, 3)) / (dh as f64).sqrt(); // [B, H, Tq, Tk]
+    if mask.causal {
+        let causal = Tensor::<2, Bool>::tril_mask([tq, tk], 0, &scores.device())
+            .reshape([1, 1, tq, tk])
+            .expand([b, heads, tq, tk]);
+        scores = scores.mask_fill(causal, f32::NEG_INFINITY);
+    }
+    if let Some(pad) = &mask.key_padding {
+        assert_eq!(
+            pad.dims(),
+            [b, tk],
+            "multi_head_attention: key_padding {:?} for key {:?}",
+            pad.dims(),
+            [b, tk, e]
+        );
+        scores = scores.mask_fill(
+            pad.clone()
+                .reshape([b, 1, 1, tk])
+                .expand([b, heads, tq, tk]),
+            f32::NEG_INFINITY,
+        );
+    }
+    let attn = softmax(scores, 3);
+    let out = attn.matmul(v).swap_dims(1, 2).reshape([b, tq, e]);
+    dense(out, out_weight, out_bias)
+}

@@ -1,0 +1,220 @@
+//! Convolutions: conv1d, conv2d, conv_transpose2d.
+//!
+//! Weight layouts follow PyTorch and burn: conv `[out, in/groups, k...]`, transposed conv
+//! `[in, out/groups, k...]`.
+
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::Tensor;
+
+/// How a convolution pads its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Padding {
+    /// No padding.
+    Valid,
+    /// Output spatial size = `ceil(input / stride)` (TensorFlow's "same"); extra padding goes
+    /// at the end when the total is odd.
+    Same,
+    /// The same explicit padding on both sides of each spatial axis.
+    Explicit(usize),
+}
+
+impl Padding {
+    /// `(begin, end)` padding for one axis of length `n` with kernel `k`, stride `s`, dilation `d`.
+    pub fn resolve(self, n: usize, k: usize, s: usize, d: usize) -> (usize, usize) {
+        match self {
+            Padding::Valid => (0, 0),
+            Padding::Explicit(p) => (p, p),
+            Padding::Same => {
+                let out = n.div_ceil(s);
+                let eff = d * (k - 1) + 1;
+                let total = ((out - 1) * s + eff).saturating_sub(n);
+                (total / 2, total - total / 2)
+            }
+        }
+    }
+}
+
+/// Options of a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConvSpec {
+    /// Stride (same for every spatial axis).
+    pub stride: usize,
+    /// Padding.
+    pub padding: Padding,
+    /// Dilation.
+    pub dilation: usize,
+    /// Groups: `in` and `out` channels are split into this many independent groups.
+    pub groups: usize,
+}
+
+impl Default for ConvSpec {
+    fn default() -> Self {
+        ConvSpec {
+            stride: 1,
+            padding: Padding::Valid,
+            dilation: 1,
+            groups: 1,
+        }
+    }
+}
+
+impl ConvSpec {
+    /// Output length of one spatial axis: `floor((n + pad - d*(k-1) - 1) / s) + 1`.
+    pub fn out_len(&self, n: usize, k: usize) -> usize {
+        let (a, b) = self.padding.resolve(n, k, self.stride, self.dilation);
+        let eff = self.dilation * (k - 1) + 1;
+        assert!(
+            n + a + b >= eff,
+            "convolution: input length {n} (+ padding {}) is shorter than the kernel extent {eff}",
+            a + b
+        );
+        (n + a + b - eff) / self.stride + 1
+    }
+}
+
+fn check(op: &str, x: &[usize], w: &[usize], groups: usize) {
+    assert!(
+        groups > 0 && x[1] == w[1] * groups && w[0] % groups == 0,
+        "{op}: input {x:?} has {} channels but weight {w:?} with groups {groups} expects {}",
+        x[1],
+        w[1] * groups
+    );
+}
+
+/// 2-D convolution (cross-correlation, as PyTorch): `y[n, o] = b[o] + sum_{c,i,j} w[o, c, i, j] * x[n, g(o)*C/G + c, s*h + d*i, s*w + d*j]`.
+///
+/// # Shapes
+/// - `x`: `[N, C_in, H, W]`
+/// - `weight`: `[C_out, C_in / groups, kH, kW]`, `bias`: `[C_out]`
+/// - output: `[N, C_out, H_out, W_out]` with `H_out = floor((H + pad - dilation*(kH-1) - 1) / stride) + 1`
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, ops::{conv2d, ConvSpec, Padding}};
+/// let dev = Device::flex();
+/// let x = Tensor::<4>::ones([1, 1, 4, 4], &dev);
+/// let w = Tensor::<4>::ones([1, 1, 3, 3], &dev);
+/// let y = conv2d(x.clone(), w.clone(), None, &ConvSpec::default());
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![9.0; 4]);
+/// let same = conv2d(x, w, None, &ConvSpec { padding: Padding::Same, ..Default::default() });
+/// assert_eq!(same.dims(), [1, 1, 4, 4]);
+/// ```
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    spec: &ConvSpec,
+) -> Tensor<4> {
+    let (xd, wd) = (x.dims(), weight.dims());
+    check("conv2d", &xd, &wd, spec.groups);
+    let pad = [0, 1].map(|a| {
+        spec.padding
+            .resolve(xd[2 + a], wd[2 + a], spec.stride, spec.dilation)
+    });
+    let opts =
+        ConvOptions::new_with_padding([spec.stride; 2], pad, [spec.dilation; 2], spec.groups);
+    burn::tensor::module::conv2d(x, weight, bias, opts)
+}
+
+/// 1-D convolution, as [`conv2d`] over one spatial axis.
+///
+/// # Shapes
+/// - `x`: `[N, C_in, L]`, `weight`: `[C_out, C_in / groups, k]`, `bias`: `[C_out]`
+/// - output: `[N, C_out, L_out]`
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, ops::{conv1d, ConvSpec}};
+/// let dev = Device::flex();
+/// let x = Tensor::<3>::from_floats([[[1.0, 2.0, 3.0, 4.0]]], &dev);
+/// let w = Tensor::<3>::from_floats([[[1.0, -1.0]]], &dev);
+/// let y = conv1d(x, w, None, &ConvSpec::default());
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![-1.0, -1.0, -1.0]);
+/// ```
+pub fn conv1d(
+    x: Tensor<3>,
+    weight: Tensor<3>,
+    bias: Option<Tensor<1>>,
+    spec: &ConvSpec,
+) -> Tensor<3> {
+    let (xd, wd) = (x.dims(), weight.dims());
+    check("conv1d", &xd, &wd, spec.groups);
+    let pad = [spec
+        .padding
+        .resolve(xd[2], wd[2], spec.stride, spec.dilation)];
+    let opts = ConvOptions::new_with_padding([spec.stride], pad, [spec.dilation], spec.groups);
+    burn::tensor::module::conv1d(x, weight, bias, opts)
+}
+
+/// Options of a transposed convolution (PyTorch's `ConvTranspose2d` arguments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConvTransposeSpec {
+    /// Stride.
+    pub stride: usize,
+    /// Padding removed from each side of the output.
+    pub padding: usize,
+    /// Extra size added to one side of the output.
+    pub output_padding: usize,
+    /// Dilation.
+    pub dilation: usize,
+    /// Groups.
+    pub groups: usize,
+}
+
+impl Default for ConvTransposeSpec {
+    fn default() -> Self {
+        ConvTransposeSpec {
+            stride: 1,
+            padding: 0,
+            output_padding: 0,
+            dilation: 1,
+            groups: 1,
+        }
+    }
+}
+
+impl ConvTransposeSpec {
+    /// Output length: `(n - 1)*s - 2p + d*(k - 1) + output_padding + 1`.
+    pub fn out_len(&self, n: usize, k: usize) -> usize {
+        (n - 1) * self.stride + self.dilation * (k - 1) + self.output_padding + 1 - 2 * self.padding
+    }
+}
+
+/// 2-D transposed convolution (the gradient of [`conv2d`] with respect to its input).
+///
+/// # Shapes
+/// - `x`: `[N, C_in, H, W]`, `weight`: `[C_in, C_out / groups, kH, kW]`, `bias`: `[C_out]`
+/// - output: `[N, C_out, H_out, W_out]`, `H_out = (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1`
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, ops::{conv_transpose2d, ConvTransposeSpec}};
+/// let dev = Device::flex();
+/// let x = Tensor::<4>::ones([1, 1, 2, 2], &dev);
+/// let w = Tensor::<4>::ones([1, 1, 2, 2], &dev);
+/// let y = conv_transpose2d(x, w, None, &ConvTransposeSpec { stride: 2, ..Default::default() });
+/// assert_eq!(y.dims(), [1, 1, 4, 4]);
+/// assert_eq!(y.sum().into_scalar::<f32>(), 16.0);
+/// ```
+pub fn conv_transpose2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    spec: &ConvTransposeSpec,
+) -> Tensor<4> {
+    let (xd, wd) = (x.dims(), weight.dims());
+    assert!(
+        xd[1] == wd[0] && wd[0] % spec.groups == 0,
+        "conv_transpose2d: input {xd:?} has {} channels but weight {wd:?} ([in, out/groups, kh, kw]) expects {}",
+        xd[1],
+        wd[0]
+    );
+    let opts = ConvTransposeOptions::new(
+        [spec.stride; 2],
+        [spec.padding; 2],
+        [spec.output_padding; 2],
+        [spec.dilation; 2],
+        spec.groups,
+    );
+    burn::tensor::module::conv_transpose2d(x, weight, bias, opts)
+}

@@ -1,0 +1,171 @@
+//! Hand-checkable values and error messages of the shared ops (beyond the doctests).
+
+use duet_core::burn::tensor::{Bool, Device, Int, Tensor};
+use duet_core::ops::{
+    self, AttentionMask, ConvSpec, CrossEntropy, Padding, QkvProjection, Reduction,
+};
+
+fn v<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn same_padding_keeps_the_size_for_odd_and_even_kernels_and_strides() {
+    let dev = Device::flex();
+    for (k, s, n) in [(3usize, 1usize, 7usize), (4, 1, 7), (3, 2, 9), (5, 2, 8)] {
+        let spec = ConvSpec {
+            stride: s,
+            padding: Padding::Same,
+            ..Default::default()
+        };
+        let y = ops::conv2d(
+            Tensor::ones([1, 1, n, n], &dev),
+            Tensor::ones([1, 1, k, k], &dev),
+            None,
+            &spec,
+        );
+        assert_eq!(y.dims()[2], n.div_ceil(s), "k={k} s={s} n={n}");
+        assert_eq!(spec.out_len(n, k), n.div_ceil(s));
+    }
+}
+
+#[test]
+fn causal_mask_hides_the_future() {
+    let dev = Device::flex();
+    let eye = Tensor::<2>::eye(1, &dev);
+    let proj = QkvProjection::Separate {
+        q: (eye.clone(), None),
+        k: (eye.clone(), None),
+        v: (eye.clone(), None),
+    };
+    let x = Tensor::<3>::from_floats([[[1.0], [2.0], [3.0]]], &dev);
+    let y = ops::multi_head_attention(
+        x.clone(),
+        x.clone(),
+        x.clone(),
+        &proj,
+        eye.clone(),
+        None,
+        1,
+        &AttentionMask {
+            causal: true,
+            key_padding: None,
+        },
+    );
+    let y = v(y);
+    assert_eq!(y[0], 1.0, "the first query sees only the first key");
+    assert!(y[1] > 1.0 && y[1] < 2.0);
+    // Padding the last key away makes the last query ignore it too.
+    let pad = Tensor::<2, Bool>::from_data(
+        duet_core::burn::tensor::TensorData::from([[false, false, true]]),
+        &dev,
+    );
+    let y = v(ops::multi_head_attention(
+        x.clone(),
+        x.clone(),
+        x,
+        &proj,
+        eye,
+        None,
+        1,
+        &AttentionMask {
+            causal: false,
+            key_padding: Some(pad),
+        },
+    ));
+    assert!(y.iter().all(|&a| a < 2.0), "{y:?}");
+}
+
+#[test]
+fn cross_entropy_ignore_index_and_reductions() {
+    let dev = Device::flex();
+    let logits = Tensor::<2>::zeros([3, 2], &dev);
+    let labels = Tensor::<1, Int>::from_ints([0, -100, 1], &dev);
+    let opts = CrossEntropy {
+        ignore_index: Some(-100),
+        ..Default::default()
+    };
+    let mean = ops::cross_entropy(logits.clone(), labels.clone(), &opts).into_scalar::<f32>();
+    assert!(
+        (mean - 2f32.ln()).abs() < 1e-6,
+        "mean over the two kept samples: {mean}"
+    );
+    let none = v(ops::cross_entropy(
+        logits.clone(),
+        labels.clone(),
+        &CrossEntropy {
+            reduction: Reduction::None,
+            ..opts
+        },
+    ));
+    assert_eq!(none[1], 0.0);
+    let sum = ops::cross_entropy(
+        logits,
+        labels,
+        &CrossEntropy {
+            reduction: Reduction::Sum,
+            ..opts
+        },
+    )
+    .into_scalar::<f32>();
+    assert!((sum - 2.0 * 2f32.ln()).abs() < 1e-6);
+}
+
+#[test]
+fn recurrent_sequences_match_repeated_cells() {
+    let dev = Device::flex();
+    let w = ops::RnnWeights {
+        weight_ih: Tensor::from_floats([[0.1, 0.2, 0.3, 0.4]], &dev),
+        weight_hh: Tensor::from_floats([[0.5, -0.5, 0.25, 0.1]], &dev),
+        bias_ih: None,
+        bias_hh: None,
+    };
+    let x = Tensor::<3>::from_floats([[[1.0], [2.0]]], &dev);
+    let (outs, (h, c)) = ops::lstm(
+        x,
+        Tensor::zeros([1, 1], &dev),
+        Tensor::zeros([1, 1], &dev),
+        &w,
+    );
+    let (h1, c1) = ops::lstm_cell(
+        Tensor::from_floats([[1.0]], &dev),
+        Tensor::zeros([1, 1], &dev),
+        Tensor::zeros([1, 1], &dev),
+        &w,
+    );
+    let (h2, c2) = ops::lstm_cell(Tensor::from_floats([[2.0]], &dev), h1.clone(), c1, &w);
+    assert_eq!(v(outs), vec![v(h1)[0], v(h2.clone())[0]]);
+    assert_eq!((v(h), v(c)), (v(h2), v(c2)));
+}
+
+#[test]
+#[should_panic(expected = "dense: x has 5 features (shape [2, 5]) but weight is [4, 3]")]
+fn dense_shape_error_names_both_shapes() {
+    let dev = Device::flex();
+    let _ = ops::dense(
+        Tensor::<2>::zeros([2, 5], &dev),
+        Tensor::zeros([4, 3], &dev),
+        None,
+    );
+}
+
+#[test]
+#[should_panic(expected = "conv2d: input [1, 3, 8, 8] has 3 channels but weight [6, 4, 3, 3]")]
+fn conv_shape_error_names_both_shapes() {
+    let dev = Device::flex();
+    let _ = ops::conv2d(
+        Tensor::zeros([1, 3, 8, 8], &dev),
+        Tensor::zeros([6, 4, 3, 3], &dev),
+        None,
+        &ConvSpec::default(),
+    );
+}
+
+#[test]
+fn accuracy_metrics() {
+    let dev = Device::flex();
+    let logits = Tensor::<2>::from_floats([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]], &dev);
+    let labels = Tensor::<1, Int>::from_ints([2, 1], &dev);
+    assert_eq!(ops::accuracy(logits.clone(), labels.clone()), 0.5);
+    assert_eq!(ops::top_k_accuracy(logits, labels, 2), 1.0);
+}
