@@ -198,6 +198,21 @@ impl DynTensor {
         Self::reshape_flat(flat, &dims)
     }
 
+    /// Reshapes to `dims` (same number of elements, row-major order kept).
+    ///
+    /// # Shapes
+    /// `[...] -> dims`
+    pub fn reshape(self, dims: &[usize]) -> Self {
+        let n = self.num_elements();
+        assert_eq!(
+            n,
+            dims.iter().product::<usize>(),
+            "DynTensor::reshape: {:?} to {dims:?}",
+            self.dims()
+        );
+        Self::reshape_flat(self.flatten(), dims)
+    }
+
     fn reshape_flat(flat: Tensor<1>, dims: &[usize]) -> Self {
         match *dims {
             [a] => flat.reshape([a]).into(),

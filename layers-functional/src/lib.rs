@@ -19,10 +19,12 @@
 
 pub mod combinators;
 mod layer;
+pub mod layers;
 mod summary;
 
 pub use combinators::{
     Add, Branch, Concatenate, Drop, Dup, Fn, Multiply, Parallel, Residual, Select, Serial, Swap,
 };
 pub use layer::{BuildError, Init, Layer, LayerExt, Mode, Shape};
+pub use layers::*;
 pub use summary::summary;
