@@ -1,0 +1,82 @@
+//! [`OptState`]: an optimizer's state as plain data (a tensor tree plus integer counters).
+
+use duet_core::Params;
+use indexmap::IndexMap;
+
+/// The state of a gradient transformation: moment tensors as a [`Params`] tree (paths like
+/// `mu.conv1.weight`, prefixed by the position in a chain: `0.mu.conv1.weight`) and integer
+/// counters (`count`, `skipped`, ...), prefixed the same way.
+///
+/// It is plain data: [`OptState::tensors`] goes into a checkpoint as a tree, and
+/// [`OptState::counters_json`] into its metadata, so training resumes exactly.
+#[derive(Clone, Debug, Default)]
+pub struct OptState {
+    /// Moment and accumulator tensors.
+    pub tensors: Params,
+    /// Integer counters.
+    pub counters: IndexMap<String, u64>,
+}
+
+impl OptState {
+    /// An empty state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The counter `name` (0 if absent).
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or(0)
+    }
+
+    /// Sets the counter `name`.
+    pub fn set_counter(&mut self, name: &str, value: u64) {
+        self.counters.insert(name.to_string(), value);
+    }
+
+    /// The tensors under `name.` as their own tree (e.g. `mu`).
+    pub fn tree(&self, name: &str) -> Params {
+        self.tensors.subtree(name)
+    }
+
+    /// Adds `tree` under `name.`.
+    pub fn put_tree(&mut self, name: &str, tree: Params) {
+        self.tensors.extend(tree.prefix(name));
+    }
+
+    /// The child state stored under `prefix` (tensors and counters, prefix removed).
+    pub fn sub(&self, prefix: &str) -> OptState {
+        let dotted = format!("{prefix}.");
+        let counters = self
+            .counters
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(&dotted).map(|r| (r.to_string(), *v)))
+            .collect();
+        OptState {
+            tensors: self.tensors.subtree(prefix),
+            counters,
+        }
+    }
+
+    /// Adds a child state under `prefix`.
+    pub fn nest(&mut self, prefix: &str, child: OptState) {
+        self.tensors.extend(child.tensors.prefix(prefix));
+        for (k, v) in child.counters {
+            self.counters.insert(format!("{prefix}.{k}"), v);
+        }
+    }
+
+    /// The counters as a JSON object (for checkpoint metadata).
+    pub fn counters_json(&self) -> String {
+        serde_json::to_string(&self.counters).expect("counters serialize")
+    }
+
+    /// Rebuilds a state from a checkpoint's tensor tree and [`counters_json`](Self::counters_json).
+    ///
+    /// # Errors
+    /// A message if the JSON is not an object of integers.
+    pub fn from_parts(tensors: Params, counters_json: &str) -> Result<OptState, String> {
+        let counters =
+            serde_json::from_str(counters_json).map_err(|e| format!("optimizer counters: {e}"))?;
+        Ok(OptState { tensors, counters })
+    }
+}

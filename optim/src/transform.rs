@@ -1,0 +1,114 @@
+//! The [`Transform`] contract, [`chain`], [`apply_updates`], errors.
+
+use crate::state::OptState;
+use duet_core::{Params, TreeError};
+
+/// Optimizer errors.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OptimError {
+    /// The gradient tree does not match the parameter tree (names the first path).
+    #[error("gradients do not match the parameters: {0}")]
+    Tree(#[from] TreeError),
+    /// The state does not hold what the transform expects (a state from another optimizer).
+    #[error("optimizer state: {0}")]
+    State(String),
+}
+
+/// A gradient transformation (optax's `GradientTransformation`): a pure pair
+/// `init(params) -> state` and `update(grads, state, params) -> (updates, state)`.
+///
+/// Updates are *added* to the params by [`apply_updates`]: a learning-rate transform turns
+/// directions into steps (`-lr * direction`).
+pub trait Transform: Send + Sync {
+    /// The initial state for `params`.
+    fn init(&self, params: &Params) -> OptState;
+
+    /// Transforms `grads` into updates, returning the new state.
+    ///
+    /// # Errors
+    /// [`OptimError::Tree`] if `grads` does not have exactly the paths and shapes of `params`.
+    fn update(
+        &self,
+        grads: Params,
+        state: OptState,
+        params: &Params,
+    ) -> Result<(Params, OptState), OptimError>;
+}
+
+impl<T: Transform + ?Sized> Transform for Box<T> {
+    fn init(&self, params: &Params) -> OptState {
+        (**self).init(params)
+    }
+    fn update(
+        &self,
+        grads: Params,
+        state: OptState,
+        params: &Params,
+    ) -> Result<(Params, OptState), OptimError> {
+        (**self).update(grads, state, params)
+    }
+}
+
+/// Transforms applied in sequence; child `i`'s state lives under `i.`.
+pub struct Chain(Vec<Box<dyn Transform>>);
+
+/// Chains transforms: the updates of one are the gradients of the next.
+///
+/// # Example
+/// ```
+/// use duet_optim::{apply_updates, chain, clip, scale, Transform};
+/// use duet_core::{burn::tensor::{Device, Tensor}, Params};
+/// let dev = Device::flex();
+/// let mut p = Params::new().with("w", Tensor::<1>::from_floats([1.0], &dev));
+/// let g = Params::new().with("w", Tensor::<1>::from_floats([5.0], &dev));
+/// let tx = chain(vec![Box::new(clip(1.0)), Box::new(scale(-0.1))]);
+/// let (u, _) = tx.update(g, tx.init(&p), &p).unwrap();
+/// apply_updates(&mut p, &u).unwrap();
+/// assert_eq!(p.get_dyn("w").unwrap().to_vec(), vec![0.9]);
+/// ```
+pub fn chain(transforms: Vec<Box<dyn Transform>>) -> Chain {
+    Chain(transforms)
+}
+
+impl Transform for Chain {
+    fn init(&self, params: &Params) -> OptState {
+        let mut s = OptState::new();
+        for (i, t) in self.0.iter().enumerate() {
+            s.nest(&i.to_string(), t.init(params));
+        }
+        s
+    }
+
+    fn update(
+        &self,
+        grads: Params,
+        state: OptState,
+        params: &Params,
+    ) -> Result<(Params, OptState), OptimError> {
+        let mut g = grads;
+        let mut out = OptState::new();
+        for (i, t) in self.0.iter().enumerate() {
+            let key = i.to_string();
+            let (u, s) = t.update(g, state.sub(&key), params)?;
+            out.nest(&key, s);
+            g = u;
+        }
+        Ok((g, out))
+    }
+}
+
+/// `params += updates`, tensor by tensor. The result has no autodiff association.
+///
+/// # Errors
+/// The first path where the trees differ.
+pub fn apply_updates(params: &mut Params, updates: &Params) -> Result<(), OptimError> {
+    *params = params.zip_map(updates, |p, u| {
+        (p.without_autodiff() + u).without_autodiff()
+    })?;
+    Ok(())
+}
+
+/// Checks that `grads` matches `params` (paths and shapes).
+pub(crate) fn check(grads: &Params, params: &Params) -> Result<(), OptimError> {
+    params.check_same_structure(grads).map_err(OptimError::from)
+}
