@@ -1,0 +1,185 @@
+//! CIFAR-10 and CIFAR-100 in their official binary formats, from a directory or the `.tar.gz`.
+//!
+//! CIFAR-10 records are 1 label byte then 3,072 pixel bytes (the red, green and blue 32x32
+//! planes, row-major): `data_batch_1.bin` .. `data_batch_5.bin`, `test_batch.bin`,
+//! `batches.meta.txt` (class names). CIFAR-100 records have a coarse and a fine label byte:
+//! `train.bin`, `test.bin`, `fine_label_names.txt`; duet uses the 100 fine labels.
+
+use crate::dataset::{ImageDataset, Splits};
+use crate::error::{gunzip, read_file, DatasetError};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const PIXELS: usize = 3 * 32 * 32;
+
+/// Reads the named files from a directory (or its `sub` subdirectory) or from a `.tar.gz`.
+fn fetch(
+    src: &Path,
+    sub: &str,
+    names: &[&str],
+) -> Result<HashMap<String, (PathBuf, Vec<u8>)>, DatasetError> {
+    let is_archive = src.is_file() && src.to_string_lossy().ends_with("gz");
+    let mut out = HashMap::new();
+    if is_archive {
+        let raw = read_file(src, "a CIFAR archive")?;
+        let tar_bytes = gunzip(src, &raw)?;
+        let mut archive = tar::Archive::new(tar_bytes.as_slice());
+        let entries = archive.entries().map_err(|source| DatasetError::Io {
+            path: src.into(),
+            source,
+        })?;
+        for entry in entries {
+            let mut e = entry.map_err(|source| DatasetError::Io {
+                path: src.into(),
+                source,
+            })?;
+            let name = e
+                .path()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            if names.contains(&name.as_str()) {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut e, &mut buf).map_err(|source| {
+                    DatasetError::Io {
+                        path: src.into(),
+                        source,
+                    }
+                })?;
+                out.insert(name.clone(), (src.join(&name), buf));
+            }
+        }
+        if let Some(missing) = names.iter().find(|n| !out.contains_key(**n)) {
+            return Err(DatasetError::Missing {
+                path: src.join(missing),
+                what: "an entry of the CIFAR archive".into(),
+            });
+        }
+        return Ok(out);
+    }
+    let dir = if src.join(sub).is_dir() {
+        src.join(sub)
+    } else {
+        src.to_path_buf()
+    };
+    if !dir.is_dir() {
+        return Err(DatasetError::Missing {
+            path: dir,
+            what: format!("a `{sub}` directory or its .tar.gz"),
+        });
+    }
+    for n in names {
+        let p = dir.join(n);
+        let bytes = read_file(&p, "a CIFAR file")?;
+        out.insert(n.to_string(), (p, bytes));
+    }
+    Ok(out)
+}
+
+/// Parses records of `label_bytes + 3072` bytes, taking the label at `label_at`.
+fn records(
+    path: &Path,
+    bytes: &[u8],
+    label_bytes: usize,
+    label_at: usize,
+    names: &[String],
+) -> Result<ImageDataset, DatasetError> {
+    let rec = label_bytes + PIXELS;
+    if bytes.len() % rec != 0 {
+        let n = bytes.len() / rec;
+        return Err(DatasetError::Truncated {
+            path: path.into(),
+            record: n,
+            offset: n * rec,
+            needed: rec,
+            available: bytes.len() - n * rec,
+        });
+    }
+    let n = bytes.len() / rec;
+    let mut ds = ImageDataset {
+        pixels: Vec::with_capacity(n * PIXELS),
+        labels: Vec::with_capacity(n),
+        channels: 3,
+        height: 32,
+        width: 32,
+        class_names: names.to_vec(),
+    };
+    for (i, r) in bytes.chunks_exact(rec).enumerate() {
+        let label = r[label_at] as u32;
+        if label as usize >= names.len() {
+            return Err(DatasetError::LabelOutOfRange {
+                path: path.into(),
+                record: i,
+                label,
+                classes: names.len(),
+            });
+        }
+        ds.labels.push(label as u16);
+        ds.pixels.extend_from_slice(&r[label_bytes..]);
+    }
+    Ok(ds)
+}
+
+fn names_from(path: &Path, bytes: &[u8], expected: usize) -> Result<Vec<String>, DatasetError> {
+    let names: Vec<String> = String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    if names.len() != expected {
+        return Err(DatasetError::Format {
+            path: path.into(),
+            reason: format!("expected {expected} class names, found {}", names.len()),
+        });
+    }
+    Ok(names)
+}
+
+/// CIFAR-10 from `cifar-10-batches-bin/` (or its parent), or from `cifar-10-binary.tar.gz`.
+///
+/// # Errors
+/// A missing file, a file whose size is not a whole number of 3,073-byte records (naming the
+/// record and offset), a label above 9, a bad gzip stream.
+pub fn cifar10(src: impl AsRef<Path>) -> Result<Splits, DatasetError> {
+    let train_names: Vec<String> = (1..=5).map(|i| format!("data_batch_{i}.bin")).collect();
+    let mut all: Vec<&str> = train_names.iter().map(String::as_str).collect();
+    all.extend(["test_batch.bin", "batches.meta.txt"]);
+    let files = fetch(src.as_ref(), "cifar-10-batches-bin", &all)?;
+    let (meta_path, meta) = &files["batches.meta.txt"];
+    let classes = names_from(meta_path, meta, 10)?;
+    let mut train: Option<ImageDataset> = None;
+    for n in &train_names {
+        let (p, b) = &files[n];
+        let part = records(p, b, 1, 0, &classes)?;
+        match &mut train {
+            Some(t) => t.extend(part),
+            None => train = Some(part),
+        }
+    }
+    let (p, b) = &files["test_batch.bin"];
+    Ok(Splits {
+        train: train.expect("five batches"),
+        test: records(p, b, 1, 0, &classes)?,
+    })
+}
+
+/// CIFAR-100 (fine labels) from `cifar-100-binary/` (or its parent), or from the `.tar.gz`.
+///
+/// # Errors
+/// As [`cifar10`], with 3,074-byte records.
+pub fn cifar100(src: impl AsRef<Path>) -> Result<Splits, DatasetError> {
+    let files = fetch(
+        src.as_ref(),
+        "cifar-100-binary",
+        &["train.bin", "test.bin", "fine_label_names.txt"],
+    )?;
+    let (np, nb) = &files["fine_label_names.txt"];
+    let classes = names_from(np, nb, 100)?;
+    let (trp, trb) = &files["train.bin"];
+    let (tep, teb) = &files["test.bin"];
+    Ok(Splits {
+        train: records(trp, trb, 2, 1, &classes)?,
+        test: records(tep, teb, 2, 1, &classes)?,
+    })
+}

@@ -1,0 +1,101 @@
+//! [`DatasetError`]: every failure names the file and, where it applies, the record or offset.
+
+use std::path::PathBuf;
+
+/// Errors from reading datasets. Never a panic on bad input.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// A required file or directory is absent.
+    #[error("{path}: missing ({what})")]
+    Missing {
+        /// The path looked for.
+        path: PathBuf,
+        /// What it should have held.
+        what: String,
+    },
+    /// The file ends inside a record.
+    #[error("{path}: truncated at byte {offset}: record {record} needs {needed} bytes, {available} remain")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Index of the incomplete record.
+        record: usize,
+        /// Byte offset where it starts.
+        offset: usize,
+        /// Bytes a record needs.
+        needed: usize,
+        /// Bytes left in the file.
+        available: usize,
+    },
+    /// The file's header or size does not fit the format.
+    #[error("{path}: {reason}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the offset where it applies.
+        reason: String,
+    },
+    /// A label is not below the number of classes.
+    #[error("{path}: record {record} has label {label}, but there are {classes} classes")]
+    LabelOutOfRange {
+        /// The file.
+        path: PathBuf,
+        /// The record index.
+        record: usize,
+        /// The label read.
+        label: u32,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// A gzip stream could not be decoded.
+    #[error("{path}: bad gzip stream: {source}")]
+    Gzip {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's error.
+        source: std::io::Error,
+    },
+    /// An image in an image folder could not be decoded.
+    #[error("{path}: cannot decode image: {reason}")]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// Any other I/O failure.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Reads a whole file, mapping a missing file to [`DatasetError::Missing`].
+pub(crate) fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, DatasetError> {
+    std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => DatasetError::Missing {
+            path: path.to_path_buf(),
+            what: what.to_string(),
+        },
+        _ => DatasetError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
+}
+
+/// Decompresses gzip bytes, naming the file on a bad stream.
+pub(crate) fn gunzip(path: &std::path::Path, bytes: &[u8]) -> Result<Vec<u8>, DatasetError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .map_err(|source| DatasetError::Gzip {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(out)
+}
