@@ -144,7 +144,11 @@ pub fn to_bytes(trees: &[(&str, &Params)], metadata: &BTreeMap<String, String>) 
         order.insert(name, tree.paths());
         for (p, t) in tree.iter() {
             let raw = t.to_data().convert::<f32>();
-            data.push((format!("{name}/{p}"), t.dims(), raw.as_bytes().to_vec()));
+            data.push((
+                CheckpointFile::full_name(name, p),
+                t.dims(),
+                raw.as_bytes().to_vec(),
+            ));
         }
     }
     let views: Vec<(String, TensorView<'_>)> = data

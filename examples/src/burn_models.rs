@@ -1,7 +1,6 @@
 //! The benchmark networks written directly against burn (`burn::nn`, `burn::optim`): the overhead
 //! baseline for `duet bench --api burn`. No duet code runs in these models' forward or update.
 
-use duet_core::burn;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -10,6 +9,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor};
+use duet_core::burn;
 
 /// LeNet-5 with burn's modules.
 #[derive(Module, Debug)]
@@ -112,7 +112,11 @@ impl BurnMlp {
     /// An MLP over flattened inputs of `inputs` features.
     pub fn new(inputs: usize, classes: usize, device: &Device) -> Self {
         let sizes = [inputs, 512, 512, classes];
-        BurnMlp { fcs: (0..3).map(|i| LinearConfig::new(sizes[i], sizes[i + 1]).init(device)).collect() }
+        BurnMlp {
+            fcs: (0..3)
+                .map(|i| LinearConfig::new(sizes[i], sizes[i + 1]).init(device))
+                .collect(),
+        }
     }
 
     /// Logits.
@@ -165,7 +169,11 @@ impl BurnTrainer {
     /// RMSProp (alpha 0.9, eps 1e-8, no momentum: PyTorch's defaults) or Adam (eps 1e-8).
     pub fn new(model: BurnNet, optimizer: &str, lr: f64) -> Self {
         let optim = match optimizer {
-            "rmsprop" => RmsPropConfig::new().with_alpha(0.9).with_momentum(0.0).with_epsilon(1e-8).init(),
+            "rmsprop" => RmsPropConfig::new()
+                .with_alpha(0.9)
+                .with_momentum(0.0)
+                .with_epsilon(1e-8)
+                .init(),
             _ => AdamConfig::new().with_epsilon(1e-8).init(),
         };
         BurnTrainer { model, optim, lr }
@@ -178,7 +186,9 @@ impl BurnTrainer {
     pub fn step(&mut self, x: Tensor<4>, y: Tensor<1, Int>) -> Tensor<1> {
         let device = x.device();
         let logits = self.model.forward(x);
-        let loss = CrossEntropyLossConfig::new().init(&device).forward(logits, y);
+        let loss = CrossEntropyLossConfig::new()
+            .init(&device)
+            .forward(logits, y);
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let model = std::mem::replace(&mut self.model, placeholder());
         self.model = self.optim.step(self.lr, model, grads);

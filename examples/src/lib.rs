@@ -1,6 +1,10 @@
 //! # duet-examples
 //!
 //! Example models to read and run: LeNet-5, AlexNet (CIFAR-sized) and an MLP, written with the
-//! functional API, with the module API, and directly with burn (the overhead baseline).
+//! functional API ([`functional_models`]), with the module API ([`module_models`]), and directly
+//! with burn ([`burn_models`], the overhead baseline); and the `duet` command ([`cli`]).
 
 pub mod burn_models;
+pub mod cli;
+pub mod functional_models;
+pub mod module_models;

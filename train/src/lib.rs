@@ -1,14 +1,28 @@
 //! # duet-train
 //!
-//! The training loop, written once for both front-ends, and the pieces it is made of, so users
-//! can write their own loop from the same parts: checkpoint directories with retention
-//! ([`CheckpointDir`]), a JSONL metrics log ([`MetricsLog`]) and a PNG of the curves
-//! ([`plot_curves`]).
+//! The training loop, written once for both front-ends (Swift for TensorFlow's loop:
+//! value-and-gradient, then `optimizer.update`), and the pieces it is made of, so users can write
+//! their own loop from the same parts: [`Classifier`] (what a model must offer),
+//! [`CheckpointDir`] (retention of the last K and the best), [`MetricsLog`] (`metrics.jsonl`),
+//! [`plot_curves`] (a PNG), [`evaluate`] and [`restore`].
+//!
+//! Design choices:
+//! - Exact resume: a checkpoint holds params, state, optimizer state and the step; the batch of
+//!   step `s` and its dropout key derive from the step, so a resumed run is bitwise the same as
+//!   an uninterrupted one on the CPU.
+//! - A NaN or infinite loss stops the run before the bad update is saved; the error names the
+//!   last good checkpoint. Ctrl-C (via [`TrainConfig::stop`]) saves one and stops.
 
 mod checkpoints;
+mod classifier;
+mod functional;
 mod metrics;
 mod plot;
+mod trainer;
 
 pub use checkpoints::{Better, CheckpointDir};
+pub use classifier::{Classifier, StepOutput};
+pub use functional::FunctionalClassifier;
 pub use metrics::{MetricsLog, Record};
 pub use plot::{plot_curves, PlotError};
+pub use trainer::{evaluate, fit, restore, TrainConfig, TrainError, TrainSummary};

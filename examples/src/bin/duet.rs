@@ -1,2 +1,4 @@
-//! The `duet` command (being written).
-fn main() {}
+//! The `duet` command. See `duet --help` and the README.
+fn main() {
+    std::process::exit(duet_examples::cli::main());
+}

@@ -1,0 +1,142 @@
+//! `duet bench`: median training-step (or forward) time on synthetic data.
+
+use super::args::{Api, BenchArgs, ModelKind, OptimizerKind};
+use super::CliError;
+use crate::burn_models::{BurnAlexNet, BurnLeNet, BurnMlp, BurnNet, BurnTrainer};
+use duet_core::burn::tensor::{Device, Int, Tensor, TensorData};
+use duet_core::Key;
+use std::time::Instant;
+
+/// The input shape and optimizer of each benchmark workload (W1-W3 of the performance issue).
+pub fn workload(model: ModelKind) -> ([usize; 3], OptimizerKind, f64) {
+    match model {
+        ModelKind::Lenet => ([3, 32, 32], OptimizerKind::Rmsprop, 3e-4),
+        ModelKind::Alexnet => ([3, 32, 32], OptimizerKind::Adam, 1e-3),
+        ModelKind::Mlp => ([1, 28, 28], OptimizerKind::Adam, 1e-3),
+    }
+}
+
+/// A fixed-seed synthetic batch: `x ~ N(0, 1)`, labels uniform in `0..10`.
+pub fn synthetic_batch(
+    batch: usize,
+    chw: [usize; 3],
+    device: &Device,
+) -> (Tensor<4>, Tensor<1, Int>) {
+    let [c, h, w] = chw;
+    let [kx, ky] = Key::new(1234).split2();
+    let x = kx.normal([batch, c, h, w], 0.0, 1.0, device);
+    let labels: Vec<i64> = ky
+        .uniform_vec(batch, 0.0, 10.0)
+        .into_iter()
+        .map(|v| v as i64)
+        .collect();
+    (
+        x,
+        Tensor::from_data(TensorData::new(labels, [batch]), device),
+    )
+}
+
+/// Runs `warmup` untimed then `steps` timed calls of `step`; each call must finish its work
+/// (return a value read from the device). Returns the per-step times in milliseconds.
+pub fn time_steps(warmup: usize, steps: usize, mut step: impl FnMut() -> f32) -> Vec<f64> {
+    for _ in 0..warmup {
+        step();
+    }
+    (0..steps)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(step());
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect()
+}
+
+/// The median of `v` (sorted copy).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        (s[m - 1] + s[m]) / 2.0
+    }
+}
+
+fn burn_net(model: ModelKind, chw: [usize; 3], device: &Device) -> BurnNet {
+    match model {
+        ModelKind::Lenet => BurnNet::LeNet(BurnLeNet::new(chw[0], 10, device)),
+        ModelKind::Alexnet => BurnNet::AlexNet(BurnAlexNet::new(10, device)),
+        ModelKind::Mlp => BurnNet::Mlp(BurnMlp::new(chw.iter().product(), 10, device)),
+    }
+}
+
+/// Runs the benchmark and prints one JSON line.
+pub fn run(args: &BenchArgs) -> Result<(), CliError> {
+    let device = duet_core::device(&args.device)?;
+    let (chw, optimizer, lr) = workload(args.model);
+    let (x, y) = synthetic_batch(args.batch_size, chw, &device);
+    let times = match args.api {
+        Api::Burn if args.inference => {
+            let net = burn_net(args.model, chw, &device);
+            time_steps(args.warmup, args.steps, || {
+                net.forward(x.clone()).sum().into_scalar::<f32>()
+            })
+        }
+        Api::Burn => {
+            let ad = device.clone().autodiff();
+            let mut t = BurnTrainer::new(
+                burn_net(args.model, chw, &ad),
+                if optimizer == OptimizerKind::Rmsprop {
+                    "rmsprop"
+                } else {
+                    "adam"
+                },
+                lr,
+            );
+            let (x, y) = (x.clone().autodiff(), y.clone());
+            time_steps(args.warmup, args.steps, || {
+                t.step(x.clone(), y.clone()).into_scalar::<f32>()
+            })
+        }
+        Api::Functional | Api::Module => {
+            let mut trainer =
+                super::models::build(args.model, args.api, chw, 10, Key::new(0), &device)?;
+            let mut opt = super::models::optimizer(optimizer, lr);
+            if args.inference {
+                time_steps(args.warmup, args.steps, || {
+                    trainer.logits(x.clone()).sum().into_scalar::<f32>()
+                })
+            } else {
+                let mut step = 0u64;
+                time_steps(args.warmup, args.steps, || {
+                    step += 1;
+                    super::models::train_step(
+                        trainer.as_mut(),
+                        &mut opt,
+                        x.clone(),
+                        y.clone(),
+                        Key::new(step),
+                    )
+                })
+            }
+        }
+    };
+    let med = median(&times);
+    let line = serde_json::json!({
+        "model": format!("{:?}", args.model).to_lowercase(),
+        "api": format!("{:?}", args.api).to_lowercase(),
+        "device": args.device,
+        "batch_size": args.batch_size,
+        "steps": args.steps,
+        "inference": args.inference,
+        "median_ms": med,
+        "steps_per_s": 1e3 / med,
+        "images_per_s": args.batch_size as f64 * 1e3 / med,
+    });
+    println!("{line}");
+    Ok(())
+}

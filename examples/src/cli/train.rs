@@ -1,0 +1,142 @@
+//! `duet train`.
+
+use super::args::TrainArgs;
+use super::{data, models, CliError};
+use duet_core::Key;
+use duet_datasets::{Loader, LoaderConfig};
+use duet_train::{fit, TrainConfig};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// The process's Ctrl-C flag: the handler can be installed once per process.
+fn stop_flag() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let f = Arc::new(AtomicBool::new(false));
+        let g = f.clone();
+        // If a handler cannot be installed (another one exists), Ctrl-C just kills the process;
+        // checkpoints on disk stay whole either way (atomic writes).
+        let _ = ctrlc::set_handler(move || g.store(true, Ordering::SeqCst));
+        f
+    })
+    .clone()
+}
+
+/// Parses `1,2,3` back into numbers (metadata round trip).
+pub fn floats(s: &str) -> Vec<f32> {
+    s.split(',').filter_map(|v| v.trim().parse().ok()).collect()
+}
+
+fn join(v: &[impl ToString]) -> String {
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Runs `duet train`.
+pub fn run(args: &TrainArgs) -> Result<(), CliError> {
+    let device = duet_core::device(&args.device)?;
+    let splits = data::load(&args.data)?;
+    let stats = data::channel_stats(&splits.train);
+    let (t_train, t_test) =
+        data::transforms(args.model, &splits.train, args.data.dataset, stats.clone());
+    let chw = data::input_shape(&splits.train, &t_test);
+    let classes = splits.train.num_classes();
+    let key = Key::new(args.seed);
+    let [k_init, k_data, k_steps] = [key.fold_in(0), key.fold_in(1), key.fold_in(2)];
+    let mut model = models::build(args.model, args.api, chw, classes, k_init, &device)?;
+    let mut opt = models::optimizer(args.optimizer, args.lr);
+    let batch = args.batch_size;
+    let train = Loader::new(
+        splits.train,
+        LoaderConfig {
+            batch_size: batch,
+            drop_last: true,
+            shuffle: true,
+            transform: t_train,
+            prefetch: 2,
+        },
+        k_data,
+        device.clone(),
+    );
+    let test = Loader::new(
+        splits.test,
+        LoaderConfig {
+            batch_size: 256,
+            drop_last: false,
+            shuffle: false,
+            transform: t_test,
+            prefetch: 2,
+        },
+        k_data,
+        device.clone(),
+    );
+    if train.batches_per_epoch() == 0 {
+        return Err(CliError::Other(format!(
+            "the training split has {} images, fewer than one batch of {batch}",
+            train.data().len()
+        )));
+    }
+    let spe = train.batches_per_epoch() as u64;
+    let total_steps = args
+        .steps
+        .unwrap_or_else(|| args.epochs.unwrap_or(20) * spe);
+    let out = args
+        .out
+        .clone()
+        .or_else(|| args.resume.clone())
+        .unwrap_or_else(|| "runs/latest".into());
+    let lower = |s: String| s.to_lowercase();
+    let metadata = BTreeMap::from([
+        ("duet.model".to_string(), lower(format!("{:?}", args.model))),
+        ("duet.api".to_string(), lower(format!("{:?}", args.api))),
+        (
+            "duet.dataset".to_string(),
+            lower(format!("{:?}", args.data.dataset)),
+        ),
+        ("duet.input".to_string(), join(&chw)),
+        ("duet.classes".to_string(), classes.to_string()),
+        ("duet.norm_mean".to_string(), join(&stats.0)),
+        ("duet.norm_std".to_string(), join(&stats.1)),
+        ("duet.seed".to_string(), args.seed.to_string()),
+    ]);
+    let cfg = TrainConfig {
+        total_steps,
+        checkpoint_every: args.checkpoint_every,
+        keep_last: args.keep,
+        out_dir: out.clone(),
+        key: k_steps,
+        log_every: spe.min(20),
+        quiet: args.quiet,
+        metadata,
+        stop: stop_flag(),
+    };
+    eprintln!(
+        "training {:?} ({:?} API) on {:?}: {} train / {} test images of {:?}, {} steps of {batch} on {}",
+        args.model, args.api, args.data.dataset, train.data().len(), test.data().len(), chw, total_steps, args.device
+    );
+    let lr = args.lr;
+    let summary = fit(
+        model.as_mut(),
+        &mut opt,
+        &move |_| lr,
+        &train,
+        &test,
+        &cfg,
+        args.resume.as_deref(),
+    )
+    .map_err(|e| CliError::Other(e.to_string()))?;
+    let (loss, acc) = summary.eval.unwrap_or((f64::NAN, f64::NAN));
+    println!(
+        "{} after {} steps: test accuracy {:.2}%, test loss {loss:.4}, {:.0} images/s; checkpoint {}; curves {}",
+        if summary.interrupted { "interrupted" } else { "done" },
+        summary.steps,
+        acc * 100.0,
+        summary.images_per_s,
+        summary.checkpoint.map(|p| p.display().to_string()).unwrap_or_default(),
+        out.join("curves.png").display()
+    );
+    Ok(())
+}

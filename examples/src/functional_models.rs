@@ -1,0 +1,57 @@
+//! LeNet-5, AlexNet and an MLP with the functional API. Paths match PyTorch's state dicts
+//! (`conv1.weight`, `features.3.weight`, `classifier.6.bias`), with duet's `[in, out]` dense layout.
+
+use duet_core::ops::Padding;
+use duet_functional::{serial, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Relu, Serial};
+
+/// LeNet-5 for `[N, C, 32, 32]` inputs: conv 6@5x5, pool, conv 16@5x5, pool, dense 120-84-classes.
+///
+/// # Shapes
+/// `[N, C, 32, 32] -> [N, classes]`
+///
+/// # Example
+/// ```
+/// use duet_functional::LayerExt;
+/// let (p, _) = duet_examples::functional_models::lenet(10).init_model(&[2, 3, 32, 32], duet_core::Key::new(0), &duet_core::burn::tensor::Device::flex()).unwrap();
+/// assert_eq!(p.num_params(), 62_006);
+/// ```
+pub fn lenet(classes: usize) -> Serial {
+    serial![
+        "conv1" => Conv2d::new(6, 5), Relu, MaxPool2d::new(2),
+        "conv2" => Conv2d::new(16, 5), Relu, MaxPool2d::new(2),
+        Flatten,
+        "fc1" => Dense::new(120), Relu,
+        "fc2" => Dense::new(84), Relu,
+        "fc3" => Dense::new(classes),
+    ]
+}
+
+/// CIFAR-sized AlexNet: 3x3 convs 64-192-384-256-256 (padding 1) with 2x2 max pools after the
+/// 1st, 2nd and 5th, then dropout 0.5 and dense 1024-1024-classes.
+///
+/// # Shapes
+/// `[N, 3, 32, 32] -> [N, classes]`
+pub fn alexnet(classes: usize) -> Serial {
+    let conv = |c| Conv2d::new(c, 3).with_padding(Padding::Explicit(1));
+    serial![
+        "features" => serial![
+            conv(64), Relu, MaxPool2d::new(2),
+            conv(192), Relu, MaxPool2d::new(2),
+            conv(384), Relu, conv(256), Relu, conv(256), Relu, MaxPool2d::new(2),
+        ],
+        Flatten,
+        "classifier" => serial![
+            Dropout::new(0.5), Dense::new(1024), Relu,
+            Dropout::new(0.5), Dense::new(1024), Relu,
+            Dense::new(classes),
+        ],
+    ]
+}
+
+/// MLP with two hidden layers of 512 over flattened inputs.
+///
+/// # Shapes
+/// `[N, C, H, W] -> [N, classes]`
+pub fn mlp(classes: usize) -> Serial {
+    serial![Flatten, "fc1" => Dense::new(512), Relu, "fc2" => Dense::new(512), Relu, "fc3" => Dense::new(classes)]
+}
