@@ -28,6 +28,8 @@ pub mod golden;
 mod grad;
 pub mod init;
 mod key;
+mod mode;
+mod module_tree;
 pub mod ops;
 mod parameterized;
 mod params;
@@ -38,6 +40,10 @@ pub use device::{device, DeviceError};
 pub use grad::{grad, value_and_grad, value_and_grad_with_aux};
 pub use init::{FanMode, Fans, Initializer};
 pub use key::Key;
+pub use mode::Mode;
+pub use module_tree::{
+    is_state_path, load_module_params, load_module_state, module_params, module_state,
+};
 pub use parameterized::Parameterized;
 pub use params::{group_digits, Params, TreeError};
 pub use tensor::{DynTensor, MAX_RANK};

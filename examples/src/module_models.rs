@@ -1,23 +1,196 @@
-//! LeNet-5, AlexNet and the MLP with the module API.
+//! LeNet-5, AlexNet and the MLP with the module API. Field names give the same paths as the
+//! functional models (and PyTorch's state dicts): `conv1.weight`, `features.3.weight`, ...
 
 use crate::cli::args::ModelKind;
 use crate::cli::CliError;
-use duet_core::burn::tensor::Device;
-use duet_core::Key;
-use duet_train::Classifier;
+use duet_core::burn::module::Module;
+use duet_core::burn::tensor::{Device, Tensor};
+use duet_core::ops::{ConvSpec, Padding};
+use duet_core::{Key, Mode};
+use duet_module::{run, Conv2d, Dropout, Layer, Linear, MaxPool2d, Op, Rngs};
+use duet_train::{Classifier, ImageModule, ModuleClassifier};
 
-/// A module model of `kind` as a [`Classifier`].
+/// LeNet-5 for `[N, C, 32, 32]`.
+///
+/// # Example
+/// ```
+/// use duet_examples::module_models::LeNet;
+/// use duet_core::{burn::tensor::Device, module_params};
+/// let m = LeNet::new(3, 10, &mut duet_module::Rngs::new(0), &Device::flex());
+/// assert_eq!(module_params(&m).num_params(), 62_006);
+/// ```
+#[derive(Module, Debug)]
+pub struct LeNet {
+    /// 6@5x5.
+    pub conv1: Conv2d,
+    /// 16@5x5.
+    pub conv2: Conv2d,
+    /// 400 -> 120.
+    pub fc1: Linear,
+    /// 120 -> 84.
+    pub fc2: Linear,
+    /// 84 -> classes.
+    pub fc3: Linear,
+    /// 2x2 max pooling.
+    pub pool: MaxPool2d,
+}
+
+impl LeNet {
+    /// For `channels` input channels and `classes` outputs.
+    pub fn new(channels: usize, classes: usize, rngs: &mut Rngs, device: &Device) -> Self {
+        LeNet {
+            conv1: Conv2d::new(channels, 6, 5, rngs, device),
+            conv2: Conv2d::new(6, 16, 5, rngs, device),
+            fc1: Linear::new(400, 120, rngs, device),
+            fc2: Linear::new(120, 84, rngs, device),
+            fc3: Linear::new(84, classes, rngs, device),
+            pool: MaxPool2d::new(2),
+        }
+    }
+}
+
+impl ImageModule for LeNet {
+    fn logits(&self, x: Tensor<4>, _: Mode) -> Tensor<2> {
+        use duet_core::ops::activation::relu;
+        let x = self.pool.forward(relu(self.conv1.forward(x)));
+        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        let x: Tensor<2> = x.flatten(1, 3);
+        let x = relu(self.fc1.forward(x));
+        let x = relu(self.fc2.forward(x));
+        self.fc3.forward(x)
+    }
+}
+
+/// CIFAR-sized AlexNet as two layer lists (PyTorch's `features.i` / `classifier.i` paths).
+#[derive(Module, Debug)]
+pub struct AlexNet {
+    /// Convolutions, ReLUs and pools.
+    pub features: Vec<Layer>,
+    /// Dropout and dense layers.
+    pub classifier: Vec<Layer>,
+}
+
+impl AlexNet {
+    /// For 3 x 32 x 32 inputs and `classes` outputs.
+    pub fn new(classes: usize, rngs: &mut Rngs, device: &Device) -> Self {
+        let spec = ConvSpec {
+            padding: Padding::Explicit(1),
+            ..Default::default()
+        };
+        let mut conv = |i, o| -> Layer { Conv2d::with_spec(i, o, 3, spec, rngs, device).into() };
+        let features = vec![
+            conv(3, 64),
+            Op::Relu.into(),
+            MaxPool2d::new(2).into(),
+            conv(64, 192),
+            Op::Relu.into(),
+            MaxPool2d::new(2).into(),
+            conv(192, 384),
+            Op::Relu.into(),
+            conv(384, 256),
+            Op::Relu.into(),
+            conv(256, 256),
+            Op::Relu.into(),
+            MaxPool2d::new(2).into(),
+        ];
+        let classifier = vec![
+            Dropout::new(0.5).into(),
+            Linear::new(256 * 4 * 4, 1024, rngs, device).into(),
+            Op::Relu.into(),
+            Dropout::new(0.5).into(),
+            Linear::new(1024, 1024, rngs, device).into(),
+            Op::Relu.into(),
+            Linear::new(1024, classes, rngs, device).into(),
+        ];
+        AlexNet {
+            features,
+            classifier,
+        }
+    }
+}
+
+impl ImageModule for AlexNet {
+    fn logits(&self, x: Tensor<4>, mode: Mode) -> Tensor<2> {
+        let x = run(&self.features, x.into(), mode.child(0));
+        let d = x.dims();
+        let x = x.reshape(&[d[0], d[1..].iter().product()]);
+        run(&self.classifier, x, mode.child(1)).into_rank::<2>()
+    }
+}
+
+/// MLP with two hidden layers of 512.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// in -> 512.
+    pub fc1: Linear,
+    /// 512 -> 512.
+    pub fc2: Linear,
+    /// 512 -> classes.
+    pub fc3: Linear,
+}
+
+impl Mlp {
+    /// For `inputs` features (flattened images) and `classes` outputs.
+    pub fn new(inputs: usize, classes: usize, rngs: &mut Rngs, device: &Device) -> Self {
+        Mlp {
+            fc1: Linear::new(inputs, 512, rngs, device),
+            fc2: Linear::new(512, 512, rngs, device),
+            fc3: Linear::new(512, classes, rngs, device),
+        }
+    }
+}
+
+impl ImageModule for Mlp {
+    fn logits(&self, x: Tensor<4>, _: Mode) -> Tensor<2> {
+        use duet_core::ops::activation::relu;
+        let x: Tensor<2> = x.flatten(1, 3);
+        self.fc3
+            .forward(relu(self.fc2.forward(relu(self.fc1.forward(x)))))
+    }
+}
+
+/// A module model of `kind` as a [`Classifier`], initialized from `key`.
 ///
 /// # Errors
-/// Always, until the module API lands.
+/// An input shape the model cannot take.
 pub fn build(
     kind: ModelKind,
-    _chw: [usize; 3],
-    _classes: usize,
-    _key: Key,
-    _device: &Device,
+    chw: [usize; 3],
+    classes: usize,
+    key: Key,
+    device: &Device,
 ) -> Result<Box<dyn Classifier>, CliError> {
-    Err(CliError::Other(format!(
-        "the module API for {kind:?} is not available in this build"
-    )))
+    let mut rngs = Rngs::new(key.to_raw()[0]);
+    let need32 = |name: &str| {
+        if chw[1..] == [32, 32] {
+            Ok(())
+        } else {
+            Err(CliError::Other(format!(
+                "{name} needs 32x32 inputs, got {chw:?}"
+            )))
+        }
+    };
+    Ok(match kind {
+        ModelKind::Lenet => {
+            need32("LeNet")?;
+            Box::new(ModuleClassifier(LeNet::new(
+                chw[0], classes, &mut rngs, device,
+            )))
+        }
+        ModelKind::Alexnet => {
+            need32("AlexNet")?;
+            if chw[0] != 3 {
+                return Err(CliError::Other(format!(
+                    "AlexNet needs 3 channels, got {chw:?}"
+                )));
+            }
+            Box::new(ModuleClassifier(AlexNet::new(classes, &mut rngs, device)))
+        }
+        ModelKind::Mlp => Box::new(ModuleClassifier(Mlp::new(
+            chw.iter().product(),
+            classes,
+            &mut rngs,
+            device,
+        ))),
+    })
 }

@@ -7,32 +7,7 @@ use std::fmt;
 /// A tensor shape, e.g. `vec![128, 3, 32, 32]`.
 pub type Shape = Vec<usize>;
 
-/// Training or evaluation. Training carries the key for stochastic layers (dropout).
-///
-/// Combinators hand each child `key.fold_in(i)`, so every stochastic layer draws its own stream
-/// and the same key gives the same masks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Training: dropout is active, batch norm uses batch statistics and updates its state.
-    Train(Key),
-    /// Evaluation: deterministic; batch norm uses its running statistics.
-    Eval,
-}
-
-impl Mode {
-    /// The mode for the `i`-th child of a combinator.
-    pub fn child(self, i: usize) -> Mode {
-        match self {
-            Mode::Train(k) => Mode::Train(k.fold_in(i as u64)),
-            Mode::Eval => Mode::Eval,
-        }
-    }
-
-    /// Whether this is training mode.
-    pub fn is_train(self) -> bool {
-        matches!(self, Mode::Train(_))
-    }
-}
+pub use duet_core::Mode;
 
 /// A model that cannot be built: the error names the layer's path and kind.
 ///

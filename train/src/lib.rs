@@ -17,6 +17,7 @@ mod checkpoints;
 mod classifier;
 mod functional;
 mod metrics;
+mod module;
 mod plot;
 mod trainer;
 
@@ -24,5 +25,6 @@ pub use checkpoints::{Better, CheckpointDir};
 pub use classifier::{Classifier, StepOutput};
 pub use functional::FunctionalClassifier;
 pub use metrics::{MetricsLog, Record};
+pub use module::{ImageModule, ModuleClassifier};
 pub use plot::{plot_curves, PlotError};
 pub use trainer::{evaluate, fit, restore, TrainConfig, TrainError, TrainSummary};
