@@ -114,7 +114,8 @@ impl ImageModule for AlexNet {
         let x = run(&self.features, x.into(), mode.child(0));
         let d = x.dims();
         let x = x.reshape(&[d[0], d[1..].iter().product()]);
-        run(&self.classifier, x, mode.child(1)).into_rank::<2>()
+        // Child 2, as in the functional AlexNet (features, Flatten, classifier): same dropout masks.
+        run(&self.classifier, x, mode.child(2)).into_rank::<2>()
     }
 }
 
