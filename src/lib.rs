@@ -16,8 +16,8 @@
 //! Backends are chosen at run time with [`core::device`]; the `wgpu` and `cuda` cargo features
 //! compile the GPU backends in.
 
-pub use duet_core::burn;
 pub use duet_core as core;
+pub use duet_core::burn;
 pub use duet_datasets as datasets;
 pub use duet_functional as functional;
 pub use duet_module as module;

@@ -63,6 +63,26 @@ pub enum DatasetError {
         /// The decoder's message.
         reason: String,
     },
+    /// A download failed (network, HTTP status).
+    #[error("{url}: download failed: {reason}")]
+    Download {
+        /// The URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A downloaded file does not have its published checksum (it was removed).
+    #[error(
+        "{path}: MD5 {found} does not match the published {expected}; the download was removed"
+    )]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The published MD5.
+        expected: String,
+        /// The MD5 of what arrived.
+        found: String,
+    },
     /// Any other I/O failure.
     #[error("{path}: {source}")]
     Io {

@@ -254,6 +254,10 @@ pub struct BenchArgs {
     /// Time the forward pass only (inference), not a training step.
     #[arg(long)]
     pub inference: bool,
+    /// Time the data pipeline alone (W5): 10,000 synthetic CIFAR-10-format images through
+    /// shuffling, random crops, flips, normalization, batching and tensor conversion.
+    #[arg(long)]
+    pub pipeline: bool,
     /// The device.
     #[arg(long, default_value = "cpu")]
     pub device: String,

@@ -74,9 +74,65 @@ fn burn_net(model: ModelKind, chw: [usize; 3], device: &Device) -> BurnNet {
     }
 }
 
+/// W5: images per second through the full input pipeline (with 2 batches of prefetch).
+fn pipeline(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
+    use duet_datasets::{ImageDataset, Loader, LoaderConfig, Transform, CIFAR10_MEAN_STD};
+    let n = 10_000;
+    let pixels = Key::new(7)
+        .uniform_vec(n * 3072, 0.0, 256.0)
+        .into_iter()
+        .map(|v| v as u8)
+        .collect();
+    let labels = (0..n).map(|i| (i % 10) as u16).collect();
+    let data = ImageDataset {
+        pixels,
+        labels,
+        channels: 3,
+        height: 32,
+        width: 32,
+        class_names: (0..10).map(|i| i.to_string()).collect(),
+    };
+    let (m, s) = CIFAR10_MEAN_STD;
+    let t = Transform {
+        resize: None,
+        random_crop_padding: Some(4),
+        horizontal_flip: true,
+        normalize: Some((m.to_vec(), s.to_vec())),
+    };
+    let loader = Loader::new(
+        data,
+        LoaderConfig {
+            batch_size: args.batch_size,
+            drop_last: true,
+            shuffle: true,
+            transform: t,
+            prefetch: 2,
+        },
+        Key::new(0),
+        device.clone(),
+    );
+    let start = Instant::now();
+    let mut images = 0;
+    for epoch in 0..2 {
+        for b in loader.epoch(epoch) {
+            images += b.labels.dims()[0];
+            std::hint::black_box(b.images.into_data());
+        }
+    }
+    let s = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"workload": "W5", "api": "pipeline", "device": args.device, "batch_size": args.batch_size, "images": images, "seconds": s, "images_per_s": images as f64 / s})
+    );
+    Ok(())
+}
+
 /// Runs the benchmark and prints one JSON line.
 pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     let device = duet_core::device(&args.device)?;
+    if args.pipeline {
+        return pipeline(args, &device);
+    }
     let (chw, optimizer, lr) = workload(args.model);
     let (x, y) = synthetic_batch(args.batch_size, chw, &device);
     let times = match args.api {

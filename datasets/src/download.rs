@@ -1,0 +1,240 @@
+//! Downloading the official archives: progress bar, published checksum, resumable, atomic.
+//!
+//! A download goes to `<file>.part`; an existing `.part` is resumed with an HTTP `Range`
+//! request. The finished file's MD5 is checked against the published sum before it is renamed
+//! into place; `.tar.gz` archives are then extracted into a temporary directory that is renamed
+//! into place, so an interrupted run never leaves a half-extracted dataset.
+
+use crate::error::DatasetError;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// One file of a remote dataset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteFile {
+    /// Where it is published.
+    pub url: String,
+    /// Its published MD5, lowercase hex.
+    pub md5: String,
+    /// The name to store it under.
+    pub file_name: String,
+}
+
+/// The datasets that can be downloaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Remote {
+    /// `cifar-10-binary.tar.gz` from the University of Toronto.
+    Cifar10,
+    /// `cifar-100-binary.tar.gz` from the University of Toronto.
+    Cifar100,
+    /// The four MNIST IDX files (PyTorch's mirror).
+    Mnist,
+    /// The four Fashion-MNIST IDX files (Zalando's bucket).
+    FashionMnist,
+}
+
+fn rf(url: &str, md5: &str) -> RemoteFile {
+    RemoteFile {
+        url: url.into(),
+        md5: md5.into(),
+        file_name: url.rsplit('/').next().unwrap_or(url).into(),
+    }
+}
+
+impl Remote {
+    /// The official files and their published MD5 sums.
+    pub fn files(self) -> Vec<RemoteFile> {
+        match self {
+            Remote::Cifar10 => vec![rf(
+                "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+                "c32a1d4ab5d03f1284b67883e8d87530",
+            )],
+            Remote::Cifar100 => vec![rf(
+                "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+                "03b5dce01913d631647c71ecec9e9cb8",
+            )],
+            Remote::Mnist => {
+                let m = "https://ossci-datasets.s3.amazonaws.com/mnist/";
+                vec![
+                    rf(
+                        &format!("{m}train-images-idx3-ubyte.gz"),
+                        "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                    ),
+                    rf(
+                        &format!("{m}train-labels-idx1-ubyte.gz"),
+                        "d53e105ee54ea40749a09fcbcd1e9432",
+                    ),
+                    rf(
+                        &format!("{m}t10k-images-idx3-ubyte.gz"),
+                        "9fb629c4189551a2d022fa330f9573f3",
+                    ),
+                    rf(
+                        &format!("{m}t10k-labels-idx1-ubyte.gz"),
+                        "ec29112dd5afa0611ce80d1b7f02629c",
+                    ),
+                ]
+            }
+            Remote::FashionMnist => {
+                let m = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
+                vec![
+                    rf(
+                        &format!("{m}train-images-idx3-ubyte.gz"),
+                        "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                    ),
+                    rf(
+                        &format!("{m}train-labels-idx1-ubyte.gz"),
+                        "25c81989df183df01b3e8a0aad5dffbe",
+                    ),
+                    rf(
+                        &format!("{m}t10k-images-idx3-ubyte.gz"),
+                        "bef4ecab320f06d8554ea6380940ec79",
+                    ),
+                    rf(
+                        &format!("{m}t10k-labels-idx1-ubyte.gz"),
+                        "bb300cfdad3c16e7a12a480ee83cd310",
+                    ),
+                ]
+            }
+        }
+    }
+}
+
+/// Downloads `dataset` into `dir` (extracting archives) and returns `dir`, ready for the
+/// matching reader ([`cifar10`](crate::cifar10)`(dir)`, [`mnist`](crate::mnist)`(dir)`, ...).
+/// Files already present with the right checksum are not fetched again.
+///
+/// # Errors
+/// A network failure or HTTP error (naming the URL), a checksum mismatch (the bad file is
+/// removed), an archive that does not extract.
+pub fn download(dataset: Remote, dir: impl AsRef<Path>) -> Result<PathBuf, DatasetError> {
+    let dir = dir.as_ref();
+    for f in dataset.files() {
+        fetch(&f, dir, true)?;
+    }
+    Ok(dir.to_path_buf())
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
+    move |source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn md5_of(path: &Path) -> Result<String, DatasetError> {
+    let mut f = File::open(path).map_err(io(path))?;
+    let mut ctx = md5::Context::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        ctx.consume(&buf[..n]);
+    }
+    Ok(format!("{:x}", ctx.compute()))
+}
+
+/// Downloads one file into `dir` (resuming a `.part`), verifies its MD5, renames it into place,
+/// and extracts it if it is a `.tar.gz`. Returns the downloaded file's path.
+///
+/// # Errors
+/// As [`download`].
+pub fn fetch(file: &RemoteFile, dir: &Path, progress: bool) -> Result<PathBuf, DatasetError> {
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let target = dir.join(&file.file_name);
+    if target.exists() && md5_of(&target)? == file.md5 {
+        return Ok(target);
+    }
+    let part = dir.join(format!("{}.part", file.file_name));
+    let have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let net = |reason: String| DatasetError::Download {
+        url: file.url.clone(),
+        reason,
+    };
+    let mut req = ureq::get(&file.url);
+    if have > 0 {
+        req = req.set("Range", &format!("bytes={have}-"));
+    }
+    let resp = req.call().map_err(|e| net(e.to_string()))?;
+    let resumed = resp.status() == 206;
+    let total = resp
+        .header("Content-Length")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|n| if resumed { n + have } else { n });
+    let mut out = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(resumed)
+        .truncate(!resumed)
+        .open(&part)
+        .map_err(io(&part))?;
+    let bar = if progress {
+        indicatif::ProgressBar::new(total.unwrap_or(0))
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("template"),
+    );
+    bar.set_message(file.file_name.clone());
+    bar.set_position(if resumed { have } else { 0 });
+    let mut reader = resp.into_reader();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| net(format!("reading the body: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n]).map_err(io(&part))?;
+        bar.inc(n as u64);
+    }
+    out.sync_all().map_err(io(&part))?;
+    drop(out);
+    bar.finish_and_clear();
+    let found = md5_of(&part)?;
+    if found != file.md5 {
+        let _ = fs::remove_file(&part);
+        return Err(DatasetError::Checksum {
+            path: target,
+            expected: file.md5.clone(),
+            found,
+        });
+    }
+    fs::rename(&part, &target).map_err(io(&target))?;
+    if file.file_name.ends_with(".tar.gz") || file.file_name.ends_with(".tgz") {
+        extract(&target, dir)?;
+    }
+    Ok(target)
+}
+
+/// Extracts a `.tar.gz` into `dir` through a temporary directory renamed entry by entry.
+fn extract(archive: &Path, dir: &Path) -> Result<(), DatasetError> {
+    let tmp = dir.join(format!(".extract-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    let bytes = crate::error::read_file(archive, "the downloaded archive")?;
+    let tar_bytes = crate::error::gunzip(archive, &bytes)?;
+    tar::Archive::new(tar_bytes.as_slice())
+        .unpack(&tmp)
+        .map_err(|e| DatasetError::Format {
+            path: archive.into(),
+            reason: format!("cannot extract: {e}"),
+        })?;
+    for e in fs::read_dir(&tmp).map_err(io(&tmp))? {
+        let e = e.map_err(io(&tmp))?;
+        let dest = dir.join(e.file_name());
+        if dest.exists() {
+            fs::remove_dir_all(&dest)
+                .or_else(|_| fs::remove_file(&dest))
+                .map_err(io(&dest))?;
+        }
+        fs::rename(e.path(), &dest).map_err(io(&dest))?;
+    }
+    fs::remove_dir_all(&tmp).map_err(io(&tmp))
+}
