@@ -349,6 +349,15 @@ impl CheckpointFile {
         Ok(DynTensor::from_data(data, device))
     }
 
+    /// The paths stored for tree `name`, or [`CheckpointError::NoTree`].
+    fn stored_paths(&self, name: &str) -> Result<&Vec<String>, CheckpointError> {
+        self.trees.get(name).ok_or_else(|| CheckpointError::NoTree {
+            path: self.path.clone(),
+            tree: name.to_string(),
+            available: self.tree_names().join(", "),
+        })
+    }
+
     fn safetensors(&self) -> SafeTensors<'_> {
         SafeTensors::deserialize(&self.bytes).expect("validated in open")
     }
@@ -358,14 +367,7 @@ impl CheckpointFile {
     /// # Errors
     /// [`CheckpointError::NoTree`], or a tensor-level error (dtype).
     pub fn tree(&self, name: &str, device: &Device) -> Result<Params, CheckpointError> {
-        let paths = self
-            .trees
-            .get(name)
-            .ok_or_else(|| CheckpointError::NoTree {
-                path: self.path.clone(),
-                tree: name.to_string(),
-                available: self.tree_names().join(", "),
-            })?;
+        let paths = self.stored_paths(name)?;
         let st = self.safetensors();
         let mut out = Params::new();
         for p in paths {
@@ -389,14 +391,7 @@ impl CheckpointFile {
         opts: &LoadOptions,
         device: &Device,
     ) -> Result<Params, CheckpointError> {
-        let stored = self
-            .trees
-            .get(name)
-            .ok_or_else(|| CheckpointError::NoTree {
-                path: self.path.clone(),
-                tree: name.to_string(),
-                available: self.tree_names().join(", "),
-            })?;
+        let stored = self.stored_paths(name)?;
         // model path -> file name
         let mut by_model_path: IndexMap<String, String> = IndexMap::new();
         for p in stored {
