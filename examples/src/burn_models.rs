@@ -53,7 +53,8 @@ impl BurnLeNet {
 #[derive(Module, Debug)]
 pub struct BurnAlexNet {
     convs: Vec<Conv2d>,
-    fcs: Vec<Linear>,
+    /// The dense layers (public for the optimizer benchmark).
+    pub fcs: Vec<Linear>,
     pool: MaxPool2d,
     dropout: Dropout,
 }

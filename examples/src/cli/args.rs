@@ -258,6 +258,10 @@ pub struct BenchArgs {
     /// shuffling, random crops, flips, normalization, batching and tensor conversion.
     #[arg(long)]
     pub pipeline: bool,
+    /// Time the optimizer update alone: duet's Adam on AlexNet-sized parameter trees against
+    /// burn's own `Adam` on the same parameters (`--api` is ignored).
+    #[arg(long)]
+    pub update_only: bool,
     /// The device.
     #[arg(long, default_value = "cpu")]
     pub device: String,

@@ -127,11 +127,78 @@ fn pipeline(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The optimizer update alone on AlexNet's parameters: duet's Adam vs burn's `Adam`.
+fn update_only(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
+    use duet_core::burn::module::{Module, ModuleVisitor, Param, ParamId};
+    use duet_core::burn::optim::{AdamConfig, GradientsParams};
+    use duet_core::{module_params, DynTensor};
+    /// Random gradients for every float parameter of a burn module, by id.
+    struct Grads(Vec<(ParamId, DynTensor)>, Key);
+    impl ModuleVisitor for Grads {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let k = self.1.fold_in(self.0.len() as u64);
+            let dims = p.val().dims();
+            self.0.push((
+                p.id,
+                DynTensor::from(k.normal(dims, 0.0, 1e-3, &p.val().device())).without_autodiff(),
+            ));
+        }
+    }
+    // burn's optimizers update modules on an autodiff device; duet's work on plain tensors.
+    let model = BurnAlexNet::new(10, &device.clone().autodiff());
+    let mut g = Grads(Vec::new(), Key::new(5));
+    model.visit(&mut g);
+    let burn_grads = || {
+        let mut gp = GradientsParams::new();
+        for (id, t) in &g.0 {
+            match t.rank() {
+                1 => gp.register(*id, t.clone().into_rank::<1>()),
+                2 => gp.register(*id, t.clone().into_rank::<2>()),
+                _ => gp.register(*id, t.clone().into_rank::<4>()),
+            }
+        }
+        gp
+    };
+    let mut burn_opt = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut m = Some(model.clone());
+    let burn_ms = median(&time_steps(args.warmup, args.steps, || {
+        let next = burn_opt.step(1e-3, m.take().expect("model"), burn_grads());
+        let v = next.fcs[2]
+            .weight
+            .val()
+            .slice([0..1, 0..1])
+            .into_scalar::<f32>();
+        m = Some(next);
+        v
+    }));
+    let mut params = module_params(&model).without_autodiff();
+    let grads = params.map_with_path(|_, t| t.full_like(1e-3));
+    let mut opt = super::models::optimizer(OptimizerKind::Adam, 1e-3);
+    let duet_ms = median(&time_steps(args.warmup, args.steps, || {
+        opt.update_params(&mut params, grads.clone())
+            .expect("same tree");
+        params
+            .iter()
+            .last()
+            .map(|(_, t)| t.clone().flatten().slice([0..1]).into_scalar::<f32>())
+            .unwrap_or(0.0)
+    }));
+    let n = params.num_params();
+    println!(
+        "{}",
+        serde_json::json!({"workload": "adam-update", "params": n, "tensors": params.len(), "device": args.device, "duet_ms": duet_ms, "burn_ms": burn_ms, "duet_over_burn": duet_ms / burn_ms})
+    );
+    Ok(())
+}
+
 /// Runs the benchmark and prints one JSON line.
 pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     let device = duet_core::device(&args.device)?;
     if args.pipeline {
         return pipeline(args, &device);
+    }
+    if args.update_only {
+        return update_only(args, &device);
     }
     let (chw, optimizer, lr) = workload(args.model);
     let (x, y) = synthetic_batch(args.batch_size, chw, &device);
