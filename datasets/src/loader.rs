@@ -94,6 +94,11 @@ impl Loader {
         &self.data
     }
 
+    /// Images per (full) batch.
+    pub fn batch_size(&self) -> usize {
+        self.cfg.batch_size
+    }
+
     /// Batches in one epoch.
     pub fn batches_per_epoch(&self) -> usize {
         let n = self.data.len();

@@ -283,7 +283,7 @@ pub fn fit(
     let records = MetricsLog::read(&metrics_path).map_err(out_err)?;
     plot_curves(&records, &cfg.out_dir.join("curves.png"))
         .map_err(|e| TrainError::Output(e.to_string()))?;
-    let images = (step - start_step) as f64 * train_batch(train) as f64;
+    let images = (step - start_step) as f64 * train.batch_size() as f64;
     Ok(TrainSummary {
         steps: step,
         eval: last_eval,
@@ -291,8 +291,4 @@ pub fn fit(
         images_per_s: images / t0.elapsed().as_secs_f64().max(1e-9),
         interrupted,
     })
-}
-
-fn train_batch(l: &Loader) -> usize {
-    (l.data().len() / l.batches_per_epoch().max(1)).max(1)
 }
