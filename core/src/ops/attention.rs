@@ -70,7 +70,7 @@ pub fn multi_head_attention(
     let tk = key.dims()[1];
     assert!(
         key.dims() == value.dims() && key.dims()[0] == b && key.dims()[2] == e,
-        "multi_head_attention: query {:?}, key {:?}, value {:?}",
+        "multi_head_attention: query {:?}, key {:?} and value {:?} do not match ([B, T, E])",
         query.dims(),
         key.dims(),
         value.dims()
@@ -79,8 +79,21 @@ pub fn multi_head_attention(
         heads > 0 && e % heads == 0,
         "multi_head_attention: embed dim {e} is not divisible by {heads} heads"
     );
+    assert!(
+        out_weight.dims() == [e, e],
+        "multi_head_attention: out_weight is {:?} but query {:?} needs [{e}, {e}]",
+        out_weight.dims(),
+        query.dims()
+    );
     let (q, k, v) = match proj {
         QkvProjection::Packed { weight, bias } => {
+            assert!(
+                weight.dims() == [e, 3 * e],
+                "multi_head_attention: packed weight is {:?} but query {:?} needs [{e}, {}]",
+                weight.dims(),
+                query.dims(),
+                3 * e
+            );
             let w = |i: usize| weight.clone().slice([0..e, i * e..(i + 1) * e]);
             let bb = |i: usize| bias.clone().map(|b| b.slice([i * e..(i + 1) * e]));
             (

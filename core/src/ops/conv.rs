@@ -72,7 +72,15 @@ impl ConvSpec {
     }
 }
 
-fn check(op: &str, x: &[usize], w: &[usize], groups: usize) {
+fn check(op: &str, x: &[usize], w: &[usize], groups: usize, bias: Option<&Tensor<1>>) {
+    if let Some(b) = bias {
+        assert!(
+            b.dims()[0] == w[0],
+            "{op}: bias has shape {:?} but weight {w:?} has {} output channels",
+            b.dims(),
+            w[0]
+        );
+    }
     assert!(
         groups > 0 && x[1] == w[1] * groups && w[0] % groups == 0,
         "{op}: input {x:?} has {} channels but weight {w:?} with groups {groups} expects {}",
@@ -106,7 +114,7 @@ pub fn conv2d(
     spec: &ConvSpec,
 ) -> Tensor<4> {
     let (xd, wd) = (x.dims(), weight.dims());
-    check("conv2d", &xd, &wd, spec.groups);
+    check("conv2d", &xd, &wd, spec.groups, bias.as_ref());
     let pad = [0, 1].map(|a| {
         spec.padding
             .resolve(xd[2 + a], wd[2 + a], spec.stride, spec.dilation)
@@ -138,7 +146,7 @@ pub fn conv1d(
     spec: &ConvSpec,
 ) -> Tensor<3> {
     let (xd, wd) = (x.dims(), weight.dims());
-    check("conv1d", &xd, &wd, spec.groups);
+    check("conv1d", &xd, &wd, spec.groups, bias.as_ref());
     let pad = [spec
         .padding
         .resolve(xd[2], wd[2], spec.stride, spec.dilation)];

@@ -17,6 +17,8 @@ use burn::tensor::{Int, Tensor};
 /// let ids = Tensor::<2, Int>::from_ints([[2, 0]], &dev);
 /// assert_eq!(embedding(ids, w).into_data().try_to_vec::<f32>().unwrap(), vec![2.0, 2.5, 0.0, 0.5]);
 /// ```
+///
+/// Ids outside `0..vocab` are not checked on the host (that would need a device sync).
 pub fn embedding(ids: Tensor<2, Int>, weight: Tensor<2>) -> Tensor<3> {
     burn::tensor::module::embedding(weight, ids)
 }

@@ -10,10 +10,11 @@ fn to_ncs<const D: usize>(x: Tensor<D>, op: &str) -> (Tensor<3>, [usize; D]) {
     (x.reshape([dims[0], dims[1], s]), dims)
 }
 
-fn channel_param(p: Tensor<1>, c: usize, op: &str, name: &str) -> Tensor<3> {
+fn channel_param(p: Tensor<1>, x: &[usize], op: &str, name: &str) -> Tensor<3> {
+    let c = x[1];
     assert!(
         p.dims()[0] == c,
-        "{op}: {name} has shape {:?}, the input has {c} channels",
+        "{op}: {name} has shape {:?} but input {x:?} has {c} channels",
         p.dims()
     );
     p.reshape([1, c, 1])
@@ -72,8 +73,18 @@ pub fn batch_norm_train<const D: usize>(
     let centered = x3 - mean.clone();
     let var = centered.clone().square().mean_dim(2).mean_dim(0);
     let y = centered / (var.clone() + eps).sqrt()
-        * channel_param(weight, c, "batch_norm", "weight")
-        + channel_param(bias, c, "batch_norm", "bias");
+        * channel_param(weight, &dims, "batch_norm", "weight")
+        + channel_param(bias, &dims, "batch_norm", "bias");
+    for (name, t) in [
+        ("running_mean", &running_mean),
+        ("running_var", &running_var),
+    ] {
+        assert!(
+            t.dims() == [c],
+            "batch_norm: {name} has shape {:?} but input {dims:?} has {c} channels",
+            t.dims()
+        );
+    }
     let m = momentum as f32;
     let batch_mean = mean.reshape([c]).without_autodiff();
     let unbiased = var.reshape([c]).without_autodiff() * (count / (count - 1.0)) as f32;
@@ -107,11 +118,10 @@ pub fn batch_norm_eval<const D: usize>(
     eps: f64,
 ) -> Tensor<D> {
     let (x3, dims) = to_ncs(x, "batch_norm");
-    let c = dims[1];
-    let mean = channel_param(running_mean, c, "batch_norm", "running_mean");
-    let var = channel_param(running_var, c, "batch_norm", "running_var");
-    let y = (x3 - mean) / (var + eps).sqrt() * channel_param(weight, c, "batch_norm", "weight")
-        + channel_param(bias, c, "batch_norm", "bias");
+    let mean = channel_param(running_mean, &dims, "batch_norm", "running_mean");
+    let var = channel_param(running_var, &dims, "batch_norm", "running_var");
+    let y = (x3 - mean) / (var + eps).sqrt() * channel_param(weight, &dims, "batch_norm", "weight")
+        + channel_param(bias, &dims, "batch_norm", "bias");
     y.reshape(dims)
 }
 
@@ -134,27 +144,27 @@ pub fn layer_norm<const D: usize>(
     bias: Option<Tensor<1>>,
     eps: f64,
 ) -> Tensor<D> {
-    let f = x.dims()[D - 1];
     let mean = x.clone().mean_dim(D - 1);
     let centered = x - mean;
     let var = centered.clone().square().mean_dim(D - 1);
     let y = centered / (var + eps).sqrt();
-    affine_last(y, weight, bias, f, "layer_norm")
+    affine_last(y, weight, bias, "layer_norm")
 }
 
 fn affine_last<const D: usize>(
     mut y: Tensor<D>,
     weight: Option<Tensor<1>>,
     bias: Option<Tensor<1>>,
-    f: usize,
     op: &str,
 ) -> Tensor<D> {
+    let x = y.dims();
+    let f = x[D - 1];
     let mut shape = [1usize; D];
     shape[D - 1] = f;
     if let Some(w) = weight {
         assert!(
             w.dims()[0] == f,
-            "{op}: weight {:?} for {f} features",
+            "{op}: weight has shape {:?} but input {x:?} has {f} features",
             w.dims()
         );
         y = y * w.reshape(shape);
@@ -162,7 +172,7 @@ fn affine_last<const D: usize>(
     if let Some(b) = bias {
         assert!(
             b.dims()[0] == f,
-            "{op}: bias {:?} for {f} features",
+            "{op}: bias has shape {:?} but input {x:?} has {f} features",
             b.dims()
         );
         y = y + b.reshape(shape);
@@ -202,8 +212,8 @@ pub fn group_norm<const D: usize>(
     let centered = g - mean;
     let var = centered.clone().square().mean_dim(2);
     let y = (centered / (var + eps).sqrt()).reshape([n, c, s]);
-    let y = y * channel_param(weight, c, "group_norm", "weight")
-        + channel_param(bias, c, "group_norm", "bias");
+    let y = y * channel_param(weight, &dims, "group_norm", "weight")
+        + channel_param(bias, &dims, "group_norm", "bias");
     y.reshape(dims)
 }
 
@@ -222,7 +232,6 @@ pub fn group_norm<const D: usize>(
 /// assert!((v[0] - 3.0 / r).abs() < 1e-6 && (v[1] - 4.0 / r).abs() < 1e-6);
 /// ```
 pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: Tensor<1>, eps: f64) -> Tensor<D> {
-    let f = x.dims()[D - 1];
     let rms = (x.clone().square().mean_dim(D - 1) + eps).sqrt();
-    affine_last(x / rms, Some(weight), None, f, "rms_norm")
+    affine_last(x / rms, Some(weight), None, "rms_norm")
 }

@@ -23,12 +23,19 @@ pub struct RnnWeights {
 
 impl RnnWeights {
     fn gates(&self, op: &str, g: usize, x: Tensor<2>, h: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let hd = h.dims()[1];
+        let (xd, hdims) = (x.dims(), h.dims());
+        let hd = hdims[1];
         assert!(
-            self.weight_ih.dims()[1] == g * hd && self.weight_hh.dims() == [hd, g * hd],
-            "{op}: hidden size {hd} does not match weight_ih {:?} / weight_hh {:?}",
+            xd[0] == hdims[0]
+                && self.weight_ih.dims() == [xd[1], g * hd]
+                && self.weight_hh.dims() == [hd, g * hd],
+            "{op}: x {xd:?} and h {hdims:?} do not match weight_ih {:?} / weight_hh {:?} \
+             (expected [{}, {}] / [{hd}, {}])",
             self.weight_ih.dims(),
-            self.weight_hh.dims()
+            self.weight_hh.dims(),
+            xd[1],
+            g * hd,
+            g * hd
         );
         (
             dense(x, self.weight_ih.clone(), self.bias_ih.clone()),
