@@ -706,3 +706,70 @@ fn every_golden_layer_case_matches_pytorch() {
         failures.join("\n")
     );
 }
+
+fn first_case(kind: &str) -> (String, Value) {
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/layers.json")).unwrap())
+            .unwrap();
+    let (name, entry) = m["cases"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, e)| e["kind"] == kind)
+        .map(|(n, e)| (n.clone(), e.clone()))
+        .unwrap_or_else(|| panic!("no `{kind}` case in the manifest"));
+    (name, entry)
+}
+
+#[test]
+#[should_panic(expected = "unknown case kind `frobnicate`")]
+fn a_case_kind_the_test_does_not_know_fails() {
+    let (name, mut entry) = first_case("activation");
+    entry["kind"] = "frobnicate".into();
+    run_case(
+        &name,
+        &entry,
+        &Fixture::open(format!("{DIR}/layers.safetensors")),
+        &Device::flex(),
+    );
+}
+
+#[test]
+#[should_panic(expected = "unknown activation `frobnicate`")]
+fn an_activation_the_test_does_not_know_fails() {
+    let (name, mut entry) = first_case("activation");
+    entry["hyper"]["function"] = "frobnicate".into();
+    run_case(
+        &name,
+        &entry,
+        &Fixture::open(format!("{DIR}/layers.safetensors")),
+        &Device::flex(),
+    );
+}
+
+#[test]
+#[should_panic(expected = "hyper-parameter `ceil_mode` is unknown")]
+fn a_hyper_parameter_the_test_does_not_know_fails() {
+    let (name, mut entry) = first_case("max_pool2d");
+    entry["hyper"]["ceil_mode"] = true.into();
+    run_case(
+        &name,
+        &entry,
+        &Fixture::open(format!("{DIR}/layers.safetensors")),
+        &Device::flex(),
+    );
+}
+
+#[test]
+#[should_panic(expected = "output: relative error")]
+fn a_wrong_hyper_parameter_is_caught_by_the_comparison() {
+    // Guards against a comparison that passes vacuously.
+    let (name, mut entry) = first_case("layer_norm");
+    entry["hyper"]["eps"] = 0.5.into();
+    run_case(
+        &name,
+        &entry,
+        &Fixture::open(format!("{DIR}/layers.safetensors")),
+        &Device::flex(),
+    );
+}

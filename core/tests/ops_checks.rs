@@ -169,3 +169,111 @@ fn accuracy_metrics() {
     assert_eq!(ops::accuracy(logits.clone(), labels.clone()), 0.5);
     assert_eq!(ops::top_k_accuracy(logits, labels, 2), 1.0);
 }
+
+#[test]
+#[should_panic(expected = "layer_norm: weight has shape [4] but input [2, 3] has 3 features")]
+fn layer_norm_shape_error_names_both_shapes() {
+    let dev = Device::flex();
+    let _ = ops::layer_norm(
+        Tensor::<2>::zeros([2, 3], &dev),
+        Some(Tensor::ones([4], &dev)),
+        None,
+        1e-5,
+    );
+}
+
+#[test]
+#[should_panic(expected = "batch_norm: weight has shape [3] but input [2, 4, 5] has 4 channels")]
+fn batch_norm_shape_error_names_both_shapes() {
+    let dev = Device::flex();
+    let _ = ops::batch_norm_eval(
+        Tensor::<3>::zeros([2, 4, 5], &dev),
+        Tensor::ones([3], &dev),
+        Tensor::zeros([4], &dev),
+        Tensor::zeros([4], &dev),
+        Tensor::ones([4], &dev),
+        1e-5,
+    );
+}
+
+#[test]
+#[should_panic(expected = "lstm_cell: x [2, 5] and h [2, 3] do not match weight_ih [4, 12]")]
+fn lstm_shape_error_names_the_shapes() {
+    let dev = Device::flex();
+    let w = ops::RnnWeights {
+        weight_ih: Tensor::zeros([4, 12], &dev),
+        weight_hh: Tensor::zeros([3, 12], &dev),
+        bias_ih: None,
+        bias_hh: None,
+    };
+    let _ = ops::lstm_cell(
+        Tensor::zeros([2, 5], &dev),
+        Tensor::zeros([2, 3], &dev),
+        Tensor::zeros([2, 3], &dev),
+        &w,
+    );
+}
+
+#[test]
+#[should_panic(expected = "mse: prediction [2, 3] vs target [3, 2]")]
+fn loss_shape_error_names_both_shapes() {
+    let dev = Device::flex();
+    let _ = ops::mse(
+        Tensor::<2>::zeros([2, 3], &dev),
+        Tensor::zeros([3, 2], &dev),
+        Reduction::Mean,
+    );
+}
+
+#[test]
+fn constant_weight_layers_give_hand_computed_values() {
+    let dev = Device::flex();
+    // dense over a rank-3 input: every output is sum(x_row) * 0.5 + 1.
+    let x = Tensor::<3>::from_floats([[[1.0, 2.0, 3.0], [0.0, 0.0, 4.0]]], &dev);
+    let y = ops::dense(
+        x,
+        Tensor::full([3, 2], 0.5, &dev),
+        Some(Tensor::ones([2], &dev)),
+    );
+    assert_eq!(y.dims(), [1, 2, 2]);
+    assert_eq!(v(y), vec![4.0, 4.0, 3.0, 3.0]);
+    // conv2d with groups = 2, ones weights: each output channel sums its group's 2 channels
+    // over a 2x2 window.
+    let x = Tensor::<4>::ones([1, 4, 2, 2], &dev);
+    let y = ops::conv2d(
+        x,
+        Tensor::ones([2, 2, 2, 2], &dev),
+        Some(Tensor::from_floats([0.0, 1.0], &dev)),
+        &ConvSpec {
+            groups: 2,
+            ..Default::default()
+        },
+    );
+    assert_eq!(v(y), vec![8.0, 9.0]);
+    // avg pool 3x3, stride 1, padding 1 on ones: the corner counts 4 of 9 cells with padding,
+    // all 4 real cells without.
+    let spec = ops::PoolSpec {
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    let x = Tensor::<4>::ones([1, 1, 3, 3], &dev);
+    assert_eq!(v(ops::avg_pool2d(x.clone(), &spec, true))[0], 4.0 / 9.0);
+    assert_eq!(v(ops::avg_pool2d(x, &spec, false))[0], 1.0);
+    // huber = smooth_l1 * delta at delta 2: |d| = 3 -> 2 * (3 - 1) = 4.
+    let p = Tensor::<1>::from_floats([3.0], &dev);
+    let z = Tensor::<1>::zeros([1], &dev);
+    assert_eq!(
+        v(ops::huber(p.clone(), z.clone(), 2.0, Reduction::Sum)),
+        vec![4.0]
+    );
+    assert_eq!(v(ops::smooth_l1(p, z, 2.0, Reduction::Sum)), vec![2.0]);
+    // dropout: same key, same mask; evaluation is the identity.
+    let x = Tensor::<2>::ones([4, 8], &dev);
+    let k = duet_core::Key::new(7);
+    assert_eq!(
+        v(ops::dropout(x.clone(), 0.25, Some(k.clone()))),
+        v(ops::dropout(x.clone(), 0.25, Some(k)))
+    );
+    assert_eq!(v(ops::dropout(x.clone(), 0.25, None)), v(x));
+}
