@@ -286,9 +286,8 @@ fn loss(c: &Case) -> DynTensor {
                 ops::cross_entropy(logits, c.ints(b).0, &opts).into()
             } else {
                 assert!(
-                    c.f64_or("label_smoothing", 0.0) == 0.0
-                        && c.hyper.get("ignore_index").is_none(),
-                    "{}: probability targets with smoothing or ignore_index",
+                    c.hyper.get("ignore_index").is_none(),
+                    "{}: probability targets with an ignore_index",
                     c.name
                 );
                 let probs = c.t(b);
@@ -302,7 +301,8 @@ fn loss(c: &Case) -> DynTensor {
                             .reshape([d[0] * d[2], k])
                     }
                 };
-                ops::cross_entropy_probs(logits, probs, red).into()
+                ops::cross_entropy_probs(logits, probs, c.f64_or("label_smoothing", 0.0), red)
+                    .into()
             }
         }
         "bce_with_logits" => ops::bce_with_logits(flat(a), flat(b), red).into(),

@@ -26,74 +26,136 @@ use burn::tensor::activation as a;
 use burn::tensor::Tensor;
 
 /// `max(x, 0)`.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::relu(x)
 }
 /// `min(max(x, 0), 6)`.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn relu6<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::relu6(x)
 }
 /// `x` if `x > 0`, else `slope * x` (PyTorch default slope 0.01).
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
     a::leaky_relu(x, slope)
 }
 /// `x` if `x > 0`, else `alpha * (e^x - 1)` (PyTorch default alpha 1).
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn elu<const D: usize>(x: Tensor<D>, alpha: f64) -> Tensor<D> {
     a::elu(x, alpha)
 }
-/// `1.0507 * elu(x, 1.67326)` (self-normalizing).
+/// SELU: `scale * (x if x > 0 else alpha * (e^x - 1))` with `scale = 1.0507009873554805`,
+/// `alpha = 1.6732632423543772` (PyTorch's constants; self-normalizing).
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn selu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::selu(x)
 }
-/// Exact GELU: `x * Phi(x)` with the normal CDF via `erf`.
+/// Exact GELU: `x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2)))`.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::gelu(x)
 }
-/// GELU with the tanh approximation.
+/// GELU with the tanh approximation: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::gelu_approximate(x)
 }
 /// SiLU / swish: `x * sigmoid(x)`.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn silu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::silu(x)
 }
+/// Swish, another name for [`silu`]: `x * sigmoid(x)`.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
+pub fn swish<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    a::silu(x)
+}
 /// Mish: `x * tanh(softplus(x))`.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn mish<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::mish(x)
 }
 /// `1 / (1 + e^-x)`.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::sigmoid(x)
 }
 /// `relu6(x + 3) / 6` (PyTorch's `hardsigmoid`).
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn hard_sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::hard_sigmoid(x, 1.0 / 6.0, 0.5)
 }
 /// `x * hard_sigmoid(x)`.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn hard_swish<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::hard_swish(x)
 }
 /// `tanh(x)`.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::tanh(x)
 }
 /// `log(1 + e^x)`, and `x` itself where `x > 20` (PyTorch's threshold).
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::softplus_with_threshold(x, 1.0, 20.0)
 }
 /// `x / (1 + |x|)`.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn softsign<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::softsign(x)
 }
 /// `log(sigmoid(x)) = -softplus(-x)`, computed stably.
+///
+/// # Shapes
+/// Any shape; the output has the input's shape (element-wise).
 pub fn log_sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::log_sigmoid(x)
 }
 /// Softmax over `axis`.
+///
+/// # Shapes
+/// Any shape `[d0, ..., d_{D-1}]` with `axis < D`; the output has the input's shape.
 pub fn softmax<const D: usize>(x: Tensor<D>, axis: usize) -> Tensor<D> {
     a::softmax(x, axis)
 }
 /// Log-softmax over `axis`: `x_i - logsumexp(x)`, computed stably.
+///
+/// # Shapes
+/// Any shape `[d0, ..., d_{D-1}]` with `axis < D`; the output has the input's shape.
 pub fn log_softmax<const D: usize>(x: Tensor<D>, axis: usize) -> Tensor<D> {
     a::log_softmax(x, axis)
 }

@@ -88,19 +88,31 @@ pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>, opts: &CrossEntr
     opts.reduction.apply(l, keep.map(|k| k.sum()))
 }
 
-/// Softmax cross-entropy against target probabilities: `l_n = -sum_k q_n[k] log p_n[k]`.
+/// Softmax cross-entropy against target probabilities, with optional label smoothing `eps`:
+/// `q' = (1 - eps) q + eps / K`, `l_n = -sum_k q'_n[k] log p_n[k]`, `p = softmax(logits)`
+/// (PyTorch's `cross_entropy` with probability targets).
 ///
 /// # Shapes
-/// `logits`, `probs`: `[N, K]` -> `[1]` or `[N]`.
+/// `logits`, `probs`: `[N, K]` -> `[1]` (`Mean`/`Sum`) or `[N]` (`None`).
 ///
 /// # Example
 /// ```
 /// use duet_core::{burn::tensor::{Device, Tensor}, ops::{cross_entropy_probs, Reduction}};
 /// let dev = Device::flex();
-/// let l = cross_entropy_probs(Tensor::zeros([1, 2], &dev), Tensor::from_floats([[0.5, 0.5]], &dev), Reduction::Mean);
+/// let l = cross_entropy_probs(Tensor::zeros([1, 2], &dev), Tensor::from_floats([[0.5, 0.5]], &dev), 0.0, Reduction::Mean);
 /// assert!((l.into_scalar::<f32>() - 2f32.ln()).abs() < 1e-6);
+/// // Smoothing a one-hot target by 0.2 over 2 classes gives [0.9, 0.1].
+/// let logits = Tensor::<2>::from_floats([[1.0, 0.0]], &dev);
+/// let a = cross_entropy_probs(logits.clone(), Tensor::from_floats([[1.0, 0.0]], &dev), 0.2, Reduction::Sum);
+/// let b = cross_entropy_probs(logits, Tensor::from_floats([[0.9, 0.1]], &dev), 0.0, Reduction::Sum);
+/// assert!((a.into_scalar::<f32>() - b.into_scalar::<f32>()).abs() < 1e-6);
 /// ```
-pub fn cross_entropy_probs(logits: Tensor<2>, probs: Tensor<2>, reduction: Reduction) -> Tensor<1> {
+pub fn cross_entropy_probs(
+    logits: Tensor<2>,
+    probs: Tensor<2>,
+    label_smoothing: f64,
+    reduction: Reduction,
+) -> Tensor<1> {
     assert_eq!(
         logits.dims(),
         probs.dims(),
@@ -108,8 +120,13 @@ pub fn cross_entropy_probs(logits: Tensor<2>, probs: Tensor<2>, reduction: Reduc
         logits.dims(),
         probs.dims()
     );
-    let n = logits.dims()[0];
-    let l = -(log_softmax(logits, 1) * probs).sum_dim(1).reshape([n]);
+    let [n, k] = logits.dims();
+    let logp = log_softmax(logits, 1);
+    let mut l = -(logp.clone() * probs).sum_dim(1).reshape([n]);
+    if label_smoothing > 0.0 {
+        l = l * (1.0 - label_smoothing)
+            - logp.sum_dim(1).reshape([n]) * (label_smoothing / k as f64);
+    }
     reduction.apply(l, None)
 }
 
