@@ -184,7 +184,13 @@ impl Default for ConvTransposeSpec {
 impl ConvTransposeSpec {
     /// Output length: `(n - 1)*s - 2p + d*(k - 1) + output_padding + 1`.
     pub fn out_len(&self, n: usize, k: usize) -> usize {
-        (n - 1) * self.stride + self.dilation * (k - 1) + self.output_padding + 1 - 2 * self.padding
+        let full =
+            (n.max(1) - 1) * self.stride + self.dilation * (k.max(1) - 1) + self.output_padding + 1;
+        assert!(
+            full > 2 * self.padding,
+            "conv_transpose2d: input length {n} with kernel {k} and {self:?} gives an empty output"
+        );
+        full - 2 * self.padding
     }
 }
 
@@ -217,6 +223,15 @@ pub fn conv_transpose2d(
         xd[1],
         wd[0]
     );
+    if let Some(b) = &bias {
+        assert!(
+            b.dims()[0] == wd[1] * spec.groups,
+            "conv_transpose2d: bias has shape {:?} but weight {wd:?} with groups {} has {} output channels",
+            b.dims(),
+            spec.groups,
+            wd[1] * spec.groups
+        );
+    }
     let opts = ConvTransposeOptions::new(
         [spec.stride; 2],
         [spec.padding; 2],
