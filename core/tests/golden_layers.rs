@@ -337,9 +337,12 @@ fn loss(c: &Case) -> DynTensor {
     }
 }
 
+/// Updated running mean and variance (batch norm in training).
+type RunningStats = (Vec<f32>, Vec<f32>);
+
 /// Runs one case's forward pass. Returns the output and, for batch norm in training, the updated
 /// running statistics.
-fn forward(c: &Case) -> (DynTensor, Option<(Vec<f32>, Vec<f32>)>) {
+fn forward(c: &Case) -> (DynTensor, Option<RunningStats>) {
     let out: DynTensor = match c.kind {
         "linear" => {
             c.known_hyper(&[]);
@@ -508,10 +511,7 @@ fn forward(c: &Case) -> (DynTensor, Option<(Vec<f32>, Vec<f32>)>) {
                 }
             } else {
                 let e = c.usize("embed_dim");
-                let bias = |i: usize| {
-                    c.opt1("in_proj_bias")
-                        .map(|b| b.slice([i * e..(i + 1) * e]))
-                };
+                let bias = |i: usize| c.opt1("in_proj_bias").map(|b| b.narrow(0, i * e, e));
                 QkvProjection::Separate {
                     q: (c.f("q_proj_weight"), bias(0)),
                     k: (c.f("k_proj_weight"), bias(1)),

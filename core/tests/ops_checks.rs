@@ -272,7 +272,7 @@ fn constant_weight_layers_give_hand_computed_values() {
     let x = Tensor::<2>::ones([4, 8], &dev);
     let k = duet_core::Key::new(7);
     assert_eq!(
-        v(ops::dropout(x.clone(), 0.25, Some(k.clone()))),
+        v(ops::dropout(x.clone(), 0.25, Some(k))),
         v(ops::dropout(x.clone(), 0.25, Some(k)))
     );
     assert_eq!(v(ops::dropout(x.clone(), 0.25, None)), v(x));

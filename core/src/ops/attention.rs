@@ -6,6 +6,7 @@ use burn::tensor::{Bool, Tensor};
 
 /// The input projections of [`multi_head_attention`], in duet's `[in, out]` layout.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // tensors are handles; boxing would only add an allocation
 pub enum QkvProjection {
     /// One `[E, 3E]` weight (columns `[W_q | W_k | W_v]`) and an optional `[3E]` bias: the
     /// transpose of PyTorch's `in_proj_weight`.
@@ -95,7 +96,7 @@ pub fn multi_head_attention(
                 3 * e
             );
             let w = |i: usize| weight.clone().slice([0..e, i * e..(i + 1) * e]);
-            let bb = |i: usize| bias.clone().map(|b| b.slice([i * e..(i + 1) * e]));
+            let bb = |i: usize| bias.clone().map(|b| b.narrow(0, i * e, e));
             (
                 dense(query, w(0), bb(0)),
                 dense(key, w(1), bb(1)),
