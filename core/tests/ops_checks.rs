@@ -277,3 +277,86 @@ fn constant_weight_layers_give_hand_computed_values() {
     );
     assert_eq!(v(ops::dropout(x.clone(), 0.25, None)), v(x));
 }
+
+#[test]
+fn activations_outside_the_golden_set_match_their_formulas() {
+    // References from Python's math module at x = [-3, -0.5, 0, 0.7, 4].
+    use ops::activation as act;
+    let dev = Device::flex();
+    let x = || Tensor::<1>::from_floats([-3.0, -0.5, 0.0, 0.7, 4.0], &dev);
+    let cases: Vec<(&str, Tensor<1>, [f32; 5])> = vec![
+        ("relu6", act::relu6(x()), [0.0, 0.0, 0.0, 0.7, 4.0]),
+        (
+            "selu",
+            act::selu(x()),
+            [-1.6705687, -0.6917582, 0.0, 0.7354907, 4.2028039],
+        ),
+        (
+            "hard_swish",
+            act::hard_swish(x()),
+            [0.0, -0.2083333, 0.0, 0.4316667, 4.0],
+        ),
+        (
+            "softsign",
+            act::softsign(x()),
+            [-0.75, -0.3333333, 0.0, 0.4117647, 0.8],
+        ),
+        (
+            "log_sigmoid",
+            act::log_sigmoid(x()),
+            [-3.0485874, -0.974077, -0.6931472, -0.403186, -0.0181499],
+        ),
+        (
+            "elu_0.5",
+            act::elu(x(), 0.5),
+            [-0.4751065, -0.1967347, 0.0, 0.7, 4.0],
+        ),
+        (
+            "swish",
+            act::swish(x()),
+            [-0.1422776, -0.1887703, 0.0, 0.4677314, 3.9280552],
+        ),
+    ];
+    for (name, got, want) in cases {
+        duet_core::golden::assert_close(name, &v(got), &want, 1e-6, 1e-6);
+    }
+}
+
+#[test]
+fn loss_gradients_are_hand_checkable() {
+    use duet_core::{grad, Params};
+    let dev = Device::flex();
+    // d/dlogits of mean softmax cross-entropy against probabilities q is (softmax - q) / N.
+    let p = Params::new().with("logits", Tensor::<2>::zeros([1, 2], &dev));
+    let q = Tensor::<2>::from_floats([[1.0, 0.0]], &dev);
+    let g = grad(
+        |p| {
+            ops::cross_entropy_probs(
+                p.get::<2>("logits").unwrap(),
+                q.clone(),
+                0.0,
+                Reduction::Mean,
+            )
+        },
+        &p,
+    );
+    assert_eq!(g.get_dyn("logits").unwrap().to_vec(), vec![-0.5, 0.5]);
+    // d/dlogp of mean NLL is -1/N at each label.
+    let p = Params::new().with("logp", Tensor::<2>::zeros([2, 3], &dev));
+    let labels = Tensor::<1, Int>::from_ints([2, 0], &dev);
+    let g = grad(
+        |p| ops::nll(p.get::<2>("logp").unwrap(), labels.clone(), Reduction::Mean),
+        &p,
+    );
+    assert_eq!(
+        g.get_dyn("logp").unwrap().to_vec(),
+        vec![0.0, 0.0, -0.5, -0.5, 0.0, 0.0]
+    );
+    // rms_norm of a constant row is weight (the rms is the constant), with eps 0.
+    let y = ops::rms_norm(
+        Tensor::<2>::full([1, 3], -2.0, &dev),
+        Tensor::from_floats([1.0, 2.0, 3.0], &dev),
+        0.0,
+    );
+    assert_eq!(v(y), vec![-1.0, -2.0, -3.0]);
+}
