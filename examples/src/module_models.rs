@@ -7,10 +7,16 @@ use duet_core::burn::module::Module;
 use duet_core::burn::tensor::{Device, Tensor};
 use duet_core::ops::{ConvSpec, Padding};
 use duet_core::{Key, Mode};
-use duet_module::{run, Conv2d, Dropout, Layer, Linear, MaxPool2d, Op, Rngs};
+use duet_module::{Act, Conv2d, Dropout, Flatten, Layer, Linear, MaxPool2d, Rngs, Sequential};
 use duet_train::{Classifier, ImageModule, ModuleClassifier};
 
-/// LeNet-5 for `[N, C, 32, 32]`.
+/// LeNet-5 for `[N, C, 32, 32]`: conv1 `C -> 6` (5x5), ReLU, 2x2 max pool, conv2 `6 -> 16`
+/// (5x5), ReLU, 2x2 max pool, flatten (400), fc1 120, ReLU, fc2 84, ReLU, fc3 `classes`. Field
+/// names are PyTorch's state-dict names (`conv1.weight`, ..., `fc3.bias`) and the functional
+/// LeNet's paths.
+///
+/// # Shapes
+/// `[N, C, 32, 32] -> [N, classes]`
 ///
 /// # Example
 /// ```
@@ -61,13 +67,30 @@ impl ImageModule for LeNet {
     }
 }
 
-/// CIFAR-sized AlexNet as two layer lists (PyTorch's `features.i` / `classifier.i` paths).
+/// CIFAR-sized AlexNet as two [`Sequential`]s with PyTorch's `features.i` / `classifier.i`
+/// paths (weightless layers keep their index): 3x3 convolutions 64-192-384-256-256 (padding 1)
+/// with ReLUs and three 2x2 max pools (`32 -> 4`), then dropout 0.5, dense 4096-1024-1024-10.
+///
+/// # Shapes
+/// `[N, 3, 32, 32] -> [N, classes]`
+///
+/// # Example
+/// ```
+/// use duet_examples::module_models::AlexNet;
+/// use duet_core::{burn::tensor::Device, module_params};
+/// let m = AlexNet::new(10, &mut duet_module::Rngs::new(0), &Device::flex());
+/// let p = module_params(&m);
+/// assert_eq!(p.paths()[..2], ["features.0.weight", "features.0.bias"]);
+/// assert_eq!(p.get_dyn("features.3.weight").unwrap().dims(), vec![192, 64, 3, 3]);
+/// assert_eq!(p.get_dyn("classifier.1.weight").unwrap().dims(), vec![4096, 1024]);
+/// assert_eq!(p.get_dyn("classifier.6.weight").unwrap().dims(), vec![1024, 10]);
+/// ```
 #[derive(Module, Debug)]
 pub struct AlexNet {
     /// Convolutions, ReLUs and pools.
-    pub features: Vec<Layer>,
+    pub features: Sequential,
     /// Dropout and dense layers.
-    pub classifier: Vec<Layer>,
+    pub classifier: Sequential,
 }
 
 impl AlexNet {
@@ -78,30 +101,30 @@ impl AlexNet {
             ..Default::default()
         };
         let mut conv = |i, o| -> Layer { Conv2d::with_spec(i, o, 3, spec, rngs, device).into() };
-        let features = vec![
+        let features = Sequential::new(vec![
             conv(3, 64),
-            Op::Relu.into(),
+            Act::Relu.into(),
             MaxPool2d::new(2).into(),
             conv(64, 192),
-            Op::Relu.into(),
+            Act::Relu.into(),
             MaxPool2d::new(2).into(),
             conv(192, 384),
-            Op::Relu.into(),
+            Act::Relu.into(),
             conv(384, 256),
-            Op::Relu.into(),
+            Act::Relu.into(),
             conv(256, 256),
-            Op::Relu.into(),
+            Act::Relu.into(),
             MaxPool2d::new(2).into(),
-        ];
-        let classifier = vec![
+        ]);
+        let classifier = Sequential::new(vec![
             Dropout::new(0.5).into(),
             Linear::new(256 * 4 * 4, 1024, rngs, device).into(),
-            Op::Relu.into(),
+            Act::Relu.into(),
             Dropout::new(0.5).into(),
             Linear::new(1024, 1024, rngs, device).into(),
-            Op::Relu.into(),
+            Act::Relu.into(),
             Linear::new(1024, classes, rngs, device).into(),
-        ];
+        ]);
         AlexNet {
             features,
             classifier,
@@ -111,11 +134,12 @@ impl AlexNet {
 
 impl ImageModule for AlexNet {
     fn logits(&self, x: Tensor<4>, mode: Mode) -> Tensor<2> {
-        let x = run(&self.features, x.into(), mode.child(0));
-        let d = x.dims();
-        let x = x.reshape(&[d[0], d[1..].iter().product()]);
+        let x = self.features.forward(x.into(), mode.child(0));
+        let x = Flatten.forward(x.into_rank::<4>());
         // Child 2, as in the functional AlexNet (features, Flatten, classifier): same dropout masks.
-        run(&self.classifier, x, mode.child(2)).into_rank::<2>()
+        self.classifier
+            .forward(x.into(), mode.child(2))
+            .into_rank::<2>()
     }
 }
 

@@ -1,11 +1,13 @@
-//! [`Linear`] and [`Embedding`].
+//! [`Linear`]: a dense layer (`duet_core::ops::dense`).
 
 use crate::rngs::Rngs;
 use duet_core::burn::module::{Module, Param};
-use duet_core::burn::tensor::{Device, Int, Tensor};
+use duet_core::burn::tensor::{Device, Tensor};
 use duet_core::{ops, Fans, Initializer};
 
-/// A dense layer `y = x @ W + b`: `weight` `[in, out]`, `bias` `[out]`, PyTorch's default init.
+/// A dense layer `y = x @ W + b`: `weight` `[in, out]` (duet's layout, the transpose of
+/// PyTorch's), `bias` `[out]`. Init: PyTorch's default, `U(-1/sqrt(in), 1/sqrt(in))` for both,
+/// the weight from `k.split2()[0]` and the bias from `k.split2()[1]` of `k = rngs.params.next()`.
 ///
 /// # Shapes
 /// `[..., in] -> [..., out]`
@@ -20,6 +22,12 @@ use duet_core::{ops, Fans, Initializer};
 /// assert_eq!(y.dims(), [2, 3]);
 /// // Zero input: the output is the bias.
 /// assert_eq!(y.slice([0..1, 0..3]).into_data(), fc.bias.as_ref().unwrap().val().reshape([1, 3]).into_data());
+/// // Known weights: [1, 2] @ [[1, 0], [0, 1]] + [0.5, 0.5] = [1.5, 2.5].
+/// let mut fc = Linear::new(2, 2, &mut Rngs::new(0), &dev);
+/// fc.weight = fc.weight.map(|w| Tensor::eye(2, &w.device()));
+/// fc.bias = fc.bias.map(|b| b.map(|b| b.ones_like() * 0.5));
+/// let y = fc.forward(Tensor::<2>::from_floats([[1.0, 2.0]], &dev));
+/// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![1.5, 2.5]);
 /// ```
 #[derive(Module, Debug)]
 pub struct Linear {
@@ -32,6 +40,17 @@ pub struct Linear {
 impl Linear {
     /// `inputs` to `outputs` features with a bias, weights drawn from `rngs.params`.
     pub fn new(inputs: usize, outputs: usize, rngs: &mut Rngs, device: &Device) -> Self {
+        Self::with_bias(inputs, outputs, true, rngs, device)
+    }
+
+    /// As [`Linear::new`], with or without the bias (no `bias` path when `bias` is false).
+    pub fn with_bias(
+        inputs: usize,
+        outputs: usize,
+        bias: bool,
+        rngs: &mut Rngs,
+        device: &Device,
+    ) -> Self {
         let [kw, kb] = rngs.params.next().split2();
         let fans = Fans::linear(&[inputs, outputs]);
         Linear {
@@ -41,12 +60,9 @@ impl Linear {
                 kw,
                 device,
             )),
-            bias: Some(Param::from_tensor(Initializer::TorchDefault.init(
-                [outputs],
-                fans,
-                kb,
-                device,
-            ))),
+            bias: bias.then(|| {
+                Param::from_tensor(Initializer::TorchDefault.init([outputs], fans, kb, device))
+            }),
         }
     }
 
@@ -56,42 +72,5 @@ impl Linear {
     /// `[..., in] -> [..., out]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         ops::dense(x, self.weight.val(), self.bias.as_ref().map(|b| b.val()))
-    }
-}
-
-/// An embedding table `weight` `[vocab, dim]`, `N(0, 1)` as PyTorch.
-///
-/// # Shapes
-/// `[B, T]` ids -> `[B, T, dim]`
-#[derive(Module, Debug)]
-pub struct Embedding {
-    /// `[vocab, dim]`.
-    pub weight: Param<Tensor<2>>,
-}
-
-impl Embedding {
-    /// A `vocab` x `dim` table.
-    pub fn new(vocab: usize, dim: usize, rngs: &mut Rngs, device: &Device) -> Self {
-        let w = Initializer::Normal {
-            mean: 0.0,
-            std: 1.0,
-        }
-        .init(
-            [vocab, dim],
-            Fans::infer(&[vocab, dim]),
-            rngs.params.next(),
-            device,
-        );
-        Embedding {
-            weight: Param::from_tensor(w),
-        }
-    }
-
-    /// Looks up `ids`.
-    ///
-    /// # Shapes
-    /// `[B, T] -> [B, T, dim]`
-    pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
-        ops::embedding(ids, self.weight.val())
     }
 }

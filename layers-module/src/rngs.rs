@@ -1,6 +1,6 @@
 //! [`Rngs`]: NNX-style named key streams for building modules.
 
-use duet_core::Key;
+use duet_core::{Key, Mode};
 
 /// A key stream: each call of [`KeyStream::next`] returns `key.fold_in(count)` and counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +25,10 @@ impl KeyStream {
 
 /// Flax NNX's `Rngs { params, dropout }`: one stream for initial weights, one for dropout.
 ///
+/// Constructors take `&mut Rngs` and draw one key per layer from `params` (so layer order fixes
+/// the weights). Training steps take `rngs.train()`, a [`Mode::Train`] with the next `dropout`
+/// key; everything is deterministic per seed.
+///
 /// # Example
 /// ```
 /// use duet_module::Rngs;
@@ -32,6 +36,11 @@ impl KeyStream {
 /// let mut b = Rngs::new(0);
 /// assert_eq!(a.params.next(), b.params.next()); // same seed, same keys
 /// assert_ne!(a.params.next(), a.dropout.next());
+/// // `train()` is training mode with the next dropout key: a drew key 0 above, so both are key 1.
+/// let mut c = Rngs::new(0);
+/// c.dropout.next();
+/// assert_eq!(a.train(), c.train());
+/// assert_ne!(a.train(), Rngs::new(0).train());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rngs {
@@ -49,5 +58,10 @@ impl Rngs {
             params: KeyStream::new(p),
             dropout: KeyStream::new(d),
         }
+    }
+
+    /// Training mode with the next key of the `dropout` stream (one call per training step).
+    pub fn train(&mut self) -> Mode {
+        Mode::Train(self.dropout.next())
     }
 }

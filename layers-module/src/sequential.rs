@@ -1,103 +1,181 @@
-//! [`Sequential`]: a list of layers for the simple cases, with PyTorch's index paths.
+//! [`Sequential`]: a list of [`Layer`]s for the simple cases, with PyTorch's index paths.
 
-use crate::conv::Conv2d;
+use crate::activation::{Act, Activation, Flatten};
+use crate::conv::{Conv1d, Conv2d, ConvTranspose2d};
+use crate::dropout::Dropout;
 use crate::linear::Linear;
-use crate::misc::{Dropout, MaxPool2d};
-use crate::norm::BatchNorm;
-use duet_core::burn::module::Module;
-use duet_core::{ops, DynTensor, Mode};
+use crate::norm::{BatchNorm, GroupNorm, LayerNorm, RmsNorm};
+use crate::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
+use duet_core::burn::module::{
+    Content, Devices, Module, ModuleDisplay, ModuleDisplayDefault, ModuleMapper, ModuleVisitor,
+};
+use duet_core::burn::tensor::Device;
+use duet_core::{DynTensor, Mode};
 
-/// A weightless activation or reshape inside a [`Sequential`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// `max(x, 0)`.
-    Relu,
-    /// `tanh(x)`.
-    Tanh,
-    /// `sigmoid(x)`.
-    Sigmoid,
-    /// `[N, ...] -> [N, prod(...)]`.
-    Flatten,
+/// Runs `$f` on `$x` at its rank (1 to 6) and erases the rank again.
+macro_rules! by_rank {
+    ($x:expr, |$t:ident| $f:expr) => {
+        match $x.rank() {
+            1 => {
+                let $t = $x.into_rank::<1>();
+                DynTensor::from($f)
+            }
+            2 => {
+                let $t = $x.into_rank::<2>();
+                DynTensor::from($f)
+            }
+            3 => {
+                let $t = $x.into_rank::<3>();
+                DynTensor::from($f)
+            }
+            4 => {
+                let $t = $x.into_rank::<4>();
+                DynTensor::from($f)
+            }
+            5 => {
+                let $t = $x.into_rank::<5>();
+                DynTensor::from($f)
+            }
+            _ => {
+                let $t = $x.into_rank::<6>();
+                DynTensor::from($f)
+            }
+        }
+    };
 }
 
-/// A weightless step, as a module with no parameters.
-#[derive(Module, Debug)]
-pub struct Weightless {
-    /// What it computes.
-    #[module(skip)]
-    pub op: Op,
-}
-
-/// One layer of a [`Sequential`].
+/// One layer of a [`Sequential`]: any of duet's single-input layers. An enum variant adds no
+/// path segment, so layer `i`'s params are at `i.weight`, ... (`Layer` is itself a burn module).
 #[derive(Module, Debug)]
 pub enum Layer {
-    /// A dense layer (rank-2 input).
+    /// [`Linear`] on the last axis.
     Linear(Linear),
-    /// A 2-D convolution.
+    /// [`Conv1d`], `[N, C, L]`.
+    Conv1d(Conv1d),
+    /// [`Conv2d`], `[N, C, H, W]`.
     Conv2d(Conv2d),
-    /// Batch normalization.
+    /// [`ConvTranspose2d`], `[N, C, H, W]`.
+    ConvTranspose2d(ConvTranspose2d),
+    /// [`BatchNorm`] over axis 1 (params and running state).
     BatchNorm(BatchNorm),
-    /// Max pooling.
+    /// [`LayerNorm`] over the last axis.
+    LayerNorm(LayerNorm),
+    /// [`GroupNorm`], `[N, C, ...]`.
+    GroupNorm(GroupNorm),
+    /// [`RmsNorm`] over the last axis.
+    RmsNorm(RmsNorm),
+    /// [`MaxPool2d`].
     MaxPool2d(MaxPool2d),
-    /// Dropout.
+    /// [`AvgPool2d`].
+    AvgPool2d(AvgPool2d),
+    /// [`AdaptiveAvgPool2d`].
+    AdaptiveAvgPool2d(AdaptiveAvgPool2d),
+    /// [`Dropout`] (keyed by the mode).
     Dropout(Dropout),
-    /// An activation or flatten.
-    Op(Weightless),
+    /// An [`Activation`].
+    Activation(Activation),
+    /// [`Flatten`].
+    Flatten(Flatten),
 }
 
-impl From<Op> for Layer {
-    fn from(op: Op) -> Self {
-        Layer::Op(Weightless { op })
+macro_rules! into_layer {
+    ($($ty:ident),*) => {$(
+        impl From<$ty> for Layer {
+            fn from(l: $ty) -> Self {
+                Layer::$ty(l)
+            }
+        }
+    )*};
+}
+into_layer!(
+    Linear,
+    Conv1d,
+    Conv2d,
+    ConvTranspose2d,
+    BatchNorm,
+    LayerNorm,
+    GroupNorm,
+    RmsNorm,
+    MaxPool2d,
+    AvgPool2d,
+    AdaptiveAvgPool2d,
+    Dropout,
+    Activation,
+    Flatten
+);
+
+impl From<Act> for Layer {
+    fn from(act: Act) -> Self {
+        Layer::Activation(Activation::new(act))
+    }
+}
+
+impl Layer {
+    /// Runs one layer on a rank-erased tensor; `mode` is this layer's own (see
+    /// [`Sequential::forward`]).
+    ///
+    /// # Shapes
+    /// Linear, layer/RMS norm, activations, dropout: any rank; conv1d `[N, C, L]`; conv2d,
+    /// pooling `[N, C, H, W]`; batch/group norm `[N, C, ...]`; flatten `[N, ...] -> [N, prod]`.
+    pub fn forward(&self, x: DynTensor, mode: Mode) -> DynTensor {
+        match self {
+            Layer::Linear(l) => by_rank!(x, |t| l.forward(t)),
+            Layer::Conv1d(l) => l.forward(x.into_rank::<3>()).into(),
+            Layer::Conv2d(l) => l.forward(x.into_rank::<4>()).into(),
+            Layer::ConvTranspose2d(l) => l.forward(x.into_rank::<4>()).into(),
+            Layer::BatchNorm(l) => by_rank!(x, |t| l.forward(t, mode)),
+            Layer::LayerNorm(l) => by_rank!(x, |t| l.forward(t)),
+            Layer::GroupNorm(l) => by_rank!(x, |t| l.forward(t)),
+            Layer::RmsNorm(l) => by_rank!(x, |t| l.forward(t)),
+            Layer::MaxPool2d(l) => l.forward(x.into_rank::<4>()).into(),
+            Layer::AvgPool2d(l) => l.forward(x.into_rank::<4>()).into(),
+            Layer::AdaptiveAvgPool2d(l) => l.forward(x.into_rank::<4>()).into(),
+            Layer::Dropout(l) => x.map_flat(|t| l.forward(t, mode)),
+            Layer::Activation(l) => by_rank!(x, |t| l.forward(t)),
+            Layer::Flatten(_) => {
+                let d = x.dims();
+                x.reshape(&[d[0], d[1..].iter().product()])
+            }
+        }
     }
 }
 
 /// Layers applied in order. Child `i`'s params live under `i` (weightless layers keep their
-/// index), as in PyTorch's `nn.Sequential` and duet-functional's `Serial`.
+/// index), as in PyTorch's `nn.Sequential` and duet-functional's `Serial`: a model field
+/// `features: Sequential` has paths `features.0.weight`, `features.3.bias`, ...
+///
+/// `Sequential` implements burn's `Module` by hand (delegating to its `Vec<Layer>`) so that the
+/// list adds no `layers` segment to the paths.
 ///
 /// # Shapes
 /// Whatever the layers chain to; each checks its input's rank.
 ///
 /// # Example
 /// ```
-/// use duet_module::{Linear, Mode, Op, Rngs, Sequential};
-/// use duet_core::{burn::tensor::Device, module_params, DynTensor};
+/// use duet_module::{Act, Linear, Mode, Rngs, Sequential};
+/// use duet_core::{burn::tensor::{Device, Tensor}, module_params, DynTensor};
 /// let dev = Device::flex();
 /// let mut r = Rngs::new(0);
-/// let mlp = Sequential::new(vec![Linear::new(4, 8, &mut r, &dev).into(), Op::Relu.into(), Linear::new(8, 2, &mut r, &dev).into()]);
-/// assert_eq!(module_params(&mlp).paths(), vec!["layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"]);
-/// let y = mlp.forward(DynTensor::zeros(&[3, 4], &dev), Mode::Eval);
-/// assert_eq!(y.dims(), vec![3, 2]);
+/// let mut mlp = Sequential::new(vec![
+///     Linear::new(2, 2, &mut r, &dev).into(),
+///     Act::Relu.into(),
+///     Linear::new(2, 1, &mut r, &dev).into(),
+/// ]);
+/// assert_eq!(module_params(&mlp).paths(), vec!["0.weight", "0.bias", "2.weight", "2.bias"]);
+/// // Known weights: relu([1, -1] @ I + 0) = [1, 0]; [1, 0] @ [[2], [3]] + 1 = 3.
+/// let tree = duet_core::Params::new()
+///     .with("0.weight", Tensor::<2>::eye(2, &dev))
+///     .with("0.bias", Tensor::<1>::zeros([2], &dev))
+///     .with("2.weight", Tensor::<2>::from_floats([[2.0], [3.0]], &dev))
+///     .with("2.bias", Tensor::<1>::ones([1], &dev));
+/// mlp = duet_core::load_module_params(mlp, &tree).unwrap();
+/// let y = mlp.forward(Tensor::<2>::from_floats([[1.0, -1.0]], &dev).into(), Mode::Eval);
+/// assert_eq!(y.to_vec(), vec![3.0]);
 /// ```
-#[derive(Module, Debug)]
+#[derive(Clone, Debug)]
 pub struct Sequential {
     /// The layers.
     pub layers: Vec<Layer>,
-}
-
-impl From<Linear> for Layer {
-    fn from(l: Linear) -> Self {
-        Layer::Linear(l)
-    }
-}
-impl From<Conv2d> for Layer {
-    fn from(l: Conv2d) -> Self {
-        Layer::Conv2d(l)
-    }
-}
-impl From<BatchNorm> for Layer {
-    fn from(l: BatchNorm) -> Self {
-        Layer::BatchNorm(l)
-    }
-}
-impl From<MaxPool2d> for Layer {
-    fn from(l: MaxPool2d) -> Self {
-        Layer::MaxPool2d(l)
-    }
-}
-impl From<Dropout> for Layer {
-    fn from(l: Dropout) -> Self {
-        Layer::Dropout(l)
-    }
 }
 
 impl Sequential {
@@ -106,53 +184,93 @@ impl Sequential {
         Sequential { layers }
     }
 
-    /// Runs every layer; child `i` gets `mode.child(i)` (its own dropout key).
+    /// Runs every layer; layer `i` gets `mode.child(i)` (its own dropout key, as the functional
+    /// `Serial` hands out), so the same key gives the same masks in both APIs.
     ///
     /// # Shapes
     /// As the layers chain.
     pub fn forward(&self, x: DynTensor, mode: Mode) -> DynTensor {
-        run(&self.layers, x, mode)
+        self.layers
+            .iter()
+            .enumerate()
+            .fold(x, |x, (i, l)| l.forward(x, mode.child(i)))
+    }
+
+    /// The number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether there are no layers.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
     }
 }
 
-/// Runs `layers` in order; layer `i` gets `mode.child(i)`. A model field of type `Vec<Layer>`
-/// named `features` has PyTorch's paths `features.0.weight`, ... (a [`Sequential`] field adds
-/// `layers.` in between).
-///
-/// # Shapes
-/// As the layers chain.
-pub fn run(layers: &[Layer], x: DynTensor, mode: Mode) -> DynTensor {
-    layers
-        .iter()
-        .enumerate()
-        .fold(x, |x, (i, l)| l.forward(x, mode.child(i)))
-}
+impl Module for Sequential {
+    fn collect_devices(&self, devices: Devices) -> Devices {
+        self.layers.collect_devices(devices)
+    }
 
-impl Layer {
-    /// Runs one layer on a rank-erased tensor.
-    ///
-    /// # Shapes
-    /// Linear: `[N, in]`; conv, pool: `[N, C, H, W]`; batch norm `[N, C, ...]`; the rest any.
-    pub fn forward(&self, x: DynTensor, mode: Mode) -> DynTensor {
-        match self {
-            Layer::Linear(l) => l.forward(x.into_rank::<2>()).into(),
-            Layer::Conv2d(l) => l.forward(x.into_rank::<4>()).into(),
-            Layer::MaxPool2d(l) => l.forward(x.into_rank::<4>()).into(),
-            Layer::BatchNorm(l) => match x.rank() {
-                2 => l.forward(x.into_rank::<2>(), mode).into(),
-                3 => l.forward(x.into_rank::<3>(), mode).into(),
-                _ => l.forward(x.into_rank::<4>(), mode).into(),
-            },
-            Layer::Dropout(l) => x.map_flat(|t| l.forward(t, mode)),
-            Layer::Op(w) => match w.op {
-                Op::Relu => x.map_flat(ops::activation::relu),
-                Op::Tanh => x.map_flat(ops::activation::tanh),
-                Op::Sigmoid => x.map_flat(ops::activation::sigmoid),
-                Op::Flatten => {
-                    let d = x.dims();
-                    x.reshape(&[d[0], d[1..].iter().product()])
-                }
-            },
+    fn fork(self, device: &Device) -> Self {
+        Sequential::new(self.layers.fork(device))
+    }
+
+    fn to_device(self, device: &Device) -> Self {
+        Sequential::new(self.layers.to_device(device))
+    }
+
+    fn train(self) -> Self {
+        Sequential::new(self.layers.train())
+    }
+
+    fn valid(&self) -> Self {
+        Sequential::new(self.layers.valid())
+    }
+
+    fn materialize(self) -> Self {
+        Sequential::new(self.layers.materialize())
+    }
+
+    fn num_params(&self) -> usize {
+        Module::num_params(&self.layers)
+    }
+
+    fn visit<V: ModuleVisitor>(&self, visitor: &mut V) {
+        for (i, l) in self.layers.iter().enumerate() {
+            let name = i.to_string();
+            visitor.enter_module(&name, "Struct:Sequential");
+            l.visit(visitor);
+            visitor.exit_module(&name, "Struct:Sequential");
         }
     }
+
+    fn map<M: ModuleMapper>(self, mapper: &mut M) -> Self {
+        let layers = self
+            .layers
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let name = i.to_string();
+                mapper.enter_module(&name, "Struct:Sequential");
+                let l = l.map(mapper);
+                mapper.exit_module(&name, "Struct:Sequential");
+                l
+            })
+            .collect();
+        Sequential::new(layers)
+    }
 }
+
+impl ModuleDisplayDefault for Sequential {
+    fn content(&self, content: Content) -> Option<Content> {
+        self.layers
+            .iter()
+            .enumerate()
+            .fold(content, |acc, (i, l)| acc.add(&i.to_string(), l))
+            .set_top_level_type("Sequential")
+            .optional()
+    }
+}
+
+impl ModuleDisplay for Sequential {}

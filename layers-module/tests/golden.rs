@@ -1,7 +1,7 @@
 //! The PyTorch golden cases (core/tests/fixtures/layers.*) through the modules: outputs, input
 //! gradients and parameter gradients at 1e-5 relative / 1e-6 absolute, and batch norm's running
-//! statistics. Activations, losses, adaptive pooling and recurrent cells have no module of their
-//! own here (modules call the same `duet_core::ops` functions, tested in core) and are skipped by kind.
+//! statistics. Recurrent cells run through `Lstm`/`Gru` on a one-step sequence from the given
+//! state; only the loss cases are skipped (losses are functions, not modules).
 
 use duet_core::burn::module::Module;
 use duet_core::burn::tensor::{Device, Tensor};
@@ -13,6 +13,10 @@ use duet_core::{
 };
 use duet_module::*;
 use serde_json::Value;
+use std::sync::Mutex;
+
+/// The `grad_*` fixture keys compared for the current case.
+static COMPARED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/fixtures");
 
@@ -34,12 +38,25 @@ fn check<M: Module>(
     run: impl Fn(&M, DynTensor) -> DynTensor,
     map_grad: impl Fn(&str, DynTensor) -> DynTensor,
 ) -> M {
+    let run = move |m: &M, p: &Params| run(m, p.get_dyn("x").unwrap().clone());
+    check_inputs(case, fx, m, tree, run, map_grad)
+}
+
+/// As [`check`] with every non-`m.` leaf of `tree` an input (`x`, `h`, `c`, ...).
+fn check_inputs<M: Module>(
+    case: &str,
+    fx: &Fixture,
+    m: M,
+    tree: Params,
+    run: impl Fn(&M, &Params) -> DynTensor,
+    map_grad: impl Fn(&str, DynTensor) -> DynTensor,
+) -> M {
     let dev = Device::flex();
     let probe = t(fx, &format!("{case}.probe"), &dev);
     let (_, y, g) = value_and_grad_with_aux(
         |p| {
             let lifted = load_module_params(m.clone(), &p.subtree("m")).unwrap();
-            let y = run(&lifted, p.get_dyn("x").unwrap().clone());
+            let y = run(&lifted, p);
             ((y.clone() * probe.clone()).sum(), y.without_autodiff())
         },
         &tree,
@@ -53,18 +70,29 @@ fn check<M: Module>(
     );
     for (path, grad) in g.iter() {
         let name = path.strip_prefix("m.").unwrap_or(path);
-        let key = format!("{case}.grad_{name}");
-        if fx.contains(&key) {
-            assert_close(
-                &format!("{case}: grad_{name}"),
-                &map_grad(name, grad.clone()).to_vec(),
-                &fx.get(&key).f32s,
-                1e-5,
-                1e-6,
-            );
-        }
+        compare(
+            fx,
+            case,
+            &format!("grad_{}", name.replace('.', "_")),
+            &map_grad(name, grad.clone()),
+        );
     }
     m
+}
+
+/// Compares `got` with `{case}.{name}` if the fixture has it, and records the comparison.
+fn compare(fx: &Fixture, case: &str, name: &str, got: &DynTensor) {
+    let key = format!("{case}.{name}");
+    if fx.contains(&key) {
+        assert_close(
+            &format!("{case}: {name}"),
+            &got.to_vec(),
+            &fx.get(&key).f32s,
+            1e-5,
+            1e-6,
+        );
+        COMPARED.lock().unwrap().push(name.to_string());
+    }
 }
 
 #[test]
@@ -172,14 +200,12 @@ fn golden_cases_through_the_modules() {
                     stride: u("stride"),
                     padding: u("padding"),
                 };
-                if h.get("count_include_pad") == Some(&Value::Bool(false)) {
-                    continue; // the module counts padding (PyTorch's default); the op covers the rest
-                }
+                let include_pad = h.get("count_include_pad") != Some(&Value::Bool(false));
                 if kind == "max_pool2d" {
                     check(
                         case,
                         &fx,
-                        MaxPool2d { spec },
+                        MaxPool2d::with_spec(spec),
                         x("x"),
                         |m, x| m.forward(x.into_rank::<4>()).into(),
                         same,
@@ -188,7 +214,7 @@ fn golden_cases_through_the_modules() {
                     check(
                         case,
                         &fx,
-                        AvgPool2d { spec },
+                        AvgPool2d::with_spec(spec, include_pad),
                         x("x"),
                         |m, x| m.forward(x.into_rank::<4>()).into(),
                         same,
@@ -293,30 +319,45 @@ fn golden_cases_through_the_modules() {
                 }
                 lin.insert("out_proj.weight", transpose(p("out_proj_weight")));
                 lin.insert("out_proj.bias", p("out_proj_bias"));
-                let (k, v) = (p("k").into_rank::<3>(), p("v").into_rank::<3>());
                 let mha = MultiHeadAttention::new(e, u("heads"), &mut rngs, &dev);
-                check(
+                let tree = Params::new()
+                    .with("q", p("q"))
+                    .with("k", p("k"))
+                    .with("v", p("v"))
+                    .nest("m", lin);
+                // The packed PyTorch in-projection gradients: rows [q; k; v] of the transposes.
+                let grads = std::cell::RefCell::new(Params::new());
+                check_inputs(
                     case,
                     &fx,
                     mha,
-                    Params::new().with("x", p("q")).nest("m", lin),
-                    move |m, q| {
-                        m.forward(
-                            q.into_rank::<3>(),
-                            k.clone(),
-                            v.clone(),
-                            &Default::default(),
-                        )
-                        .into()
+                    tree,
+                    |m, p| {
+                        let get = |n: &str| p.get::<3>(n).unwrap();
+                        m.forward(get("q"), get("k"), get("v"), &Default::default())
+                            .into()
                     },
                     |n, g| {
-                        if n == "out_proj.weight" {
+                        let g = if n.ends_with("weight") {
                             transpose(g)
                         } else {
                             g
-                        }
+                        };
+                        grads.borrow_mut().insert(n, g.clone());
+                        g
                     },
                 );
+                let g = grads.into_inner();
+                for part in ["weight", "bias"] {
+                    let packed = ["q_proj", "k_proj", "v_proj"]
+                        .map(|n| g.get_dyn(&format!("{n}.{part}")).unwrap().clone());
+                    compare(
+                        &fx,
+                        case,
+                        &format!("grad_in_proj_{part}"),
+                        &DynTensor::cat(packed.to_vec(), 0),
+                    );
+                }
             }
             "embedding" => {
                 let ids = fx.int::<2>(&format!("{case}.ids"), &dev);
@@ -333,12 +374,115 @@ fn golden_cases_through_the_modules() {
                     same,
                 );
             }
-            "activation" | "loss" | "lstm_cell" | "gru_cell" | "adaptive_avg_pool2d" => continue,
+            "activation" => {
+                let f = h["function"].as_str().unwrap();
+                let act = match f {
+                    "relu" => Act::Relu,
+                    "relu6" => Act::Relu6,
+                    "sigmoid" => Act::Sigmoid,
+                    "tanh" => Act::Tanh,
+                    "gelu" | "gelu_erf" => Act::Gelu,
+                    "gelu_tanh" => Act::GeluTanh,
+                    "silu" | "swish" => Act::Silu,
+                    "softplus" => Act::Softplus,
+                    "softsign" => Act::Softsign,
+                    "elu" => Act::Elu(1.0),
+                    "selu" => Act::Selu,
+                    "mish" => Act::Mish,
+                    "hard_sigmoid" => Act::HardSigmoid,
+                    "hard_swish" => Act::HardSwish,
+                    "log_sigmoid" => Act::LogSigmoid,
+                    "softmax_last" => Act::Softmax,
+                    "log_softmax_last" => Act::LogSoftmax,
+                    f => match f.strip_prefix("leaky_relu_") {
+                        Some(slope) => Act::LeakyRelu(slope.parse().unwrap()),
+                        None => panic!("{case}: unknown activation {f}: teach this test"),
+                    },
+                };
+                check(
+                    case,
+                    &fx,
+                    Activation::new(act),
+                    x("x"),
+                    |m, x| match x.rank() {
+                        2 => m.forward(x.into_rank::<2>()).into(),
+                        3 => m.forward(x.into_rank::<3>()).into(),
+                        _ => m.forward(x.into_rank::<4>()).into(),
+                    },
+                    same,
+                );
+            }
+            "adaptive_avg_pool2d" => {
+                let o = u("output");
+                check(
+                    case,
+                    &fx,
+                    AdaptiveAvgPool2d::new([o, o]),
+                    x("x"),
+                    |m, x| m.forward(x.into_rank::<4>()).into(),
+                    same,
+                );
+            }
+            "lstm_cell" | "gru_cell" => {
+                let hid = p("h").dims()[1];
+                let input = p("x").dims()[1];
+                let weights = Params::new()
+                    .with("weight_ih", transpose(p("weight_ih")))
+                    .with("weight_hh", transpose(p("weight_hh")))
+                    .with("bias_ih", p("bias_ih"))
+                    .with("bias_hh", p("bias_hh"));
+                let tree = x("x").with("h", p("h"));
+                let back = |n: &str, g: DynTensor| {
+                    if n.starts_with("weight") {
+                        transpose(g)
+                    } else {
+                        g
+                    }
+                };
+                if kind == "lstm_cell" {
+                    // The sequence layer on one step, from the given (h, c): output cat(h', c').
+                    let run = |m: &Lstm, p: &Params| {
+                        let seq = p.get::<2>("x").unwrap().unsqueeze_dim::<3>(1);
+                        let (_, (h, c)) = m.forward_with_state(
+                            seq,
+                            p.get::<2>("h").unwrap(),
+                            p.get::<2>("c").unwrap(),
+                        );
+                        Tensor::cat(vec![h, c], 1).into()
+                    };
+                    let lstm = Lstm::new(input, hid, &mut rngs, &dev);
+                    check_inputs(
+                        case,
+                        &fx,
+                        lstm,
+                        tree.with("c", p("c")).nest("m", weights),
+                        run,
+                        back,
+                    );
+                } else {
+                    let run = |m: &Gru, p: &Params| {
+                        let seq = p.get::<2>("x").unwrap().unsqueeze_dim::<3>(1);
+                        m.forward_with_state(seq, p.get::<2>("h").unwrap()).1.into()
+                    };
+                    let gru = Gru::new(input, hid, &mut rngs, &dev);
+                    check_inputs(case, &fx, gru, tree.nest("m", weights), run, back);
+                }
+            }
+            "loss" => continue, // losses are functions (duet_core::ops::loss), not modules
             k => panic!("{case}: unknown kind {k}: teach this test"),
+        }
+        let compared = std::mem::take(&mut *COMPARED.lock().unwrap());
+        for (name, _) in e["tensors"].as_object().unwrap() {
+            if name.starts_with("grad_") {
+                assert!(
+                    compared.contains(name),
+                    "{case}: {name} was not compared (compared {compared:?})"
+                );
+            }
         }
         ran += 1;
     }
-    assert!(ran >= 16, "only {ran} cases ran");
+    assert!(ran >= 30, "only {ran} cases ran");
 }
 
 #[test]

@@ -1,0 +1,55 @@
+//! [`Embedding`]: a lookup table (`duet_core::ops::embedding`).
+
+use crate::rngs::Rngs;
+use duet_core::burn::module::{Module, Param};
+use duet_core::burn::tensor::{Device, Int, Tensor};
+use duet_core::{ops, Fans, Initializer};
+
+/// An embedding table `weight` `[vocab, dim]`: `y[b, t] = weight[ids[b, t]]`. Init `N(0, 1)` as
+/// PyTorch, from `rngs.params.next()`.
+///
+/// # Shapes
+/// `[B, T]` ids -> `[B, T, dim]`
+///
+/// # Example
+/// ```
+/// use duet_module::{Embedding, Rngs};
+/// use duet_core::burn::tensor::{Device, Int, Tensor};
+/// let dev = Device::flex();
+/// let mut emb = Embedding::new(3, 2, &mut Rngs::new(0), &dev);
+/// emb.weight = emb.weight.map(|_| Tensor::from_floats([[0.0, 0.5], [1.0, 1.5], [2.0, 2.5]], &dev));
+/// let y = emb.forward(Tensor::<2, Int>::from_ints([[2, 0]], &dev));
+/// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![2.0, 2.5, 0.0, 0.5]);
+/// ```
+#[derive(Module, Debug)]
+pub struct Embedding {
+    /// `[vocab, dim]`.
+    pub weight: Param<Tensor<2>>,
+}
+
+impl Embedding {
+    /// A `vocab` x `dim` table.
+    pub fn new(vocab: usize, dim: usize, rngs: &mut Rngs, device: &Device) -> Self {
+        let w = Initializer::Normal {
+            mean: 0.0,
+            std: 1.0,
+        }
+        .init(
+            [vocab, dim],
+            Fans::infer(&[vocab, dim]),
+            rngs.params.next(),
+            device,
+        );
+        Embedding {
+            weight: Param::from_tensor(w),
+        }
+    }
+
+    /// Looks up `ids` (ids outside `0..vocab` are not checked on the host).
+    ///
+    /// # Shapes
+    /// `[B, T] -> [B, T, dim]`
+    pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        ops::embedding(ids, self.weight.val())
+    }
+}
