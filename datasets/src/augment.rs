@@ -3,7 +3,19 @@
 
 use rand::Rng;
 
-/// How one image becomes floats.
+/// How [`Transform::resize`] interpolates (see [`Loader::with_resize_filter`](crate::Loader::with_resize_filter)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResizeFilter {
+    /// Each output pixel copies the nearest source pixel (blocky; exact for integer upscaling).
+    #[default]
+    Nearest,
+    /// Bilinear interpolation with pixel centres aligned (PyTorch's `align_corners=False`),
+    /// edges clamped.
+    Bilinear,
+}
+
+/// How one image becomes floats: resize, then random crop of the zero-padded image, then
+/// horizontal flip, then scaling to `[0, 1]` and per-channel normalization.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Transform {
     /// Nearest-neighbour resize to `(height, width)` (e.g. 8x8 digits to LeNet's 32x32).
@@ -22,9 +34,25 @@ impl Transform {
         self.resize.unwrap_or((h, w))
     }
 
-    /// Writes image `src` (`[C, h, w]` bytes) as floats into `dst` (`[C, H, W]`, the output size).
+    /// Writes image `src` (`[C, h, w]` bytes) as floats into `dst` (`[C, H, W]`, the output
+    /// size), resizing with [`ResizeFilter::Nearest`].
     pub fn apply(
         &self,
+        src: &[u8],
+        c: usize,
+        h: usize,
+        w: usize,
+        dst: &mut [f32],
+        rng: &mut impl Rng,
+    ) {
+        self.apply_filtered(ResizeFilter::Nearest, src, c, h, w, dst, rng)
+    }
+
+    /// [`apply`](Self::apply) with a choice of resize filter.
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_filtered(
+        &self,
+        filter: ResizeFilter,
         src: &[u8],
         c: usize,
         h: usize,
@@ -57,6 +85,8 @@ impl Transform {
                     let sx = xx as isize + dx;
                     let v = if sy < 0 || sx < 0 || sy >= oh as isize || sx >= ow as isize {
                         0.0
+                    } else if filter == ResizeFilter::Bilinear && (oh, ow) != (h, w) {
+                        bilinear(plane, h, w, sy as usize, sx as usize, oh, ow) / 255.0
                     } else {
                         // nearest-neighbour source pixel of the resized image
                         let (py, px) = (sy as usize * h / oh, sx as usize * w / ow);
@@ -67,6 +97,21 @@ impl Transform {
             }
         }
     }
+}
+
+/// Pixel `(y, x)` of `plane` (`h x w`) resized to `oh x ow`, bilinearly, in byte units.
+fn bilinear(plane: &[u8], h: usize, w: usize, y: usize, x: usize, oh: usize, ow: usize) -> f32 {
+    let coord = |o: usize, n_in: usize, n_out: usize| {
+        let f = ((o as f32 + 0.5) * n_in as f32 / n_out as f32 - 0.5).clamp(0.0, (n_in - 1) as f32);
+        let i0 = f.floor() as usize;
+        (i0, (i0 + 1).min(n_in - 1), f - i0 as f32)
+    };
+    let (y0, y1, fy) = coord(y, h, oh);
+    let (x0, x1, fx) = coord(x, w, ow);
+    let p = |yy: usize, xx: usize| plane[yy * w + xx] as f32;
+    let top = p(y0, x0) * (1.0 - fx) + p(y0, x1) * fx;
+    let bottom = p(y1, x0) * (1.0 - fx) + p(y1, x1) * fx;
+    top * (1.0 - fy) + bottom * fy
 }
 
 #[cfg(test)]
@@ -92,6 +137,20 @@ mod tests {
         let mut out = vec![0.0; 4];
         t.apply(&src, 1, 2, 2, &mut out, &mut rng);
         assert_eq!(out, vec![-1.0, 1.0, 1.0, -1.0]);
+    }
+
+    #[test]
+    fn bilinear_upscale_by_hand() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let src = [0u8, 255]; // 1x1x2 -> 1x1x4
+        let t = Transform {
+            resize: Some((1, 4)),
+            ..Default::default()
+        };
+        let mut out = vec![0.0; 4];
+        t.apply_filtered(ResizeFilter::Bilinear, &src, 1, 1, 2, &mut out, &mut rng);
+        // Output centres at source x = -0.25, 0.25, 0.75, 1.25 (clamped to [0, 1]).
+        assert_eq!(out, vec![0.0, 0.25, 0.75, 1.0]);
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! CIFAR-10 records are 1 label byte then 3,072 pixel bytes (the red, green and blue 32x32
 //! planes, row-major): `data_batch_1.bin` .. `data_batch_5.bin`, `test_batch.bin`,
 //! `batches.meta.txt` (class names). CIFAR-100 records have a coarse and a fine label byte:
-//! `train.bin`, `test.bin`, `fine_label_names.txt`; duet uses the 100 fine labels.
+//! `train.bin`, `test.bin`, `coarse_label_names.txt`, `fine_label_names.txt`: [`cifar100`]
+//! uses the 100 fine labels, [`cifar100_coarse`] the 20 superclasses.
+//!
+//! A source is the dataset directory, its parent, the official `.tar.gz`, or a directory holding
+//! the not yet extracted `.tar.gz` under its official name.
 
 use crate::dataset::{ImageDataset, Splits};
 use crate::error::{gunzip, read_file, DatasetError};
@@ -12,12 +16,20 @@ use std::path::{Path, PathBuf};
 
 const PIXELS: usize = 3 * 32 * 32;
 
-/// Reads the named files from a directory (or its `sub` subdirectory) or from a `.tar.gz`.
+/// Reads the named files from a directory (or its `sub` subdirectory) or from a `.tar.gz`
+/// (given, or found in the directory as `archive`).
 fn fetch(
     src: &Path,
     sub: &str,
+    archive: &str,
     names: &[&str],
 ) -> Result<HashMap<String, (PathBuf, Vec<u8>)>, DatasetError> {
+    if src.is_dir() && !src.join(sub).is_dir() && !src.join(names[0]).exists() {
+        let a = src.join(archive);
+        if a.is_file() {
+            return fetch(&a, sub, archive, names);
+        }
+    }
     let is_archive = src.is_file() && src.to_string_lossy().ends_with("gz");
     let mut out = HashMap::new();
     if is_archive {
@@ -145,7 +157,12 @@ pub fn cifar10(src: impl AsRef<Path>) -> Result<Splits, DatasetError> {
     let train_names: Vec<String> = (1..=5).map(|i| format!("data_batch_{i}.bin")).collect();
     let mut all: Vec<&str> = train_names.iter().map(String::as_str).collect();
     all.extend(["test_batch.bin", "batches.meta.txt"]);
-    let files = fetch(src.as_ref(), "cifar-10-batches-bin", &all)?;
+    let files = fetch(
+        src.as_ref(),
+        "cifar-10-batches-bin",
+        "cifar-10-binary.tar.gz",
+        &all,
+    )?;
     let (meta_path, meta) = &files["batches.meta.txt"];
     let classes = names_from(meta_path, meta, 10)?;
     let mut train: Option<ImageDataset> = None;
@@ -164,22 +181,41 @@ pub fn cifar10(src: impl AsRef<Path>) -> Result<Splits, DatasetError> {
     })
 }
 
-/// CIFAR-100 (fine labels) from `cifar-100-binary/` (or its parent), or from the `.tar.gz`.
+/// CIFAR-100 with its 100 fine labels, from `cifar-100-binary/` (or its parent), or from the
+/// `.tar.gz`.
 ///
 /// # Errors
-/// As [`cifar10`], with 3,074-byte records.
+/// As [`cifar10`], with 3,074-byte records (coarse label byte, fine label byte, pixels).
 pub fn cifar100(src: impl AsRef<Path>) -> Result<Splits, DatasetError> {
+    cifar100_labels(src.as_ref(), "fine_label_names.txt", 100, 1)
+}
+
+/// CIFAR-100 with its 20 coarse labels (superclasses, named in `coarse_label_names.txt`).
+///
+/// # Errors
+/// As [`cifar100`].
+pub fn cifar100_coarse(src: impl AsRef<Path>) -> Result<Splits, DatasetError> {
+    cifar100_labels(src.as_ref(), "coarse_label_names.txt", 20, 0)
+}
+
+fn cifar100_labels(
+    src: &Path,
+    names_file: &str,
+    classes: usize,
+    label_at: usize,
+) -> Result<Splits, DatasetError> {
     let files = fetch(
-        src.as_ref(),
+        src,
         "cifar-100-binary",
-        &["train.bin", "test.bin", "fine_label_names.txt"],
+        "cifar-100-binary.tar.gz",
+        &["train.bin", "test.bin", names_file],
     )?;
-    let (np, nb) = &files["fine_label_names.txt"];
-    let classes = names_from(np, nb, 100)?;
+    let (np, nb) = &files[names_file];
+    let classes = names_from(np, nb, classes)?;
     let (trp, trb) = &files["train.bin"];
     let (tep, teb) = &files["test.bin"];
     Ok(Splits {
-        train: records(trp, trb, 2, 1, &classes)?,
-        test: records(tep, teb, 2, 1, &classes)?,
+        train: records(trp, trb, 2, label_at, &classes)?,
+        test: records(tep, teb, 2, label_at, &classes)?,
     })
 }

@@ -3,7 +3,12 @@
 //! A download goes to `<file>.part`; an existing `.part` is resumed with an HTTP `Range`
 //! request. The finished file's MD5 is checked against the published sum before it is renamed
 //! into place; `.tar.gz` archives are then extracted into a temporary directory that is renamed
-//! into place, so an interrupted run never leaves a half-extracted dataset.
+//! into place, so an interrupted run never leaves a half-extracted dataset (a marker file
+//! `.<archive>.extracted` records a finished extraction, so a rerun after a crash extracts again).
+//!
+//! The URLs can be redirected to a mirror (or a test server): [`DownloadOptions::mirror`], or the
+//! `DUET_DATASETS_MIRROR` environment variable for [`download`]. A mirror serves the official
+//! file names under its base URL.
 
 use crate::error::DatasetError;
 use std::fs::{self, File, OpenOptions};
@@ -43,6 +48,25 @@ fn rf(url: &str, md5: &str) -> RemoteFile {
 }
 
 impl Remote {
+    /// The official files with their URLs on `mirror` (a base URL, the file names unchanged).
+    ///
+    /// ```
+    /// use duet_datasets::Remote;
+    /// let f = &Remote::Cifar10.files_from("http://127.0.0.1:8000/data/")[0];
+    /// assert_eq!(f.url, "http://127.0.0.1:8000/data/cifar-10-binary.tar.gz");
+    /// assert_eq!(f.md5, "c32a1d4ab5d03f1284b67883e8d87530");
+    /// ```
+    pub fn files_from(self, mirror: &str) -> Vec<RemoteFile> {
+        let base = mirror.trim_end_matches('/');
+        self.files()
+            .into_iter()
+            .map(|f| RemoteFile {
+                url: format!("{base}/{}", f.file_name),
+                ..f
+            })
+            .collect()
+    }
+
     /// The official files and their published MD5 sums.
     pub fn files(self) -> Vec<RemoteFile> {
         match self {
@@ -100,17 +124,59 @@ impl Remote {
     }
 }
 
+/// Options of [`download_with`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DownloadOptions {
+    /// A base URL serving the official file names instead of the official hosts.
+    pub mirror: Option<String>,
+    /// Show a progress bar (indicatif, on stderr).
+    pub progress: bool,
+}
+
+impl Default for DownloadOptions {
+    /// No mirror, a progress bar.
+    fn default() -> Self {
+        DownloadOptions {
+            mirror: None,
+            progress: true,
+        }
+    }
+}
+
 /// Downloads `dataset` into `dir` (extracting archives) and returns `dir`, ready for the
 /// matching reader ([`cifar10`](crate::cifar10)`(dir)`, [`mnist`](crate::mnist)`(dir)`, ...).
-/// Files already present with the right checksum are not fetched again.
+/// Files already present with the right checksum are not fetched again. Shows a progress bar;
+/// uses the mirror in `DUET_DATASETS_MIRROR` if that is set.
 ///
 /// # Errors
 /// A network failure or HTTP error (naming the URL), a checksum mismatch (the bad file is
 /// removed), an archive that does not extract.
 pub fn download(dataset: Remote, dir: impl AsRef<Path>) -> Result<PathBuf, DatasetError> {
+    let opts = DownloadOptions {
+        mirror: std::env::var("DUET_DATASETS_MIRROR")
+            .ok()
+            .filter(|m| !m.is_empty()),
+        ..Default::default()
+    };
+    download_with(dataset, dir, &opts)
+}
+
+/// [`download`] with explicit options (a mirror, no progress bar).
+///
+/// # Errors
+/// As [`download`].
+pub fn download_with(
+    dataset: Remote,
+    dir: impl AsRef<Path>,
+    opts: &DownloadOptions,
+) -> Result<PathBuf, DatasetError> {
     let dir = dir.as_ref();
-    for f in dataset.files() {
-        fetch(&f, dir, true)?;
+    let files = match &opts.mirror {
+        Some(m) => dataset.files_from(m),
+        None => dataset.files(),
+    };
+    for f in files {
+        fetch(&f, dir, opts.progress)?;
     }
     Ok(dir.to_path_buf())
 }
@@ -145,6 +211,7 @@ pub fn fetch(file: &RemoteFile, dir: &Path, progress: bool) -> Result<PathBuf, D
     fs::create_dir_all(dir).map_err(io(dir))?;
     let target = dir.join(&file.file_name);
     if target.exists() && md5_of(&target)? == file.md5 {
+        finish(&target, dir)?;
         return Ok(target);
     }
     let part = dir.join(format!("{}.part", file.file_name));
@@ -157,7 +224,55 @@ pub fn fetch(file: &RemoteFile, dir: &Path, progress: bool) -> Result<PathBuf, D
     if have > 0 {
         req = req.set("Range", &format!("bytes={have}-"));
     }
-    let resp = req.call().map_err(|e| net(e.to_string()))?;
+    let resp = match req.call() {
+        Ok(r) => Some(r),
+        // The `.part` already holds the whole file.
+        Err(ureq::Error::Status(416, _)) if have > 0 => None,
+        Err(e) => return Err(net(e.to_string())),
+    };
+    if let Some(resp) = resp {
+        receive(resp, file, &part, have, progress)?;
+    }
+    let found = md5_of(&part)?;
+    if found != file.md5 {
+        let _ = fs::remove_file(&part);
+        return Err(DatasetError::Checksum {
+            path: target,
+            expected: file.md5.clone(),
+            found,
+        });
+    }
+    fs::rename(&part, &target).map_err(io(&target))?;
+    finish(&target, dir)?;
+    Ok(target)
+}
+
+/// Extracts a verified `.tar.gz` unless its marker says that was done.
+fn finish(target: &Path, dir: &Path) -> Result<(), DatasetError> {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    if !(name.ends_with(".tar.gz") || name.ends_with(".tgz")) {
+        return Ok(());
+    }
+    let marker = dir.join(format!(".{name}.extracted"));
+    if marker.exists() {
+        return Ok(());
+    }
+    extract(target, dir)?;
+    fs::write(&marker, b"").map_err(io(&marker))
+}
+
+/// Streams the response body into `part` (appending after `have` bytes on a 206).
+fn receive(
+    resp: ureq::Response,
+    file: &RemoteFile,
+    part: &Path,
+    have: u64,
+    progress: bool,
+) -> Result<(), DatasetError> {
+    let net = |reason: String| DatasetError::Download {
+        url: file.url.clone(),
+        reason,
+    };
     let resumed = resp.status() == 206;
     let total = resp
         .header("Content-Length")
@@ -168,8 +283,8 @@ pub fn fetch(file: &RemoteFile, dir: &Path, progress: bool) -> Result<PathBuf, D
         .write(true)
         .append(resumed)
         .truncate(!resumed)
-        .open(&part)
-        .map_err(io(&part))?;
+        .open(part)
+        .map_err(io(part))?;
     let bar = if progress {
         indicatif::ProgressBar::new(total.unwrap_or(0))
     } else {
@@ -192,26 +307,12 @@ pub fn fetch(file: &RemoteFile, dir: &Path, progress: bool) -> Result<PathBuf, D
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n]).map_err(io(&part))?;
+        out.write_all(&buf[..n]).map_err(io(part))?;
         bar.inc(n as u64);
     }
-    out.sync_all().map_err(io(&part))?;
-    drop(out);
+    out.sync_all().map_err(io(part))?;
     bar.finish_and_clear();
-    let found = md5_of(&part)?;
-    if found != file.md5 {
-        let _ = fs::remove_file(&part);
-        return Err(DatasetError::Checksum {
-            path: target,
-            expected: file.md5.clone(),
-            found,
-        });
-    }
-    fs::rename(&part, &target).map_err(io(&target))?;
-    if file.file_name.ends_with(".tar.gz") || file.file_name.ends_with(".tgz") {
-        extract(&target, dir)?;
-    }
-    Ok(target)
+    Ok(())
 }
 
 /// Extracts a `.tar.gz` into `dir` through a temporary directory renamed entry by entry.

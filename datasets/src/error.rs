@@ -48,10 +48,12 @@ pub enum DatasetError {
         classes: usize,
     },
     /// A gzip stream could not be decoded.
-    #[error("{path}: bad gzip stream: {source}")]
+    #[error("{path}: bad gzip stream near compressed byte {offset}: {source}")]
     Gzip {
         /// The file.
         path: PathBuf,
+        /// How many compressed bytes the decoder had consumed when it failed.
+        offset: u64,
         /// The decoder's error.
         source: std::io::Error,
     },
@@ -83,6 +85,12 @@ pub enum DatasetError {
         /// The MD5 of what arrived.
         found: String,
     },
+    /// A dataset name that is not one of [`DatasetKind`](crate::DatasetKind)'s.
+    #[error("unknown dataset `{name}` (expected digits, cifar10, cifar100, mnist, fashion-mnist or folder)")]
+    UnknownKind {
+        /// The name given.
+        name: String,
+    },
     /// Any other I/O failure.
     #[error("{path}: {source}")]
     Io {
@@ -107,15 +115,16 @@ pub(crate) fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, D
     })
 }
 
-/// Decompresses gzip bytes, naming the file on a bad stream.
+/// Decompresses gzip bytes, naming the file and the compressed offset on a bad stream.
 pub(crate) fn gunzip(path: &std::path::Path, bytes: &[u8]) -> Result<Vec<u8>, DatasetError> {
     use std::io::Read;
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .map_err(|source| DatasetError::Gzip {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let mut input = std::io::Cursor::new(bytes);
+    let result = flate2::bufread::GzDecoder::new(&mut input).read_to_end(&mut out);
+    result.map_err(|source| DatasetError::Gzip {
+        path: path.to_path_buf(),
+        offset: input.position(),
+        source,
+    })?;
     Ok(out)
 }

@@ -21,16 +21,18 @@ mod digits;
 mod download;
 mod error;
 mod folder;
+mod kind;
 mod loader;
 mod mnist;
 
-pub use augment::Transform;
-pub use cifar::{cifar10, cifar100};
+pub use augment::{ResizeFilter, Transform};
+pub use cifar::{cifar10, cifar100, cifar100_coarse};
 pub use dataset::{ImageDataset, Splits};
 pub use digits::{digits, digits_all, DIGITS_TEST};
-pub use download::{download, fetch, Remote, RemoteFile};
+pub use download::{download, download_with, fetch, DownloadOptions, Remote, RemoteFile};
 pub use error::DatasetError;
 pub use folder::image_folder;
+pub use kind::{load, DatasetKind};
 pub use loader::{Batch, EpochIter, Loader, LoaderConfig};
 pub use mnist::{fashion_mnist, mnist};
 

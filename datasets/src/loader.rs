@@ -1,6 +1,6 @@
 //! [`Loader`]: shuffling by key, batching, augmentation, device tensors, background prefetch.
 
-use crate::augment::Transform;
+use crate::augment::{ResizeFilter, Transform};
 use crate::dataset::ImageDataset;
 use duet_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use duet_core::Key;
@@ -8,6 +8,9 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 /// A batch on the device.
+///
+/// # Shapes
+/// `images: [B, C, H, W]` (floats, after the transform), `labels: [B]` (class ids).
 #[derive(Clone, Debug)]
 pub struct Batch {
     /// `[N, C, H, W]` floats.
@@ -29,7 +32,8 @@ pub struct LoaderConfig {
     pub shuffle: bool,
     /// How each image becomes floats.
     pub transform: Transform,
-    /// Batches prepared ahead on a worker thread (0: prepare on the caller's thread).
+    /// Batches prepared ahead on worker threads (0: prepare on the caller's thread). The
+    /// number of threads is [`Loader::with_workers`] (default 1).
     pub prefetch: usize,
 }
 
@@ -75,18 +79,42 @@ pub struct Loader {
     cfg: LoaderConfig,
     key: Key,
     device: Device,
+    workers: usize,
+    filter: ResizeFilter,
 }
 
 impl Loader {
     /// A loader over `data`, drawing order and augmentation from `key`, building tensors on `device`.
     pub fn new(data: ImageDataset, cfg: LoaderConfig, key: Key, device: Device) -> Self {
         assert!(cfg.batch_size > 0, "Loader: batch size must be positive");
+        if let Some((m, s)) = &cfg.transform.normalize {
+            assert!(
+                !m.is_empty() && !s.is_empty(),
+                "Loader: normalize needs a mean and a std per channel"
+            );
+        }
         Loader {
             data: Arc::new(data),
             cfg,
             key,
             device,
+            workers: 1,
+            filter: ResizeFilter::Nearest,
         }
+    }
+
+    /// Prepares batches on `n` worker threads (when [`LoaderConfig::prefetch`] is positive).
+    /// Batches still come out in order and identical to a synchronous loader's: each batch's
+    /// randomness depends only on the key, the epoch and its index.
+    pub fn with_workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+
+    /// How [`Transform::resize`] interpolates (nearest-neighbour by default).
+    pub fn with_resize_filter(mut self, filter: ResizeFilter) -> Self {
+        self.filter = filter;
+        self
     }
 
     /// The dataset.
@@ -128,28 +156,42 @@ impl Loader {
         let order = Arc::new(self.order(epoch));
         let aug = self.key.fold_in(epoch).split2()[1];
         let end = self.batches_per_epoch();
+        let job = Arc::new(Job {
+            data: self.data.clone(),
+            cfg: self.cfg.clone(),
+            order,
+            aug,
+            filter: self.filter,
+        });
         let source = if self.cfg.prefetch == 0 {
             Source::Inline {
                 next: start,
                 end,
-                order,
-                aug,
-                data: self.data.clone(),
-                cfg: self.cfg.clone(),
+                job,
             }
         } else {
-            let (tx, rx) = sync_channel(self.cfg.prefetch);
-            let (data, cfg) = (self.data.clone(), self.cfg.clone());
-            std::thread::spawn(move || {
-                for b in start..end {
-                    if tx.send(prepare(&data, &cfg, &order, aug, b)).is_err() {
-                        break; // the iterator was dropped
-                    }
-                }
-            });
-            Source::Prefetch(rx)
+            // Worker k prepares batches start + k, start + k + n, ...; the iterator takes them
+            // round-robin, so the order is fixed whatever the threads' timing.
+            let n = self.workers;
+            let depth = self.cfg.prefetch.div_ceil(n).max(1);
+            let rxs = (0..n)
+                .map(|k| {
+                    let (tx, rx) = sync_channel(depth);
+                    let job = job.clone();
+                    std::thread::spawn(move || {
+                        for b in (start + k..end).step_by(n) {
+                            if tx.send(job.prepare(b)).is_err() {
+                                break; // the iterator was dropped
+                            }
+                        }
+                    });
+                    rx
+                })
+                .collect();
+            Source::Prefetch { rxs, next: 0 }
         };
         EpochIter {
+            remaining: end.saturating_sub(start),
             source,
             device: self.device.clone(),
             shape: self.out_shape(),
@@ -165,12 +207,38 @@ impl Loader {
     }
 }
 
+/// What a worker needs to prepare any batch of one epoch.
+struct Job {
+    data: Arc<ImageDataset>,
+    cfg: LoaderConfig,
+    order: Arc<Vec<usize>>,
+    aug: Key,
+    filter: ResizeFilter,
+}
+
+impl Job {
+    /// Prepares batch `b` of the epoch on the host.
+    fn prepare(&self, b: usize) -> HostBatch {
+        let Job {
+            data,
+            cfg,
+            order,
+            aug,
+            filter,
+        } = self;
+        prepare(data, cfg, order, *aug, *filter, b)
+    }
+}
+
+impl ExactSizeIterator for EpochIter {}
+
 /// Prepares batch `b` of an epoch on the host.
 fn prepare(
     data: &ImageDataset,
     cfg: &LoaderConfig,
     order: &[usize],
     aug: Key,
+    filter: ResizeFilter,
     b: usize,
 ) -> HostBatch {
     let idx = &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(order.len())];
@@ -179,7 +247,8 @@ fn prepare(
     let mut pixels = vec![0.0f32; idx.len() * per];
     let mut rng = aug.fold_in(b as u64).host_rng();
     for (j, &i) in idx.iter().enumerate() {
-        cfg.transform.apply(
+        cfg.transform.apply_filtered(
+            filter,
             data.image(i),
             data.channels,
             data.height,
@@ -199,16 +268,21 @@ enum Source {
     Inline {
         next: usize,
         end: usize,
-        order: Arc<Vec<usize>>,
-        aug: Key,
-        data: Arc<ImageDataset>,
-        cfg: LoaderConfig,
+        job: Arc<Job>,
     },
-    Prefetch(Receiver<HostBatch>),
+    Prefetch {
+        rxs: Vec<Receiver<HostBatch>>,
+        next: usize,
+    },
 }
 
-/// The batches of one epoch (see [`Loader::epoch`]).
+/// The batches of one epoch (see [`Loader::epoch`]); knows how many remain (`len()`).
+///
+/// # Shapes
+/// Yields [`Batch`]es: `images: [B, C, H, W]` float, `labels: [B]` int, `B` the batch size
+/// (smaller for the last batch unless `drop_last`).
 pub struct EpochIter {
+    remaining: usize,
     source: Source,
     device: Device,
     shape: [usize; 3],
@@ -217,24 +291,29 @@ pub struct EpochIter {
 impl Iterator for EpochIter {
     type Item = Batch;
 
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+
     fn next(&mut self) -> Option<Batch> {
         let host = match &mut self.source {
-            Source::Inline {
-                next,
-                end,
-                order,
-                aug,
-                data,
-                cfg,
-            } => {
+            Source::Inline { next, end, job } => {
                 if *next >= *end {
                     return None;
                 }
                 *next += 1;
-                prepare(data, cfg, order, *aug, *next - 1)
+                job.prepare(*next - 1)
             }
-            Source::Prefetch(rx) => rx.recv().ok()?,
+            Source::Prefetch { rxs, next } => {
+                if self.remaining == 0 {
+                    return None;
+                }
+                let rx = &rxs[*next % rxs.len()];
+                *next += 1;
+                rx.recv().ok()?
+            }
         };
+        self.remaining = self.remaining.saturating_sub(1);
         let n = host.labels.len();
         let [c, h, w] = self.shape;
         Some(Batch {
