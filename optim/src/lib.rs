@@ -7,7 +7,8 @@
 //! training resumes exactly.
 //!
 //! Design choices:
-//! - Optimizers are chains of small transforms (`sgd`, `adam`, ... in [`aliases`]); defaults
+//! - Optimizers are chains of small transforms ([`sgd`], [`adam`], [`adamw`], [`rmsprop`],
+//!   [`adagrad`], [`lion`], [`lamb`]); defaults
 //!   follow PyTorch, and each doc says where Trax, optax, Keras or burn differ.
 //! - Updates are a handful of element-wise tensor ops per parameter on the params' device;
 //!   learning rates are computed on the host from the step count (no device round trip). Only
@@ -15,32 +16,40 @@
 //! - [`Optimizer`] is the stateful convenience: `opt.update(&mut model, grads)` for anything
 //!   [`duet_core::Parameterized`] (a tree or a module).
 
-pub mod aliases;
-mod moments;
+mod adagrad;
+mod adam;
+mod clip;
+mod lamb;
+mod lion;
+mod masked;
+mod multi_steps;
 mod optimizer;
+mod rmsprop;
 mod scale;
 mod schedule;
+mod sgd;
+mod skip;
 mod state;
 mod transform;
-mod wrappers;
 
-pub use aliases::{adagrad, adam, adamw, lamb, lion, rmsprop, sgd, Adam, RmsProp, Sgd};
-pub use moments::{
-    scale_by_adagrad, scale_by_adam, scale_by_lion, scale_by_rms, trace, ScaleByAdagrad,
-    ScaleByAdam, ScaleByLion, ScaleByRms, ScaleByTrustRatio, Trace,
-};
+pub use adagrad::{adagrad, scale_by_adagrad, Adagrad, ScaleByAdagrad};
+pub use adam::{adam, adamw, scale_by_adam, Adam, ScaleByAdam};
+pub use clip::{clip, clip_by_global_norm, global_norm, Clip, ClipByGlobalNorm};
+pub use lamb::{lamb, ScaleByTrustRatio};
+pub use lion::{lion, scale_by_lion, ScaleByLion};
+pub use masked::{freeze, partition, Partition, PathPredicate};
+pub use multi_steps::{multi_steps, MultiSteps};
 pub use optimizer::Optimizer;
+pub use rmsprop::{rmsprop, scale_by_rms, RmsProp, ScaleByRms};
 pub use scale::{
-    add_decayed_weights, clip, clip_by_global_norm, global_norm, scale, scale_by_learning_rate,
-    AddDecayedWeights, Clip, ClipByGlobalNorm, Scale, ScaleByLearningRate,
+    add_decayed_weights, scale, scale_by_learning_rate, AddDecayedWeights, Scale,
+    ScaleByLearningRate,
 };
 pub use schedule::{
     Constant, Cosine, Exponential, InverseTimeDecay, OneCycle, Piecewise, Polynomial, Schedule,
     WarmupCosine,
 };
+pub use sgd::{sgd, trace, Sgd, Trace};
+pub use skip::{all_finite, skip_not_finite, SkipNotFinite};
 pub use state::OptState;
 pub use transform::{apply_updates, chain, Chain, OptimError, Transform};
-pub use wrappers::{
-    all_finite, freeze, multi_steps, partition, skip_not_finite, MultiSteps, Partition,
-    SkipNotFinite,
-};

@@ -80,3 +80,19 @@ impl OptState {
         Ok(OptState { tensors, counters })
     }
 }
+
+/// A tree of zeros shaped like `p`, detached from autodiff (the initial moments).
+pub(crate) fn zeros(p: &Params) -> Params {
+    p.map(|t| t.without_autodiff().zeros_like())
+}
+
+/// The `what` moment of `path` in `tree`, or a state error naming both.
+pub(crate) fn moment(
+    tree: &Params,
+    path: &str,
+    what: &str,
+) -> Result<duet_core::DynTensor, crate::OptimError> {
+    tree.get_dyn(path)
+        .cloned()
+        .map_err(|_| crate::OptimError::State(format!("no `{what}` moment for `{path}`")))
+}

@@ -112,3 +112,8 @@ pub fn apply_updates(params: &mut Params, updates: &Params) -> Result<(), OptimE
 pub(crate) fn check(grads: &Params, params: &Params) -> Result<(), OptimError> {
     params.check_same_structure(grads).map_err(OptimError::from)
 }
+
+/// Boxes a transform for a [`chain`].
+pub(crate) fn boxed(t: impl Transform + 'static) -> Box<dyn Transform> {
+    Box::new(t)
+}

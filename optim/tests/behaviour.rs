@@ -75,7 +75,7 @@ fn all_optimizers(sgd_lr: f64) -> Vec<(&'static str, Box<dyn Transform>)> {
                 },
             )),
         ),
-        ("adagrad", Box::new(adagrad(0.3, 1e-10))),
+        ("adagrad", Box::new(adagrad(0.3, Adagrad::default()))),
         (
             "lion",
             Box::new(lion(

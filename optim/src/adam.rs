@@ -1,0 +1,163 @@
+//! Adam, AMSGrad and AdamW: [`ScaleByAdam`] and the [`adam`] / [`adamw`] aliases.
+
+use crate::scale::{add_decayed_weights, scale_by_learning_rate};
+use crate::schedule::Schedule;
+use crate::state::{moment, zeros, OptState};
+use crate::transform::{boxed, chain, check, Chain, OptimError, Transform};
+use duet_core::Params;
+
+/// Adam's direction: `m = b1 m + (1-b1) g`, `v = b2 v + (1-b2) g^2`,
+/// `u = (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)`; with AMSGrad `v` in the denominator is
+/// the running maximum of `v` (PyTorch's AMSGrad; `t` counts updates from 1).
+///
+/// `eps` is placed as PyTorch and optax place it: outside the square root, *after* bias
+/// correction, default 1e-8. burn's `Adam` places it the same way but defaults to 1e-5. Trax and
+/// Keras fold the bias corrections into the step size and add `eps` to the uncorrected
+/// `sqrt(v)` (the paper's "epsilon hat"; Trax eps 1e-5, Keras 1e-7), which differs from this in
+/// early steps.
+pub struct ScaleByAdam {
+    b1: f64,
+    b2: f64,
+    eps: f64,
+    amsgrad: bool,
+}
+
+/// Adam's direction (see [`ScaleByAdam`]).
+pub fn scale_by_adam(b1: f64, b2: f64, eps: f64, amsgrad: bool) -> ScaleByAdam {
+    ScaleByAdam {
+        b1,
+        b2,
+        eps,
+        amsgrad,
+    }
+}
+
+impl Transform for ScaleByAdam {
+    fn init(&self, p: &Params) -> OptState {
+        let mut s = OptState::new();
+        s.put_tree("mu", zeros(p));
+        s.put_tree("nu", zeros(p));
+        if self.amsgrad {
+            s.put_tree("nu_max", zeros(p));
+        }
+        s
+    }
+    fn update(&self, g: Params, s: OptState, p: &Params) -> Result<(Params, OptState), OptimError> {
+        check(&g, p)?;
+        let t = s.counter("count") + 1;
+        // `1 - b` in f64, then rounded: `1.0 - 0.999f32` is off by 1.3e-5 relative.
+        let (b1, b2) = (self.b1 as f32, self.b2 as f32);
+        let (c1, c2) = ((1.0 - self.b1) as f32, (1.0 - self.b2) as f32);
+        let bc1 = 1.0 - self.b1.powi(t as i32);
+        let bc2_sqrt = (1.0 - self.b2.powi(t as i32)).sqrt();
+        let (mu_old, nu_old, max_old) = (s.tree("mu"), s.tree("nu"), s.tree("nu_max"));
+        let (mut mu, mut nu, mut nu_max, mut u) =
+            (Params::new(), Params::new(), Params::new(), Params::new());
+        for (path, g) in g.iter() {
+            let m = moment(&mu_old, path, "mu")? * b1 + g.clone() * c1;
+            let v = moment(&nu_old, path, "nu")? * b2 + g.clone().square() * c2;
+            let denom_v = if self.amsgrad {
+                let vm = moment(&max_old, path, "nu_max")?.max_pair(v.clone());
+                nu_max.insert(path, vm.clone());
+                vm
+            } else {
+                v.clone()
+            };
+            let denom = denom_v.sqrt() / bc2_sqrt as f32 + self.eps as f32;
+            u.insert(path, m.clone() / denom / bc1 as f32);
+            mu.insert(path, m);
+            nu.insert(path, v);
+        }
+        let mut out = OptState::new();
+        out.put_tree("mu", mu);
+        out.put_tree("nu", nu);
+        if self.amsgrad {
+            out.put_tree("nu_max", nu_max);
+        }
+        out.set_counter("count", t);
+        Ok((u, out))
+    }
+}
+
+/// Adam options (PyTorch: betas (0.9, 0.999), eps 1e-8; burn's eps default is 1e-5).
+#[derive(Clone, Copy, Debug)]
+pub struct Adam {
+    /// First-moment decay.
+    pub b1: f64,
+    /// Second-moment decay.
+    pub b2: f64,
+    /// Added to the denominator after bias correction.
+    pub eps: f64,
+    /// L2 penalty added to the gradient (not decoupled; see [`adamw`]).
+    pub weight_decay: f64,
+    /// Use the running maximum of the second moment.
+    pub amsgrad: bool,
+}
+
+impl Adam {
+    /// PyTorch's AdamW defaults: Adam's, with `weight_decay = 0.01`.
+    pub fn adamw_default() -> Self {
+        Adam {
+            weight_decay: 1e-2,
+            ..Adam::default()
+        }
+    }
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Adam {
+            b1: 0.9,
+            b2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+        }
+    }
+}
+
+/// Adam, as `torch.optim.Adam` (weight decay as L2 added to the gradient).
+///
+/// # Example
+/// ```
+/// use duet_optim::{adam, Adam, Optimizer};
+/// use duet_core::{burn::tensor::{Device, Tensor}, Params};
+/// let dev = Device::flex();
+/// let mut p = Params::new().with("w", Tensor::<1>::from_floats([1.0], &dev));
+/// let mut opt = Optimizer::new(adam(0.1, Adam::default()));
+/// opt.update_params(&mut p, Params::new().with("w", Tensor::<1>::from_floats([3.0], &dev))).unwrap();
+/// // The first Adam step moves by lr in the sign of the gradient.
+/// assert!((p.get_dyn("w").unwrap().to_vec()[0] - 0.9).abs() < 1e-6);
+/// ```
+pub fn adam(lr: impl Schedule + 'static, o: Adam) -> Chain {
+    chain(vec![
+        boxed(add_decayed_weights(o.weight_decay)),
+        boxed(scale_by_adam(o.b1, o.b2, o.eps, o.amsgrad)),
+        boxed(scale_by_learning_rate(lr)),
+    ])
+}
+
+/// AdamW, as `torch.optim.AdamW`: decoupled decay `p -= lr * (adam(g) + wd * p)`.
+///
+/// PyTorch's AdamW defaults to `weight_decay = 0.01` ([`Adam::adamw_default`]); optax's
+/// `adamw` to 1e-4 (and multiplies the decay by the learning rate as here); Keras' `AdamW` to
+/// 0.004. burn's `AdamWConfig` defaults to 1e-4 with eps 1e-5.
+///
+/// # Example
+/// ```
+/// use duet_optim::{adamw, Adam, Optimizer};
+/// use duet_core::{burn::tensor::{Device, Tensor}, Params};
+/// let dev = Device::flex();
+/// let mut p = Params::new().with("w", Tensor::<1>::from_floats([1.0], &dev));
+/// let mut opt = Optimizer::new(adamw(0.1, Adam { weight_decay: 0.1, ..Adam::default() }));
+/// opt.update_params(&mut p, Params::new().with("w", Tensor::<1>::from_floats([3.0], &dev))).unwrap();
+/// // Adam's first step is lr * sign(g) = 0.1, plus the decoupled decay lr * wd * p = 0.01.
+/// assert!((p.get_dyn("w").unwrap().to_vec()[0] - 0.89).abs() < 1e-6);
+/// ```
+pub fn adamw(lr: impl Schedule + 'static, o: Adam) -> Chain {
+    chain(vec![
+        boxed(scale_by_adam(o.b1, o.b2, o.eps, o.amsgrad)),
+        boxed(add_decayed_weights(o.weight_decay)),
+        boxed(scale_by_learning_rate(lr)),
+    ])
+}
