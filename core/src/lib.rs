@@ -27,6 +27,7 @@ mod device;
 pub mod golden;
 mod grad;
 pub mod init;
+pub mod kernels;
 mod key;
 mod mode;
 mod module_tree;

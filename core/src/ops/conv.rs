@@ -3,6 +3,7 @@
 //! Weight layouts follow PyTorch and burn: conv `[out, in/groups, k...]`, transposed conv
 //! `[in, out/groups, k...]`.
 
+use crate::kernels::ConvGeom;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::Tensor;
 
@@ -119,6 +120,16 @@ pub fn conv2d(
         spec.padding
             .resolve(xd[2 + a], wd[2 + a], spec.stride, spec.dilation)
     });
+    if crate::kernels::supports(&x) {
+        let geom = ConvGeom {
+            stride: [spec.stride; 2],
+            pad,
+            dilation: [spec.dilation; 2],
+            groups: spec.groups,
+        };
+        let bias = bias.unwrap_or_else(|| Tensor::zeros([wd[0]], &x.device()));
+        return crate::kernels::conv2d(x, weight, bias, geom);
+    }
     let opts =
         ConvOptions::new_with_padding([spec.stride; 2], pad, [spec.dilation; 2], spec.groups);
     burn::tensor::module::conv2d(x, weight, bias, opts)
@@ -150,6 +161,18 @@ pub fn conv1d(
     let pad = [spec
         .padding
         .resolve(xd[2], wd[2], spec.stride, spec.dilation)];
+    if crate::kernels::supports(&x) {
+        // A 1-D convolution is a 2-D one over a height-1 image: the fast kernels apply.
+        let geom = ConvGeom {
+            stride: [1, spec.stride],
+            pad: [(0, 0), pad[0]],
+            dilation: [1, spec.dilation],
+            groups: spec.groups,
+        };
+        let bias = bias.unwrap_or_else(|| Tensor::zeros([wd[0]], &x.device()));
+        let y = crate::kernels::conv2d(x.unsqueeze_dim(2), weight.unsqueeze_dim(2), bias, geom);
+        return y.squeeze_dim(2);
+    }
     let opts = ConvOptions::new_with_padding([spec.stride], pad, [spec.dilation], spec.groups);
     burn::tensor::module::conv1d(x, weight, bias, opts)
 }

@@ -1,0 +1,160 @@
+//! Autodiff for the fast kernels: hand-written backward steps registered in burn's graph.
+//!
+//! Each forward checkpoints the inputs its gradient needs (burn's checkpointer keeps or
+//! recomputes them) and the backward step calls the `flex` gradient kernels. Gradient kernels
+//! called on an autodiff tensor are not tracked (no double backward).
+
+use super::{ConvGeom, FastCpuOps};
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, AutodiffBackend, TensorMetadata};
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl<B: FastCpuOps> Backward<B, 3> for ConvBackward {
+    /// (x, w, geometry, input size, kernel size)
+    type State = (NodeId, NodeId, ConvGeom, [usize; 2], [usize; 2]);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
+        let [nx, nw, nb] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (xid, wid, geom, in_hw, k_hw) = ops.state;
+        if let Some(node) = nx {
+            let w: FloatTensor<B> = ckpt.retrieve_node_output(wid);
+            grads.register::<B>(node.id, B::fast_conv2d_dx(w, dy.clone(), geom, in_hw));
+        }
+        if let Some(node) = nw {
+            let x: FloatTensor<B> = ckpt.retrieve_node_output(xid);
+            grads.register::<B>(node.id, B::fast_conv2d_dw(x, dy.clone(), geom, k_hw));
+        }
+        if let Some(node) = nb {
+            grads.register::<B>(node.id, B::fast_conv2d_db(dy));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct MaxPoolBackward;
+
+impl<B: FastCpuOps> Backward<B, 1> for MaxPoolBackward {
+    /// (x, kernel, stride)
+    type State = (NodeId, [usize; 2], [usize; 2]);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
+        let [nx] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (xid, kernel, stride) = ops.state;
+        if let Some(node) = nx {
+            let x: FloatTensor<B> = ckpt.retrieve_node_output(xid);
+            grads.register::<B>(node.id, B::fast_max_pool2d_backward(x, dy, kernel, stride));
+        }
+    }
+}
+
+type Ad<B, C> = Autodiff<B, C>;
+
+fn untracked<B: FastCpuOps, C: CheckpointStrategy>(t: FloatTensor<B>) -> FloatTensor<Ad<B, C>> {
+    <Ad<B, C> as AutodiffBackend>::from_inner(t)
+}
+
+impl<B: FastCpuOps, C: CheckpointStrategy> FastCpuOps for Autodiff<B, C> {
+    fn fast_conv2d(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        geom: ConvGeom,
+    ) -> FloatTensor<Self> {
+        let (xs, ws) = (x.primitive().shape(), w.primitive().shape());
+        let sizes = ([xs[2], xs[3]], [ws[2], ws[3]]);
+        let prep = ConvBackward.prepare::<C>([x.node(), w.node(), b.node()]);
+        match prep.compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let (xid, wid) = (prep.checkpoint(&x), prep.checkpoint(&w));
+                let out = B::fast_conv2d(
+                    x.into_primitive(),
+                    w.into_primitive(),
+                    b.into_primitive(),
+                    geom,
+                );
+                prep.finish((xid, wid, geom, sizes.0, sizes.1), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fast_conv2d(
+                x.into_primitive(),
+                w.into_primitive(),
+                b.into_primitive(),
+                geom,
+            )),
+        }
+    }
+
+    fn fast_conv2d_dx(
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        geom: ConvGeom,
+        in_hw: [usize; 2],
+    ) -> FloatTensor<Self> {
+        untracked::<B, C>(B::fast_conv2d_dx(
+            w.into_primitive(),
+            dy.into_primitive(),
+            geom,
+            in_hw,
+        ))
+    }
+
+    fn fast_conv2d_dw(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        geom: ConvGeom,
+        k_hw: [usize; 2],
+    ) -> FloatTensor<Self> {
+        untracked::<B, C>(B::fast_conv2d_dw(
+            x.into_primitive(),
+            dy.into_primitive(),
+            geom,
+            k_hw,
+        ))
+    }
+
+    fn fast_conv2d_db(dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        untracked::<B, C>(B::fast_conv2d_db(dy.into_primitive()))
+    }
+
+    fn fast_max_pool2d(
+        x: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    ) -> FloatTensor<Self> {
+        match MaxPoolBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let xid = prep.checkpoint(&x);
+                let out = B::fast_max_pool2d(x.into_primitive(), kernel, stride);
+                prep.finish((xid, kernel, stride), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::fast_max_pool2d(x.into_primitive(), kernel, stride))
+            }
+        }
+    }
+
+    fn fast_max_pool2d_backward(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    ) -> FloatTensor<Self> {
+        untracked::<B, C>(B::fast_max_pool2d_backward(
+            x.into_primitive(),
+            dy.into_primitive(),
+            kernel,
+            stride,
+        ))
+    }
+}

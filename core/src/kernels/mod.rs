@@ -1,0 +1,173 @@
+//! Faster CPU kernels for the ops where burn's `flex` backend spends a training step.
+//!
+//! Profiling a LeNet step on `flex` (see `BENCHMARKS.md`) puts ~75% of the time in two
+//! places: convolutions (burn's generic weight gradient runs a convolution with the *batch* as
+//! channels and a 28x28 kernel) and max pooling (a scalar loop with NaN-aware index tracking).
+//! This module replaces both on `flex`, forward and backward, through burn's own extension
+//! point: [`FastCpuOps`] is a `#[backend_extension]` trait with a `Flex` implementation (the
+//! kernels, in `conv_flex.rs` / `pool_flex.rs`) and an `Autodiff` implementation with
+//! hand-written backward steps (`autodiff.rs`), so gradients flow into burn's autodiff graph as
+//! for any built-in op.
+//!
+//! Design choices:
+//! - **NCHW throughout, im2col + gemm.** Each image is unfolded into a `[C_in*kH*kW, H_out*W_out]`
+//!   patch matrix and multiplied with the `gemm` crate (the one burn-flex uses), single-threaded
+//!   per call; rayon parallelises over images (forward, dX) or over batch chunks whose partial
+//!   weight gradients are then summed (dW). No layout conversions, no per-call weight re-layout.
+//! - **Every conv2d geometry**: stride, asymmetric padding, dilation and groups.
+//! - **Only where it is a win.** [`supports`] is true for `f32` tensors on the `flex` device (plain
+//!   or autodiff); everything else (wgpu, CUDA, other dtypes) takes burn's kernels unchanged, so
+//!   the results do not depend on which path ran beyond float rounding (the golden suite runs
+//!   through these kernels at 1e-5).
+//! - No double backward: the gradient kernels are not themselves differentiated.
+
+mod autodiff;
+mod conv_flex;
+mod pool_flex;
+
+use burn::backend::DispatchDevice;
+use burn::backend::{backend_extension, tensor::FloatTensor, Backend, Dispatch};
+use burn::tensor::{DType, Device, Tensor};
+
+/// Geometry of a 2-D convolution: stride, padding (begin, end) per axis, dilation and groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    /// Stride `[sH, sW]`.
+    pub stride: [usize; 2],
+    /// Padding `[(top, bottom), (left, right)]`.
+    pub pad: [(usize, usize); 2],
+    /// Dilation `[dH, dW]`.
+    pub dilation: [usize; 2],
+    /// Number of groups.
+    pub groups: usize,
+}
+
+impl ConvGeom {
+    /// Output size of spatial axis `a` for input length `n` and kernel length `k`:
+    /// `(n + pad_begin + pad_end - d*(k-1) - 1) / s + 1`.
+    pub fn out_len(&self, a: usize, n: usize, k: usize) -> usize {
+        let eff = self.dilation[a] * (k - 1) + 1;
+        let padded = n + self.pad[a].0 + self.pad[a].1;
+        assert!(
+            padded >= eff,
+            "conv2d: padded input {padded} shorter than kernel extent {eff}"
+        );
+        (padded - eff) / self.stride[a] + 1
+    }
+}
+
+/// Backend operations with faster `flex` kernels; see the module docs.
+///
+/// Called through [`conv2d`] and [`max_pool2d`]; calling a method on a backend other than `flex`
+/// (or autodiff over `flex`) panics, which [`supports`] guards against.
+#[backend_extension(Flex, Autodiff)]
+pub trait FastCpuOps: Backend {
+    /// Convolution forward: `y = conv(x, w) + b`.
+    fn fast_conv2d(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        geom: ConvGeom,
+    ) -> FloatTensor<Self>;
+    /// Gradient with respect to the input, for an input of spatial size `in_hw`.
+    fn fast_conv2d_dx(
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        geom: ConvGeom,
+        in_hw: [usize; 2],
+    ) -> FloatTensor<Self>;
+    /// Gradient with respect to the weight, for a kernel of size `k_hw`.
+    fn fast_conv2d_dw(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        geom: ConvGeom,
+        k_hw: [usize; 2],
+    ) -> FloatTensor<Self>;
+    /// Gradient with respect to the bias: `dy` summed over batch and space.
+    fn fast_conv2d_db(dy: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Max pooling without padding or dilation (NaN propagates, as in PyTorch).
+    fn fast_max_pool2d(
+        x: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    ) -> FloatTensor<Self>;
+    /// Gradient of [`FastCpuOps::fast_max_pool2d`]: `dy` routed to the first maximum of each window.
+    fn fast_max_pool2d_backward(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    ) -> FloatTensor<Self>;
+}
+
+/// Whether the fast kernels handle this tensor: `f32` on the `flex` device, plain or autodiff.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::supports};
+/// let x = Tensor::<2>::zeros([2, 2], &Device::flex());
+/// assert!(supports(&x));
+/// assert!(supports(&x.clone().to_device(&Device::flex().autodiff())));
+/// assert!(!supports(&x.int().float().cast(burn::tensor::DType::F64)));
+/// ```
+pub fn supports<const D: usize>(x: &Tensor<D>) -> bool {
+    x.dtype() == DType::F32 && is_flex(&x.device())
+}
+
+fn is_flex(device: &Device) -> bool {
+    match device.as_dispatch() {
+        DispatchDevice::Flex(_) => true,
+        DispatchDevice::Autodiff(inner) => matches!(**inner, DispatchDevice::Flex(_)),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
+/// 2-D convolution on the fast kernels (differentiable). Prefer [`crate::ops::conv2d`], which
+/// calls this when [`supports`] holds and burn's kernel otherwise.
+///
+/// # Shapes
+/// - `x`: `[N, C_in, H, W]`, `w`: `[C_out, C_in / groups, kH, kW]`, `b`: `[C_out]`
+/// - output: `[N, C_out, H_out, W_out]` (see [`ConvGeom::out_len`])
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::{conv2d, ConvGeom}};
+/// let dev = Device::flex();
+/// let x = Tensor::<4>::ones([1, 1, 3, 3], &dev);
+/// let w = Tensor::<4>::ones([1, 1, 2, 2], &dev);
+/// let b = Tensor::<1>::from_floats([0.5], &dev);
+/// let geom = ConvGeom { stride: [1, 1], pad: [(0, 0); 2], dilation: [1, 1], groups: 1 };
+/// let y = conv2d(x, w, b, geom);
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![4.5; 4]);
+/// ```
+pub fn conv2d(x: Tensor<4>, w: Tensor<4>, b: Tensor<1>, geom: ConvGeom) -> Tensor<4> {
+    Tensor::from_dispatch(Dispatch::fast_conv2d(
+        x.into_dispatch(),
+        w.into_dispatch(),
+        b.into_dispatch(),
+        geom,
+    ))
+}
+
+/// Max pooling (no padding, no dilation) on the fast kernels (differentiable). Prefer
+/// [`crate::ops::max_pool2d`], which calls this when it applies.
+///
+/// # Shapes
+/// - `x`: `[N, C, H, W]`; output `[N, C, (H - kH) / sH + 1, (W - kW) / sW + 1]`
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::max_pool2d};
+/// let x = Tensor::<4>::from_floats([[[[1.0, 2.0], [4.0, 3.0]]]], &Device::flex());
+/// let y = max_pool2d(x, [2, 2], [2, 2]);
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![4.0]);
+/// ```
+pub fn max_pool2d(x: Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) -> Tensor<4> {
+    let d = x.dims();
+    assert!(
+        d[2] >= kernel[0] && d[3] >= kernel[1],
+        "max_pool2d: input {d:?} is smaller than the kernel {kernel:?}"
+    );
+    Tensor::from_dispatch(Dispatch::fast_max_pool2d(x.into_dispatch(), kernel, stride))
+}
