@@ -8,13 +8,15 @@
 //! the test, so nothing is skipped silently.
 
 use duet_core::burn::tensor::Device;
-use duet_core::golden::{assert_close, errors, Fixture};
+use duet_core::golden::{assert_close, case_tolerance_scale, errors, test_device, Fixture};
 use duet_core::{value_and_grad_with_aux, DynTensor, Params};
 use serde_json::Value;
 
 const REL: f64 = 1e-5;
 const ABS: f64 = 1e-6;
 thread_local! {
+    /// The tolerance factor of the device and case under test ([`case_tolerance_scale`]).
+    static SCALE: std::cell::Cell<f64> = const { std::cell::Cell::new(1.0) };
     static WORST: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
 }
 
@@ -22,7 +24,8 @@ thread_local! {
 fn check(what: &str, actual: &[f32], expected: &[f32]) {
     let (rel, _) = errors(actual, expected);
     WORST.with(|w| w.set(w.get().max(rel)));
-    assert_close(what, actual, expected, REL, ABS);
+    let scale = SCALE.with(|s| s.get());
+    assert_close(what, actual, expected, REL * scale, ABS * scale);
 }
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -156,13 +159,15 @@ fn every_golden_layer_case_matches_pytorch() {
         serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/layers.json")).unwrap())
             .unwrap();
     let fx = Fixture::open(format!("{DIR}/layers.safetensors"));
-    let dev = Device::flex();
+    let dev = test_device();
     let cases = m["cases"].as_object().unwrap();
     assert!(!cases.is_empty(), "the manifest has no cases");
     let mut failures = Vec::new();
     let mut compared = 0;
     for (name, entry) in cases {
         WORST.with(|w| w.set(0.0));
+        let scale = case_tolerance_scale(&dev, entry["hyper"]["function"].as_str());
+        SCALE.with(|s| s.set(scale));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             run_case(name, entry, &fx, &dev)
         }));

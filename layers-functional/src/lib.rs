@@ -23,7 +23,8 @@ pub mod layers;
 mod summary;
 
 pub use combinators::{
-    Add, Branch, Concatenate, Drop, Dup, Fn, Multiply, Parallel, Residual, Select, Serial, Swap,
+    Add, Branch, Concatenate, Drop, Dup, Fn, Multiply, OnDevice, Parallel, Residual, Select,
+    Serial, Swap,
 };
 pub use layer::{BuildError, Init, Layer, LayerExt, Mode, Shape};
 pub use layers::*;

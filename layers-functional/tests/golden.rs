@@ -132,10 +132,12 @@ fn golden_cases_through_the_functional_layers() {
         serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/layers.json")).unwrap())
             .unwrap();
     let fx = Fixture::open(format!("{DIR}/layers.safetensors"));
-    let dev = Device::flex();
+    let dev = duet_core::golden::test_device();
     let mut ran = 0;
     for (case, e) in m["cases"].as_object().unwrap() {
         let (kind, h) = (e["kind"].as_str().unwrap(), &e["hyper"]);
+        let k = duet_core::golden::case_tolerance_scale(&dev, h["function"].as_str());
+        let (rel, abs) = (1e-5 * k, 1e-6 * k);
         let inputs: Vec<&str> = e["inputs"]
             .as_array()
             .unwrap()
@@ -217,8 +219,8 @@ fn golden_cases_through_the_functional_layers() {
             &format!("{case}: output"),
             &y.to_vec(),
             &fx.get(&format!("{case}.output")).f32s,
-            1e-5,
-            1e-6,
+            rel,
+            abs,
         );
         for path in tree.paths() {
             let name = path.split_once('.').unwrap().1;
@@ -238,8 +240,8 @@ fn golden_cases_through_the_functional_layers() {
                 &format!("{case}: grad_{name}"),
                 &DynTensor::from(got).to_vec(),
                 &want.f32s,
-                1e-5,
-                1e-6,
+                rel,
+                abs,
             );
         }
         if kind == "batch_norm2d" && h["mode"] == "train" {
@@ -247,15 +249,15 @@ fn golden_cases_through_the_functional_layers() {
                 &format!("{case}: running_mean"),
                 &new_state.get_dyn("running_mean").unwrap().to_vec(),
                 &fx.get(&format!("{case}.running_mean_after")).f32s,
-                1e-5,
-                1e-6,
+                rel,
+                abs,
             );
             assert_close(
                 &format!("{case}: running_var"),
                 &new_state.get_dyn("running_var").unwrap().to_vec(),
                 &fx.get(&format!("{case}.running_var_after")).f32s,
-                1e-5,
-                1e-6,
+                rel,
+                abs,
             );
         }
         ran += 1;

@@ -344,7 +344,8 @@ fn run_case(
     names: &[String],
     steps: u64,
 ) -> Result<f64, String> {
-    let dev = Device::flex();
+    let dev = duet_core::golden::test_device();
+    let limit = REL * duet_core::golden::tolerance_scale(&dev);
     let mut opt = Optimizer::new(optimizer_for(case, desc)?);
     let mut p = tree(fx, "init", names, &dev);
     let mut worst: f64 = 0.0;
@@ -354,9 +355,9 @@ fn run_case(
         for n in names {
             let want = &fx.get(&format!("{case}.step{t}.{n}")).f32s;
             let (rel, abs) = errors(&p.get_dyn(n).unwrap().to_vec(), want);
-            if rel.is_nan() || rel > REL {
+            if rel.is_nan() || rel > limit {
                 return Err(format!(
-                    "{case} step {t} `{n}`: relative error {rel:.3e} > {REL:.0e} (absolute {abs:.3e})"
+                    "{case} step {t} `{n}`: relative error {rel:.3e} > {limit:.0e} (absolute {abs:.3e})"
                 ));
             }
             worst = worst.max(rel);

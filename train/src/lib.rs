@@ -4,7 +4,8 @@
 //! value-and-gradient, then `optimizer.update`), and the pieces it is made of, so users can write
 //! their own loop from the same parts: [`Classifier`] (what a model must offer),
 //! [`CheckpointDir`] (retention of the last K and the best), [`MetricsLog`] (`metrics.jsonl`),
-//! [`plot_curves`] (a PNG), [`evaluate`] and [`restore`].
+//! [`plot_curves`] (a PNG), [`evaluate`] and [`restore`]. [`DataParallel`] trains one model over
+//! several devices (batch split, gradients averaged by a pluggable [`Collective`]).
 //!
 //! Design choices:
 //! - Exact resume: a checkpoint holds params, state, optimizer state and the step; the batch of
@@ -18,6 +19,7 @@ mod classifier;
 mod functional;
 mod metrics;
 mod module;
+mod parallel;
 mod plot;
 mod trainer;
 
@@ -26,5 +28,6 @@ pub use classifier::{Classifier, StepOutput};
 pub use functional::FunctionalClassifier;
 pub use metrics::{MetricsLog, Record};
 pub use module::{ImageModule, ModuleClassifier};
+pub use parallel::{Collective, DataParallel, HostCollective};
 pub use plot::{plot_curves, PlotError};
 pub use trainer::{evaluate, fit, restore, TrainConfig, TrainError, TrainSummary};

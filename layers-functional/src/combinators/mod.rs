@@ -3,6 +3,7 @@
 mod branch;
 mod func;
 mod merge;
+mod on_device;
 mod residual;
 mod serial;
 mod stack;
@@ -10,6 +11,7 @@ mod stack;
 pub use branch::{Branch, Parallel};
 pub use func::Fn;
 pub use merge::{Add, Concatenate, Multiply};
+pub use on_device::OnDevice;
 pub use residual::Residual;
 pub use serial::Serial;
 pub use stack::{Drop, Dup, Select, Swap};
