@@ -201,7 +201,7 @@ impl<C: Classifier + Send> Classifier for DataParallel<C> {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().expect("a replica panicked"))
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         });
         let main = &self.devices[0];
