@@ -51,7 +51,9 @@ fn bench(c: &mut Criterion) {
     group.bench_function("zip_map (a + b)", |b| {
         b.iter(|| p.zip_map(&p, |a, b| a + b).unwrap().len())
     });
-    group.bench_function("to_device (same device)", |b| b.iter(|| p.to_device(&dev).len()));
+    group.bench_function("to_device (same device)", |b| {
+        b.iter(|| p.to_device(&dev).len())
+    });
     group.finish();
 }
 
