@@ -450,7 +450,7 @@ mod tests {
             groups: 2,
         };
         let d = Dims::new([5, 4, 6, 7], [6, 2, 3, 2], g);
-        let fill = |n: usize, k: f32| (0..n).map(|i| ((i as f32 * k).sin())).collect::<Vec<_>>();
+        let fill = |n: usize, k: f32| (0..n).map(|i| (i as f32 * k).sin()).collect::<Vec<_>>();
         let x = fill(d.n * d.c_in * d.h * d.w, 0.37);
         let w = fill(d.c_out * d.kg(), 0.71);
         let dy = fill(d.n * d.c_out * d.p(), 0.53);
