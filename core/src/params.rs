@@ -172,6 +172,20 @@ impl Params {
         self.map_with_path(|_, t| f(t))
     }
 
+    /// Applies `f` to every tensor, consuming the tree: tensors reach `f` uniquely owned (when
+    /// nothing else holds them), so element-wise ops can reuse their buffers instead of allocating.
+    ///
+    /// # Example
+    /// ```
+    /// use duet_core::{burn::tensor::{Device, Tensor}, Params};
+    /// let p = Params::new().with("w", Tensor::<1>::from_floats([1.0, 2.0], &Device::flex()));
+    /// assert_eq!(p.into_map(|t| t * 3.0).get_dyn("w").unwrap().to_vec(), vec![3.0, 6.0]);
+    /// ```
+    pub fn into_map(self, mut f: impl FnMut(DynTensor) -> DynTensor) -> Params {
+        let entries = self.entries.into_iter().map(|(k, v)| (k, f(v))).collect();
+        Params { entries }
+    }
+
     /// Applies `f(path, tensor)` to every tensor, keeping the paths.
     pub fn map_with_path(&self, mut f: impl FnMut(&str, DynTensor) -> DynTensor) -> Params {
         let entries = self
@@ -255,6 +269,33 @@ impl Params {
             k.strip_prefix(&dotted)
                 .map(|rest| (rest.to_string(), v.clone()))
         });
+        Params {
+            entries: entries.collect(),
+        }
+    }
+
+    /// Removes the sub-tree under `prefix` and returns it with the prefix stripped (the owning
+    /// form of [`subtree`](Self::subtree)).
+    ///
+    /// # Example
+    /// ```
+    /// use duet_core::{burn::tensor::{Device, Tensor}, Params};
+    /// let dev = Device::flex();
+    /// let mut p = Params::new()
+    ///     .with("mu.w", Tensor::<1>::zeros([2], &dev))
+    ///     .with("nu.w", Tensor::<1>::ones([2], &dev));
+    /// let mu = p.take_subtree("mu");
+    /// assert_eq!((mu.paths(), p.paths()), (vec!["w"], vec!["nu.w"]));
+    /// ```
+    pub fn take_subtree(&mut self, prefix: &str) -> Params {
+        let dotted = format!("{prefix}.");
+        let (taken, kept): (IndexMap<_, _>, IndexMap<_, _>) = std::mem::take(&mut self.entries)
+            .into_iter()
+            .partition(|(k, _)| k.starts_with(&dotted));
+        self.entries = kept;
+        let entries = taken
+            .into_iter()
+            .map(|(k, v)| (k[dotted.len()..].to_string(), v));
         Params {
             entries: entries.collect(),
         }

@@ -155,6 +155,11 @@ impl DynTensor {
         self.dims().iter().product()
     }
 
+    /// The element type (`F32` unless the tensor was cast).
+    pub fn dtype(&self) -> burn::tensor::DType {
+        read_rank!(&self.0, |t| t.dtype())
+    }
+
     /// The device the tensor lives on.
     pub fn device(&self) -> Device {
         read_rank!(&self.0, |t| t.device())

@@ -2,8 +2,9 @@
 
 use crate::scale::{add_decayed_weights, scale_by_learning_rate};
 use crate::schedule::Schedule;
-use crate::state::{moment, zeros, OptState};
+use crate::state::{take_moment, zeros, OptState};
 use crate::transform::{boxed, chain, check, Chain, OptimError, Transform};
+use duet_core::kernels::{adam_moments, AdamCoeffs};
 use duet_core::Params;
 
 /// Adam's direction: `m = b1 m + (1-b1) g`, `v = b2 v + (1-b2) g^2`,
@@ -44,28 +45,39 @@ impl Transform for ScaleByAdam {
     }
     fn update(&self, g: Params, s: OptState, p: &Params) -> Result<(Params, OptState), OptimError> {
         check(&g, p)?;
+        let mut s = s;
         let t = s.counter("count") + 1;
         // `1 - b` in f64, then rounded: `1.0 - 0.999f32` is off by 1.3e-5 relative.
-        let (b1, b2) = (self.b1 as f32, self.b2 as f32);
-        let (c1, c2) = ((1.0 - self.b1) as f32, (1.0 - self.b2) as f32);
-        let bc1 = 1.0 - self.b1.powi(t as i32);
-        let bc2_sqrt = (1.0 - self.b2.powi(t as i32)).sqrt();
-        let (mu_old, nu_old, max_old) = (s.tree("mu"), s.tree("nu"), s.tree("nu_max"));
+        let c = AdamCoeffs {
+            b1: self.b1 as f32,
+            c1: (1.0 - self.b1) as f32,
+            b2: self.b2 as f32,
+            c2: (1.0 - self.b2) as f32,
+            bc1: (1.0 - self.b1.powi(t as i32)) as f32,
+            bc2_sqrt: (1.0 - self.b2.powi(t as i32)).sqrt() as f32,
+            eps: self.eps as f32,
+        };
+        // Moments are taken out of the state so the update can overwrite them in place.
+        let (mut mu_old, mut nu_old) = (s.take_tree("mu"), s.take_tree("nu"));
+        let mut max_old = s.take_tree("nu_max");
         let (mut mu, mut nu, mut nu_max, mut u) =
             (Params::new(), Params::new(), Params::new(), Params::new());
-        for (path, g) in g.iter() {
-            let m = moment(&mu_old, path, "mu")? * b1 + g.clone() * c1;
-            let v = moment(&nu_old, path, "nu")? * b2 + g.clone().square() * c2;
-            let denom_v = if self.amsgrad {
-                let vm = moment(&max_old, path, "nu_max")?.max_pair(v.clone());
-                nu_max.insert(path, vm.clone());
-                vm
+        for (path, g) in g {
+            let m_old = take_moment(&mut mu_old, &path, "mu")?;
+            let v_old = take_moment(&mut nu_old, &path, "nu")?;
+            let (m, v, step) = if self.amsgrad {
+                let m = m_old * c.b1 + g.clone() * c.c1;
+                let v = v_old * c.b2 + g.square() * c.c2;
+                let vm = take_moment(&mut max_old, &path, "nu_max")?.max_pair(v.clone());
+                nu_max.insert(path.clone(), vm.clone());
+                let step = m.clone() / (vm.sqrt() / c.bc2_sqrt + c.eps) / c.bc1;
+                (m, v, step)
             } else {
-                v.clone()
+                // One fused pass on `flex`; the same arithmetic as tensor ops elsewhere.
+                adam_moments(m_old, v_old, g, c)
             };
-            let denom = denom_v.sqrt() / bc2_sqrt as f32 + self.eps as f32;
-            u.insert(path, m.clone() / denom / bc1 as f32);
-            mu.insert(path, m);
+            u.insert(path.clone(), step);
+            mu.insert(path.clone(), m);
             nu.insert(path, v);
         }
         let mut out = OptState::new();

@@ -2,7 +2,7 @@
 //! NNX's `Optimizer`).
 
 use crate::state::OptState;
-use crate::transform::{apply_updates, OptimError, Transform};
+use crate::transform::{apply_owned_updates, OptimError, Transform};
 use duet_core::{Parameterized, Params};
 
 /// A transform plus its state. The state is created from the params on the first update.
@@ -66,7 +66,7 @@ impl Optimizer {
         };
         let (updates, state) = self.tx.update(grads, state, params)?;
         self.state = Some(state);
-        apply_updates(params, &updates)
+        apply_owned_updates(params, updates)
     }
 
     /// One step on any model whose params are a tree (functional params, a module).

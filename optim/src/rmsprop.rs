@@ -2,8 +2,9 @@
 
 use crate::scale::{add_decayed_weights, scale_by_learning_rate};
 use crate::schedule::Schedule;
-use crate::state::{moment, zeros, OptState};
+use crate::state::{take_moment, zeros, OptState};
 use crate::transform::{boxed, chain, check, Chain, OptimError, Transform};
+use duet_core::kernels::rms_moments;
 use duet_core::Params;
 
 /// RMSProp's direction, PyTorch's convention: `v = a v + (1-a) g^2` (starting at zero; Trax
@@ -41,30 +42,39 @@ impl Transform for ScaleByRms {
     }
     fn update(&self, g: Params, s: OptState, p: &Params) -> Result<(Params, OptState), OptimError> {
         check(&g, p)?;
+        let mut s = s;
         // `1 - alpha` in f64, then rounded (exact to the f32 ulp, unlike `1.0 - 0.99f32`).
-        let (a, c) = (self.alpha as f32, (1.0 - self.alpha) as f32);
-        let (nu_old, gbar_old, buf_old) = (s.tree("nu"), s.tree("gbar"), s.tree("buf"));
+        let (a, c, eps) = (
+            self.alpha as f32,
+            (1.0 - self.alpha) as f32,
+            self.eps as f32,
+        );
+        // Moments are taken out of the state so the update can overwrite them in place.
+        let (mut nu_old, mut gbar_old) = (s.take_tree("nu"), s.take_tree("gbar"));
+        let mut buf_old = s.take_tree("buf");
         let mut out = OptState::new();
         let (mut nu, mut gbar, mut buf, mut u) =
             (Params::new(), Params::new(), Params::new(), Params::new());
-        for (path, g) in g.iter() {
-            let v = moment(&nu_old, path, "nu")? * a + g.clone().square() * c;
-            let var = if self.centered {
-                let gb = moment(&gbar_old, path, "gbar")? * a + g.clone() * c;
-                gbar.insert(path, gb.clone());
-                v.clone() - gb.square()
+        for (path, g) in g {
+            let v_old = take_moment(&mut nu_old, &path, "nu")?;
+            let (v, d) = if self.centered {
+                let v = v_old * a + g.clone().square() * c;
+                let gb = take_moment(&mut gbar_old, &path, "gbar")? * a + g.clone() * c;
+                gbar.insert(path.clone(), gb.clone());
+                let d = g / ((v.clone() - gb.square()).sqrt() + eps);
+                (v, d)
             } else {
-                v.clone()
+                // One fused pass on `flex`; the same arithmetic as tensor ops elsewhere.
+                rms_moments(v_old, g, a, c, eps)
             };
-            let d = g.clone() / (var.sqrt() + self.eps as f32);
             let step = if self.momentum > 0.0 {
-                let b = moment(&buf_old, path, "buf")? * self.momentum as f32 + d;
-                buf.insert(path, b.clone());
+                let b = take_moment(&mut buf_old, &path, "buf")? * self.momentum as f32 + d;
+                buf.insert(path.clone(), b.clone());
                 b
             } else {
                 d
             };
-            u.insert(path, step);
+            u.insert(path.clone(), step);
             nu.insert(path, v);
         }
         out.put_tree("nu", nu);

@@ -20,7 +20,7 @@ impl Transform for Scale {
     }
     fn update(&self, g: Params, s: OptState, _: &Params) -> Result<(Params, OptState), OptimError> {
         let f = self.0 as f32;
-        Ok((g.map(|t| t * f), s))
+        Ok((g.into_map(|t| t * f), s))
     }
 }
 
@@ -55,7 +55,7 @@ impl Transform for ScaleByLearningRate {
         let count = s.counter("count");
         let lr = -(self.0.lr(count) as f32);
         s.set_counter("count", count + 1);
-        Ok((g.map(|t| t * lr), s))
+        Ok((g.into_map(|t| t * lr), s))
     }
 }
 

@@ -38,6 +38,13 @@ impl OptState {
         self.tensors.subtree(name)
     }
 
+    /// Removes the tensors under `name.` and returns them as their own tree. Update rules take
+    /// their moments out of the state this way so that each moment is uniquely owned and the
+    /// element-wise ops can overwrite it instead of allocating.
+    pub fn take_tree(&mut self, name: &str) -> Params {
+        self.tensors.take_subtree(name)
+    }
+
     /// Adds `tree` under `name.`.
     pub fn put_tree(&mut self, name: &str, tree: Params) {
         self.tensors.extend(tree.prefix(name));
@@ -53,6 +60,24 @@ impl OptState {
             .collect();
         OptState {
             tensors: self.tensors.subtree(prefix),
+            counters,
+        }
+    }
+
+    /// Removes the child state stored under `prefix` and returns it (the owning form of
+    /// [`sub`](Self::sub)).
+    pub fn take_sub(&mut self, prefix: &str) -> OptState {
+        let dotted = format!("{prefix}.");
+        let mut counters = IndexMap::new();
+        self.counters.retain(|k, v| match k.strip_prefix(&dotted) {
+            Some(rest) => {
+                counters.insert(rest.to_string(), *v);
+                false
+            }
+            None => true,
+        });
+        OptState {
+            tensors: self.tensors.take_subtree(prefix),
             counters,
         }
     }
@@ -92,7 +117,19 @@ pub(crate) fn moment(
     path: &str,
     what: &str,
 ) -> Result<duet_core::DynTensor, crate::OptimError> {
-    tree.get_dyn(path)
-        .cloned()
-        .map_err(|_| crate::OptimError::State(format!("no `{what}` moment for `{path}`")))
+    tree.get_dyn(path).cloned().map_err(|_| missing(path, what))
+}
+
+/// Removes the `what` moment of `path` from `tree` (uniquely owned if the state held the only
+/// handle), or a state error naming both.
+pub(crate) fn take_moment(
+    tree: &mut Params,
+    path: &str,
+    what: &str,
+) -> Result<duet_core::DynTensor, crate::OptimError> {
+    tree.remove(path).ok_or_else(|| missing(path, what))
+}
+
+fn missing(path: &str, what: &str) -> crate::OptimError {
+    crate::OptimError::State(format!("no `{what}` moment for `{path}`"))
 }

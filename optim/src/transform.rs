@@ -85,11 +85,11 @@ impl Transform for Chain {
         state: OptState,
         params: &Params,
     ) -> Result<(Params, OptState), OptimError> {
-        let mut g = grads;
+        let (mut g, mut state) = (grads, state);
         let mut out = OptState::new();
         for (i, t) in self.0.iter().enumerate() {
             let key = i.to_string();
-            let (u, s) = t.update(g, state.sub(&key), params)?;
+            let (u, s) = t.update(g, state.take_sub(&key), params)?;
             out.nest(&key, s);
             g = u;
         }
@@ -102,9 +102,22 @@ impl Transform for Chain {
 /// # Errors
 /// The first path where the trees differ.
 pub fn apply_updates(params: &mut Params, updates: &Params) -> Result<(), OptimError> {
-    *params = params.zip_map(updates, |p, u| {
-        (p.without_autodiff() + u).without_autodiff()
-    })?;
+    apply_owned_updates(params, updates.clone())
+}
+
+/// [`apply_updates`] taking the updates by value: `p + u` then writes into the buffer of `p` or
+/// of `u`, whichever nothing else holds, instead of allocating a new parameter.
+pub(crate) fn apply_owned_updates(params: &mut Params, updates: Params) -> Result<(), OptimError> {
+    params.check_same_structure(&updates)?;
+    let mut updates = updates;
+    *params = std::mem::take(params)
+        .into_iter()
+        .map(|(path, p)| {
+            let u = updates.remove(&path).expect("same structure");
+            let p = (p.without_autodiff() + u).without_autodiff();
+            (path, p)
+        })
+        .collect();
     Ok(())
 }
 

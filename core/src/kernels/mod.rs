@@ -24,6 +24,10 @@
 mod autodiff;
 mod conv_flex;
 mod pool_flex;
+mod update;
+mod update_flex;
+
+pub use update::{adam_moments, rms_moments, AdamCoeffs};
 
 use burn::backend::DispatchDevice;
 use burn::backend::{backend_extension, tensor::FloatTensor, Backend, Dispatch};
@@ -100,6 +104,28 @@ pub trait FastCpuOps: Backend {
     ) -> FloatTensor<Self>;
 }
 
+/// Fused optimizer updates with a `flex` implementation; called through [`adam_moments`] and
+/// [`rms_moments`], which fall back to tensor ops elsewhere. Optimizer state carries no autodiff,
+/// so there is no `Autodiff` implementation.
+#[backend_extension(Flex)]
+pub trait FusedUpdateOps: Backend {
+    /// Adam's moments and direction in one pass: `(m', v', u)`; see [`adam_moments`].
+    fn fused_adam(
+        m: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        c: AdamCoeffs,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// RMSProp's second moment and direction in one pass: `(v', u)`; see [`rms_moments`].
+    fn fused_rms(
+        v: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        a: f32,
+        c: f32,
+        eps: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+}
+
 /// Whether the fast kernels handle this tensor: `f32` on the `flex` device, plain or autodiff.
 ///
 /// # Example
@@ -112,6 +138,10 @@ pub trait FastCpuOps: Backend {
 /// ```
 pub fn supports<const D: usize>(x: &Tensor<D>) -> bool {
     x.dtype() == DType::F32 && is_flex(&x.device())
+}
+
+fn is_plain_flex(device: &Device) -> bool {
+    matches!(device.as_dispatch(), DispatchDevice::Flex(_))
 }
 
 fn is_flex(device: &Device) -> bool {

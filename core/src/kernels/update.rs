@@ -1,0 +1,199 @@
+//! Fused optimizer updates: one pass over each parameter instead of one pass per element-wise op.
+//!
+//! An Adam step written as tensor ops (`m * b1 + g * c1`, `g.square()`, `sqrt`, ...) reads and
+//! writes every parameter-sized buffer about a dozen times; on `flex` that is a quarter of an MLP
+//! training step. [`adam_moments`] and [`rms_moments`] do the same arithmetic, in the same order
+//! (so the results are bit-identical to the tensor-op form), in one pass, writing into the
+//! buffers of the moments and the gradient when they are uniquely owned. On other devices and
+//! dtypes they run the tensor-op form, which is the reference.
+
+use super::{is_plain_flex, FusedUpdateOps};
+use crate::DynTensor;
+use burn::backend::{tensor::FloatTensor, Dispatch};
+use burn::tensor::{DType, Tensor};
+
+/// Scalars of one Adam step, computed on the host by the optimizer: decays `b1`, `b2`, their
+/// complements `c1 = 1 - b1`, `c2 = 1 - b2` (rounded from f64), the bias corrections
+/// `bc1 = 1 - b1^t` and `bc2_sqrt = sqrt(1 - b2^t)`, and `eps`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamCoeffs {
+    /// First-moment decay.
+    pub b1: f32,
+    /// `1 - b1`.
+    pub c1: f32,
+    /// Second-moment decay.
+    pub b2: f32,
+    /// `1 - b2`.
+    pub c2: f32,
+    /// `1 - b1^t`.
+    pub bc1: f32,
+    /// `sqrt(1 - b2^t)`.
+    pub bc2_sqrt: f32,
+    /// Added to the denominator after bias correction.
+    pub eps: f32,
+}
+
+/// One Adam step on one parameter: returns `(m', v', u)` with
+/// `m' = b1 m + c1 g`, `v' = b2 v + c2 g^2`, `u = m' / (sqrt(v') / bc2_sqrt + eps) / bc1`.
+///
+/// Fused into one pass on `flex` `f32` (reusing the buffers of `m`, `v` and `g` when nothing
+/// else holds them); tensor ops elsewhere, with the same rounding.
+///
+/// # Shapes
+/// `m`, `v`, `g` share one shape; so do the three outputs.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::{adam_moments, AdamCoeffs}, DynTensor};
+/// let dev = Device::flex();
+/// let t = |x: f32| DynTensor::from(Tensor::<1>::from_floats([x], &dev));
+/// let c = AdamCoeffs { b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, bc1: 0.1, bc2_sqrt: 0.001f32.sqrt(), eps: 0.0 };
+/// let (m, v, u) = adam_moments(t(0.0), t(0.0), t(-2.0), c);
+/// assert_eq!((m.to_vec()[0], v.to_vec()[0]), (-0.2, 0.004));
+/// assert!((u.to_vec()[0] + 1.0).abs() < 1e-6); // the first step is sign(g)
+/// ```
+pub fn adam_moments(
+    m: DynTensor,
+    v: DynTensor,
+    g: DynTensor,
+    c: AdamCoeffs,
+) -> (DynTensor, DynTensor, DynTensor) {
+    if !fusable(&[&m, &v, &g]) {
+        return adam_composed(m, v, g, c);
+    }
+    let dims = g.dims();
+    let (m, v, u) = Dispatch::fused_adam(flat(m), flat(v), flat(g), c);
+    (unflat(m, &dims), unflat(v, &dims), unflat(u, &dims))
+}
+
+/// One RMSProp step on one parameter (PyTorch's form, not centered, no momentum): returns
+/// `(v', u)` with `v' = a v + c g^2`, `u = g / (sqrt(v') + eps)`, where `c = 1 - a`.
+///
+/// Fused on `flex` `f32` as [`adam_moments`]; tensor ops elsewhere, with the same rounding.
+///
+/// # Shapes
+/// `v` and `g` share one shape; so do both outputs.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::rms_moments, DynTensor};
+/// let dev = Device::flex();
+/// let t = |x: f32| DynTensor::from(Tensor::<1>::from_floats([x], &dev));
+/// let (v, u) = rms_moments(t(0.0), t(3.0), 0.75, 0.25, 0.0);
+/// assert_eq!((v.to_vec()[0], u.to_vec()[0]), (2.25, 2.0)); // 3 / sqrt(0.25 * 9)
+/// ```
+pub fn rms_moments(v: DynTensor, g: DynTensor, a: f32, c: f32, eps: f32) -> (DynTensor, DynTensor) {
+    if !fusable(&[&v, &g]) {
+        return rms_composed(v, g, a, c, eps);
+    }
+    let dims = g.dims();
+    let (v, u) = Dispatch::fused_rms(flat(v), flat(g), a, c, eps);
+    (unflat(v, &dims), unflat(u, &dims))
+}
+
+/// The tensor-op form of [`adam_moments`] (the reference; used off `flex`).
+fn adam_composed(
+    m: DynTensor,
+    v: DynTensor,
+    g: DynTensor,
+    c: AdamCoeffs,
+) -> (DynTensor, DynTensor, DynTensor) {
+    let m = m * c.b1 + g.clone() * c.c1;
+    let v = v * c.b2 + g.square() * c.c2;
+    let u = m.clone() / (v.clone().sqrt() / c.bc2_sqrt + c.eps) / c.bc1;
+    (m, v, u)
+}
+
+/// The tensor-op form of [`rms_moments`].
+fn rms_composed(v: DynTensor, g: DynTensor, a: f32, c: f32, eps: f32) -> (DynTensor, DynTensor) {
+    let v = v * a + g.clone().square() * c;
+    let u = g / (v.clone().sqrt() + eps);
+    (v, u)
+}
+
+/// Whether every tensor is `f32` on plain `flex` (optimizer state never carries autodiff).
+fn fusable(ts: &[&DynTensor]) -> bool {
+    ts.iter()
+        .all(|t| t.dtype() == DType::F32 && is_plain_flex(&t.device()))
+}
+
+fn flat(t: DynTensor) -> FloatTensor<Dispatch> {
+    t.flatten().into_dispatch()
+}
+
+fn unflat(t: FloatTensor<Dispatch>, dims: &[usize]) -> DynTensor {
+    DynTensor::from(Tensor::<1>::from_dispatch(t)).reshape(dims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, Distribution};
+
+    fn random(n: usize, lo: f64, dev: &Device) -> DynTensor {
+        DynTensor::from(Tensor::<1>::random(
+            [n],
+            Distribution::Uniform(lo, 1.0),
+            dev,
+        ))
+        .reshape(&[n / 10, 10])
+    }
+
+    /// The fused kernels equal the tensor-op form bit for bit, over several steps (so the
+    /// in-place path runs on buffers the previous step wrote), on a size that spans chunks.
+    #[test]
+    fn fused_equals_composed() {
+        let dev = Device::flex();
+        let n = 200_010;
+        let c = AdamCoeffs {
+            b1: 0.9,
+            c1: 0.1,
+            b2: 0.999,
+            c2: 1.0e-3,
+            bc1: 0.271,
+            bc2_sqrt: 0.054_74,
+            eps: 1e-8,
+        };
+        let (mut m, mut v) = (random(n, -1.0, &dev), random(n, 0.0, &dev));
+        let (mut m2, mut v2) = (m.clone() * 1.0, v.clone() * 1.0);
+        let (mut rv, mut rv2) = (v.clone() * 1.0, v.clone() * 1.0);
+        for _ in 0..3 {
+            let g = random(n, -1.0, &dev);
+            let (a, b, u) = adam_moments(m, v, g.clone() * 1.0, c);
+            let (a2, b2, u2) = adam_composed(m2, v2, g.clone(), c);
+            for (x, y) in [(&a, &a2), (&b, &b2), (&u, &u2)] {
+                assert_eq!(x.dims(), vec![n / 10, 10]);
+                assert_eq!(x.to_vec(), y.to_vec());
+            }
+            (m, v, m2, v2) = (a, b, a2, b2);
+            let (x, ux) = rms_moments(rv, g.clone() * 1.0, 0.9, 0.1, 1e-8);
+            let (y, uy) = rms_composed(rv2, g, 0.9, 0.1, 1e-8);
+            assert_eq!((x.to_vec(), ux.to_vec()), (y.to_vec(), uy.to_vec()));
+            (rv, rv2) = (x, y);
+        }
+    }
+
+    /// Shared inputs are not written through: the caller's handles keep their values.
+    #[test]
+    fn shared_inputs_are_left_intact() {
+        let dev = Device::flex();
+        let t = |x: f32| DynTensor::from(Tensor::<1>::from_floats([x, x], &dev));
+        let (m, v, g) = (t(1.0), t(4.0), t(2.0));
+        let c = AdamCoeffs {
+            b1: 0.5,
+            c1: 0.5,
+            b2: 0.5,
+            c2: 0.5,
+            bc1: 1.0,
+            bc2_sqrt: 1.0,
+            eps: 0.0,
+        };
+        let (m2, v2, u) = adam_moments(m.clone(), v.clone(), g.clone(), c);
+        assert_eq!(
+            (m.to_vec(), v.to_vec(), g.to_vec()),
+            (vec![1.0; 2], vec![4.0; 2], vec![2.0; 2])
+        );
+        assert_eq!((m2.to_vec(), v2.to_vec()), (vec![1.5; 2], vec![4.0; 2]));
+        assert_eq!(u.to_vec(), vec![0.75; 2]);
+    }
+}

@@ -1,0 +1,106 @@
+//! The `flex` implementations of the fused optimizer updates: one parallel pass, in place.
+
+use super::update::AdamCoeffs;
+use super::FusedUpdateOps;
+use burn::backend::flex::FlexTensor;
+use burn::backend::Flex;
+use rayon::prelude::*;
+
+/// Elements per rayon task: large enough to amortize scheduling, small enough to split a
+/// 512x512 weight across both cores.
+const CHUNK: usize = 1 << 15;
+
+/// The tensor's elements as a mutable contiguous slice, copying first only if the buffer is
+/// shared or strided (so a caller's handle is never written through).
+fn values(t: &mut FlexTensor) -> &mut [f32] {
+    if !t.is_contiguous() {
+        *t = t.to_contiguous();
+    }
+    let (start, end) = t
+        .layout()
+        .contiguous_offsets()
+        .expect("contiguous after to_contiguous");
+    &mut t.storage_mut::<f32>()[start..end]
+}
+
+/// Adam on one chunk: the same operations, in the same order, as the tensor-op form (no FMA
+/// contraction, so the result is bit-identical).
+#[inline(always)]
+fn adam_body(m: &mut [f32], v: &mut [f32], g: &mut [f32], c: AdamCoeffs) {
+    for ((m, v), g) in m.iter_mut().zip(v.iter_mut()).zip(g.iter_mut()) {
+        *m = *m * c.b1 + *g * c.c1;
+        *v = *v * c.b2 + (*g * *g) * c.c2;
+        *g = *m / (v.sqrt() / c.bc2_sqrt + c.eps) / c.bc1;
+    }
+}
+
+/// RMSProp on one chunk, as [`adam_body`].
+#[inline(always)]
+fn rms_body(v: &mut [f32], g: &mut [f32], (a, c, eps): (f32, f32, f32)) {
+    for (v, g) in v.iter_mut().zip(g.iter_mut()) {
+        *v = *v * a + (*g * *g) * c;
+        *g = *g / (v.sqrt() + eps);
+    }
+}
+
+/// Runs `$body` compiled for the widest vector unit the CPU has (AVX-512, AVX2, or the
+/// baseline): the loops are division- and square-root-bound, so the width is the speed.
+macro_rules! widest {
+    ($body:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f")]
+            fn avx512(f: impl FnOnce()) { f() }
+            #[target_feature(enable = "avx2")]
+            fn avx2(f: impl FnOnce()) { f() }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                unsafe { avx512(|| $body($($arg),*)) }
+            } else if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                unsafe { avx2(|| $body($($arg),*)) }
+            } else {
+                $body($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        $body($($arg),*)
+    }};
+}
+
+impl FusedUpdateOps for Flex {
+    fn fused_adam(
+        mut m: FlexTensor,
+        mut v: FlexTensor,
+        mut g: FlexTensor,
+        c: AdamCoeffs,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (ms, vs, gs) = (values(&mut m), values(&mut v), values(&mut g));
+        assert!(
+            ms.len() == gs.len() && vs.len() == gs.len(),
+            "fused_adam: sizes m {}, v {}, g {}",
+            ms.len(),
+            vs.len(),
+            gs.len()
+        );
+        ms.par_chunks_mut(CHUNK)
+            .zip(vs.par_chunks_mut(CHUNK).zip(gs.par_chunks_mut(CHUNK)))
+            .for_each(|(m, (v, g))| widest!(adam_body(m, v, g, c)));
+        (m, v, g)
+    }
+
+    fn fused_rms(
+        mut v: FlexTensor,
+        mut g: FlexTensor,
+        a: f32,
+        c: f32,
+        eps: f32,
+    ) -> (FlexTensor, FlexTensor) {
+        let (vs, gs) = (values(&mut v), values(&mut g));
+        assert_eq!(vs.len(), gs.len(), "fused_rms: sizes v, g");
+        vs.par_chunks_mut(CHUNK)
+            .zip(gs.par_chunks_mut(CHUNK))
+            .for_each(|(v, g)| widest!(rms_body(v, g, (a, c, eps))));
+        (v, g)
+    }
+}
