@@ -10,9 +10,13 @@
 //! - Optimizers are chains of small transforms ([`sgd`], [`adam`], [`adamw`], [`rmsprop`],
 //!   [`adagrad`], [`lion`], [`lamb`]); defaults
 //!   follow PyTorch, and each doc says where Trax, optax, Keras or burn differ.
-//! - Updates are a handful of element-wise tensor ops per parameter on the params' device;
-//!   learning rates are computed on the host from the step count (no device round trip). Only
-//!   [`skip_not_finite`] reads a scalar back.
+//! - Updates are element-wise tensor ops per parameter on the params' device; Adam's and
+//!   RMSProp's moment updates are one fused pass on `flex`
+//!   ([`duet_core::kernels::adam_moments`], bit-identical to the tensor-op form used elsewhere).
+//!   Transforms take their moments out of the state and consume the gradients, so on `flex` the
+//!   ops overwrite buffers nothing else holds instead of allocating. Learning rates are computed
+//!   on the host from the step count (no device round trip). Only [`skip_not_finite`] reads a
+//!   scalar back.
 //! - [`Optimizer`] is the stateful convenience: `opt.update(&mut model, grads)` for anything
 //!   [`duet_core::Parameterized`] (a tree or a module).
 
