@@ -9,6 +9,11 @@
 //! hand-written backward steps (`autodiff.rs`), so gradients flow into burn's autodiff graph as
 //! for any built-in op.
 //!
+//! The optimizers' element-wise updates are the other per-step cost: [`adam_moments`] and
+//! [`rms_moments`] compute Adam's and RMSProp's moments and direction in one pass per parameter
+//! (through a second extension trait, [`FusedUpdateOps`], `flex` only), in place when the buffers
+//! are uniquely owned, and as plain tensor ops with the same rounding on every other device.
+//!
 //! Design choices:
 //! - **NCHW throughout, im2col + gemm.** Each image is unfolded into a `[C_in*kH*kW, H_out*W_out]`
 //!   patch matrix and multiplied with the `gemm` crate (the one burn-flex uses), single-threaded
