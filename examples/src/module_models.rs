@@ -184,7 +184,7 @@ pub fn build(
     classes: usize,
     key: Key,
     device: &Device,
-) -> Result<Box<dyn Classifier>, CliError> {
+) -> Result<Box<dyn Classifier + Send>, CliError> {
     let mut rngs = Rngs::new(key.to_raw()[0]);
     let need32 = |name: &str| {
         if chw[1..] == [32, 32] {

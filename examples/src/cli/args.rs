@@ -106,7 +106,8 @@ pub struct TrainArgs {
     /// The data.
     #[command(flatten)]
     pub data: DataSource,
-    /// The device: cpu, wgpu, wgpu:N, cuda, cuda:N.
+    /// The device: cpu, wgpu, wgpu:N, cuda, cuda:N; several, comma-separated (`cuda:0,cuda:1`),
+    /// train data-parallel (each batch split across them, gradients averaged).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Number of epochs (default 20 when --steps is not given).

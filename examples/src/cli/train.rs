@@ -37,7 +37,12 @@ fn join(v: &[impl ToString]) -> String {
 
 /// Runs `duet train`.
 pub fn run(args: &TrainArgs) -> Result<(), CliError> {
-    let device = duet_core::device(&args.device)?;
+    let devices = args
+        .device
+        .split(',')
+        .map(|d| duet_core::device(d.trim()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let device = devices[0].clone();
     let splits = data::load(&args.data)?;
     let stats = data::channel_stats(&splits.train);
     let (t_train, t_test) =
@@ -46,7 +51,7 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
     let classes = splits.train.num_classes();
     let key = Key::new(args.seed);
     let [k_init, k_data, k_steps] = [key.fold_in(0), key.fold_in(1), key.fold_in(2)];
-    let mut model = models::build(args.model, args.api, chw, classes, k_init, &device)?;
+    let mut model = models::build_on(args.model, args.api, chw, classes, k_init, &devices)?;
     let mut opt = models::optimizer(args.optimizer, args.lr);
     let batch = args.batch_size;
     let train = Loader::new(
@@ -113,9 +118,13 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         metadata,
         stop: stop_flag(),
     };
+    let on = match devices.len() {
+        1 => args.device.clone(),
+        n => format!("{} (data-parallel, {n} shards per batch)", args.device),
+    };
     eprintln!(
-        "training {:?} ({:?} API) on {:?}: {} train / {} test images of {:?}, {} steps of {batch} on {}",
-        args.model, args.api, args.data.dataset, train.data().len(), test.data().len(), chw, total_steps, args.device
+        "training {:?} ({:?} API) on {:?}: {} train / {} test images of {:?}, {} steps of {batch} on {on}",
+        args.model, args.api, args.data.dataset, train.data().len(), test.data().len(), chw, total_steps
     );
     let lr = args.lr;
     let summary = fit(
