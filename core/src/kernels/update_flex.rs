@@ -39,7 +39,7 @@ fn adam_body(m: &mut [f32], v: &mut [f32], g: &mut [f32], c: AdamCoeffs) {
 fn rms_body(v: &mut [f32], g: &mut [f32], (a, c, eps): (f32, f32, f32)) {
     for (v, g) in v.iter_mut().zip(g.iter_mut()) {
         *v = *v * a + (*g * *g) * c;
-        *g = *g / (v.sqrt() + eps);
+        *g /= v.sqrt() + eps;
     }
 }
 
