@@ -173,7 +173,7 @@ pub fn test_device() -> Device {
 /// assert_eq!(tolerance_scale(&Device::flex()), 1.0);
 /// ```
 pub fn tolerance_scale(device: &Device) -> f64 {
-    if *device == Device::flex() || *device == Device::flex().autodiff() {
+    if crate::kernels::is_flex(device) {
         1.0
     } else {
         20.0

@@ -149,7 +149,8 @@ fn is_plain_flex(device: &Device) -> bool {
     matches!(device.as_dispatch(), DispatchDevice::Flex(_))
 }
 
-fn is_flex(device: &Device) -> bool {
+/// Whether `device` is `flex`, plain or autodiff.
+pub(crate) fn is_flex(device: &Device) -> bool {
     match device.as_dispatch() {
         DispatchDevice::Flex(_) => true,
         DispatchDevice::Autodiff(inner) => matches!(**inner, DispatchDevice::Flex(_)),

@@ -45,20 +45,18 @@ impl OnDevice {
         &self.device
     }
 
-    /// `device`, with autodiff when `like` records gradients (so the graph continues).
-    fn target(&self, like: &DynTensor) -> Device {
-        if like.device().is_autodiff() {
+    /// Moves `t` to `device`, with autodiff when `t` records gradients (so the graph continues).
+    fn moved(&self, t: DynTensor) -> DynTensor {
+        let d = if t.device().is_autodiff() {
             self.device.clone().autodiff()
         } else {
             self.device.clone()
-        }
+        };
+        t.to_device(&d)
     }
 
     fn place(&self, tree: &Params) -> Params {
-        tree.map(|t| {
-            let d = self.target(&t);
-            t.to_device(&d)
-        })
+        tree.map(|t| self.moved(t))
     }
 }
 
@@ -90,13 +88,7 @@ impl Layer for OnDevice {
         inputs: Vec<DynTensor>,
         mode: Mode,
     ) -> (Vec<DynTensor>, Params) {
-        let inputs = inputs
-            .into_iter()
-            .map(|x| {
-                let d = self.target(&x);
-                x.to_device(&d)
-            })
-            .collect();
+        let inputs = inputs.into_iter().map(|x| self.moved(x)).collect();
         self.layer
             .forward(&self.place(params), &self.place(state), inputs, mode)
     }
