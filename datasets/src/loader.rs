@@ -4,8 +4,23 @@ use crate::augment::{ResizeFilter, Transform};
 use crate::dataset::ImageDataset;
 use duet_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use duet_core::Key;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
+
+/// Preparing a batch failed (a panic in the transform or the dataset's accessors, on a worker
+/// thread or inline). The epoch's iterator yields it instead of the batch and then ends: a
+/// failed batch is never taken for the end of the epoch.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("data loader: preparing batch {batch} of epoch {epoch} failed: {message}")]
+pub struct BatchError {
+    /// The epoch.
+    pub epoch: u64,
+    /// The batch's index within the epoch.
+    pub batch: usize,
+    /// The panic's message.
+    pub message: String,
+}
 
 /// A batch on the device.
 ///
@@ -70,7 +85,7 @@ struct HostBatch {
 /// let cfg = LoaderConfig { batch_size: 100, drop_last: true, transform: Transform { resize: Some((32, 32)), ..Default::default() }, ..Default::default() };
 /// let loader = Loader::new(s.train, cfg, Key::new(0), Device::flex());
 /// assert_eq!(loader.batches_per_epoch(), 14); // 1437 / 100, last dropped
-/// let b = loader.epoch(0).next().unwrap();
+/// let b = loader.epoch(0).next().unwrap().unwrap();
 /// assert_eq!(b.images.dims(), [100, 1, 32, 32]);
 /// ```
 #[derive(Clone)]
@@ -157,6 +172,7 @@ impl Loader {
         let aug = self.key.fold_in(epoch).split2()[1];
         let end = self.batches_per_epoch();
         let job = Arc::new(Job {
+            epoch,
             data: self.data.clone(),
             cfg: self.cfg.clone(),
             order,
@@ -164,11 +180,7 @@ impl Loader {
             filter: self.filter,
         });
         let source = if self.cfg.prefetch == 0 {
-            Source::Inline {
-                next: start,
-                end,
-                job,
-            }
+            Source::Inline { next: start, job }
         } else {
             // Worker k prepares batches start + k, start + k + n, ...; the iterator takes them
             // round-robin, so the order is fixed whatever the threads' timing.
@@ -180,15 +192,21 @@ impl Loader {
                     let job = job.clone();
                     std::thread::spawn(move || {
                         for b in (start + k..end).step_by(n) {
-                            if tx.send(job.prepare(b)).is_err() {
-                                break; // the iterator was dropped
+                            let r = job.prepare(b);
+                            let failed = r.is_err();
+                            if tx.send(r).is_err() || failed {
+                                break; // the iterator was dropped, or this worker is done
                             }
                         }
                     });
                     rx
                 })
                 .collect();
-            Source::Prefetch { rxs, next: 0 }
+            Source::Prefetch {
+                rxs,
+                next: 0,
+                epoch,
+            }
         };
         EpochIter {
             remaining: end.saturating_sub(start),
@@ -209,6 +227,7 @@ impl Loader {
 
 /// What a worker needs to prepare any batch of one epoch.
 struct Job {
+    epoch: u64,
     data: Arc<ImageDataset>,
     cfg: LoaderConfig,
     order: Arc<Vec<usize>>,
@@ -217,9 +236,25 @@ struct Job {
 }
 
 impl Job {
-    /// Prepares batch `b` of the epoch on the host.
-    fn prepare(&self, b: usize) -> HostBatch {
+    /// Prepares batch `b` of the epoch on the host; a panic becomes a [`BatchError`].
+    fn prepare(&self, b: usize) -> Result<HostBatch, BatchError> {
+        catch_unwind(AssertUnwindSafe(|| self.prepare_unchecked(b))).map_err(|payload| {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the worker panicked".into());
+            BatchError {
+                epoch: self.epoch,
+                batch: b,
+                message,
+            }
+        })
+    }
+
+    fn prepare_unchecked(&self, b: usize) -> HostBatch {
         let Job {
+            epoch: _,
             data,
             cfg,
             order,
@@ -267,16 +302,19 @@ fn prepare(
 enum Source {
     Inline {
         next: usize,
-        end: usize,
         job: Arc<Job>,
     },
     Prefetch {
-        rxs: Vec<Receiver<HostBatch>>,
+        rxs: Vec<Receiver<Result<HostBatch, BatchError>>>,
         next: usize,
+        epoch: u64,
     },
 }
 
 /// The batches of one epoch (see [`Loader::epoch`]); knows how many remain (`len()`).
+///
+/// Yields `Ok(batch)` for each batch, or one `Err(`[`BatchError`]`)` if preparing a batch failed
+/// (then it ends: `remaining` drops to 0).
 ///
 /// # Shapes
 /// Yields [`Batch`]es: `images: [B, C, H, W]` float, `labels: [B]` int, `B` the batch size
@@ -289,37 +327,49 @@ pub struct EpochIter {
 }
 
 impl Iterator for EpochIter {
-    type Item = Batch;
+    type Item = Result<Batch, BatchError>;
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.remaining, Some(self.remaining))
     }
 
-    fn next(&mut self) -> Option<Batch> {
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
         let host = match &mut self.source {
-            Source::Inline { next, end, job } => {
-                if *next >= *end {
-                    return None;
-                }
+            Source::Inline { next, job, .. } => {
                 *next += 1;
                 job.prepare(*next - 1)
             }
-            Source::Prefetch { rxs, next } => {
-                if self.remaining == 0 {
-                    return None;
-                }
-                let rx = &rxs[*next % rxs.len()];
+            Source::Prefetch { rxs, next, epoch } => {
+                let k = *next % rxs.len();
                 *next += 1;
-                rx.recv().ok()?
+                // A worker only hangs up early after sending its error, so a closed channel
+                // with batches remaining means the worker died some other way: still an error.
+                rxs[k].recv().unwrap_or_else(|_| {
+                    Err(BatchError {
+                        epoch: *epoch,
+                        batch: usize::MAX,
+                        message: format!("worker {k} stopped before the end of the epoch"),
+                    })
+                })
             }
         };
-        self.remaining = self.remaining.saturating_sub(1);
+        let host = match host {
+            Ok(h) => h,
+            Err(e) => {
+                self.remaining = 0;
+                return Some(Err(e));
+            }
+        };
+        self.remaining -= 1;
         let n = host.labels.len();
         let [c, h, w] = self.shape;
-        Some(Batch {
+        Some(Ok(Batch {
             images: Tensor::from_data(TensorData::new(host.pixels, [n, c, h, w]), &self.device),
             labels: Tensor::from_data(TensorData::new(host.labels, [n]), &self.device),
             index: host.index,
-        })
+        }))
     }
 }

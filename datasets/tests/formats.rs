@@ -229,11 +229,14 @@ fn shuffles_are_deterministic_permutations_and_prefetch_changes_nothing() {
     assert_ne!(o, a.order(6));
     o.sort();
     assert_eq!(o, (0..s.train.len()).collect::<Vec<_>>());
-    let xs: Vec<_> = a.epoch(1).map(|b| b.images.into_data()).collect();
-    let ys: Vec<_> = b.epoch(1).map(|b| b.images.into_data()).collect();
+    let xs: Vec<_> = a.epoch(1).map(|b| b.unwrap().images.into_data()).collect();
+    let ys: Vec<_> = b.epoch(1).map(|b| b.unwrap().images.into_data()).collect();
     assert_eq!(xs.len(), a.batches_per_epoch());
     assert_eq!(xs, ys);
     // Resuming at batch 7 gives the same batches as the tail of a full epoch.
-    let tail: Vec<_> = b.epoch_from(1, 7).map(|b| b.images.into_data()).collect();
+    let tail: Vec<_> = b
+        .epoch_from(1, 7)
+        .map(|b| b.unwrap().images.into_data())
+        .collect();
     assert_eq!(tail, xs[7..].to_vec());
 }

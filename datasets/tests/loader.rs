@@ -31,7 +31,7 @@ fn unshuffled_batches_hold_the_exact_normalized_pixels() {
     let loader = Loader::new(data.clone(), cfg.clone(), Key::new(0), Device::flex());
     let it = loader.epoch(0);
     assert_eq!(it.len(), 3);
-    let batches: Vec<_> = it.collect();
+    let batches: Vec<_> = it.map(Result::unwrap).collect();
     assert_eq!(batches[2].images.dims(), [2, 3, 4, 4]); // the last, smaller batch
     assert_eq!(batches[2].index, 2);
     let labels = batches[1]
@@ -84,6 +84,7 @@ fn workers_prefetch_and_resume_give_identical_batches() {
     let sync = Loader::new(data.clone(), cfg(0), key, Device::flex());
     let want: Vec<_> = sync
         .epoch(2)
+        .map(Result::unwrap)
         .map(|b| (b.images.into_data(), b.labels.into_data()))
         .collect();
     assert_eq!(want.len(), 13);
@@ -91,10 +92,14 @@ fn workers_prefetch_and_resume_give_identical_batches() {
         let l = Loader::new(data.clone(), cfg(5), key, Device::flex()).with_workers(workers);
         let got: Vec<_> = l
             .epoch(2)
+            .map(Result::unwrap)
             .map(|b| (b.images.into_data(), b.labels.into_data()))
             .collect();
         assert_eq!(got, want, "{workers} workers");
-        let tail: Vec<_> = l.epoch_from(2, 5).map(|b| b.images.into_data()).collect();
+        let tail: Vec<_> = l
+            .epoch_from(2, 5)
+            .map(|b| b.unwrap().images.into_data())
+            .collect();
         let want_tail: Vec<_> = want[5..].iter().map(|(x, _)| x.clone()).collect();
         assert_eq!(tail, want_tail, "resume with {workers} workers");
     }
@@ -102,7 +107,7 @@ fn workers_prefetch_and_resume_give_identical_batches() {
     let other: Vec<_> = sync
         .epoch(3)
         .take(2)
-        .map(|b| b.images.into_data())
+        .map(|b| b.unwrap().images.into_data())
         .collect();
     assert_ne!(other[0], want[0].0);
     let mut early = Loader::new(data, cfg(2), key, Device::flex())
@@ -128,8 +133,8 @@ fn digits_upscaled_for_lenet() {
     let near = Loader::new(s.test.clone(), cfg.clone(), Key::new(0), Device::flex());
     let bil = Loader::new(s.test.clone(), cfg, Key::new(0), Device::flex())
         .with_resize_filter(ResizeFilter::Bilinear);
-    let a = near.epoch(0).next().unwrap().images;
-    let b = bil.epoch(0).next().unwrap().images;
+    let a = near.epoch(0).next().unwrap().unwrap().images;
+    let b = bil.epoch(0).next().unwrap().unwrap().images;
     assert_eq!(a.dims(), [32, 1, 32, 32]);
     assert_eq!(b.dims(), [32, 1, 32, 32]);
     let a = a.into_data().try_to_vec::<f32>().unwrap();
@@ -146,4 +151,28 @@ fn digits_upscaled_for_lenet() {
     assert_ne!(a, b);
     let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
     assert!((mean(&a) - mean(&b)).abs() < 0.02);
+}
+
+/// A batch that cannot be prepared (here: a dataset whose pixel buffer is shorter than its
+/// labels promise, so slicing image 7 panics) reaches the caller as an error, with or without
+/// worker threads, instead of ending the epoch early as if it were complete.
+#[test]
+fn a_failing_batch_is_an_error_not_the_end_of_the_epoch() {
+    let mut data = synthetic(20);
+    data.pixels.truncate(7 * data.image_len());
+    for (prefetch, workers) in [(0, 1), (2, 1), (4, 3)] {
+        let cfg = LoaderConfig {
+            batch_size: 4,
+            shuffle: false,
+            prefetch,
+            ..Default::default()
+        };
+        let l = Loader::new(data.clone(), cfg, Key::new(0), Device::flex()).with_workers(workers);
+        let got: Vec<_> = l.epoch(3).collect();
+        assert!(got[0].is_ok(), "batch 0 is whole");
+        let err = got[1].as_ref().expect_err("batch 1 holds image 7");
+        assert_eq!((err.epoch, err.batch), (3, 1), "prefetch {prefetch}");
+        assert!(err.to_string().contains("batch 1 of epoch 3"), "{err}");
+        assert_eq!(got.len(), 2, "the iterator ends after the error");
+    }
 }

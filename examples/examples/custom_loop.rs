@@ -11,9 +11,9 @@ use duet_module::{value_and_grad, Rngs};
 use duet_optim::{adam, Adam, Optimizer};
 use duet_train::ImageModule;
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dev = Device::flex();
-    let data = digits().expect("embedded digits");
+    let data = digits()?;
     let t = Transform {
         resize: Some((32, 32)),
         normalize: Some((vec![0.3], vec![0.4])),
@@ -46,6 +46,7 @@ fn main() {
     let mut opt = Optimizer::new(adam(2e-3, Adam::default()));
     for epoch in 0..8 {
         for batch in train.epoch(epoch) {
+            let batch = batch?;
             let mode = Mode::Train(rngs.dropout.next());
             let (loss, grads) = value_and_grad(
                 |m: &LeNet| {
@@ -69,6 +70,7 @@ fn main() {
         }
         let (mut right, mut n) = (0.0, 0);
         for b in test.epoch(0) {
+            let b = b?;
             n += b.labels.dims()[0];
             right +=
                 ops::correct(model.logits(b.images, Mode::Eval), b.labels).into_scalar::<f32>();
@@ -86,7 +88,7 @@ fn main() {
             ("state", &module_state(&model)),
         ],
         &Default::default(),
-    )
-    .unwrap();
+    )?;
     println!("saved {}", path.display());
+    Ok(())
 }

@@ -34,10 +34,17 @@ fn final_params(dir: &std::path::Path, step: u64) -> Params {
         .unwrap()
 }
 
+/// Resuming continues the run: the resumed process runs only the remaining steps (its own
+/// report and the step records say so), ends bitwise where an uninterrupted run ends, and
+/// really starts from the checkpoint's weights (a perturbed checkpoint ends elsewhere).
 #[test]
 fn resuming_gives_bitwise_the_same_weights_as_an_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
     let common = [
         "train",
         "--quiet",
@@ -71,14 +78,29 @@ fn resuming_gives_bitwise_the_same_weights_as_an_uninterrupted_run() {
             ]
             .concat(),
         );
-        run_ok(
+        let ten = std::fs::read(b.join("step-00000010.safetensors")).unwrap();
+        let out = run_ok(
             &[
                 &common[..],
                 &["--api", api, "--resume", b.to_str().unwrap()],
             ]
             .concat(),
         );
+        assert!(
+            out.contains("(14 in this run, resumed at step 10)"),
+            "{out}"
+        );
+        // Each step is logged once, in order: the resumed process did not redo steps 1..=10.
+        let steps: Vec<u64> = duet_train::MetricsLog::read(b.join("metrics.jsonl"))
+            .unwrap()
+            .iter()
+            .filter(|r| r.split == "train")
+            .map(|r| r.step)
+            .collect();
+        assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+        assert_eq!(steps.last(), Some(&24));
         let (pa, pb) = (final_params(&a, 24), final_params(&b, 24));
+        assert_eq!(pa.len(), pb.len());
         for (path, t) in pa.iter() {
             assert_eq!(
                 t.to_vec(),
@@ -86,9 +108,139 @@ fn resuming_gives_bitwise_the_same_weights_as_an_uninterrupted_run() {
                 "{api}: {path} differs after resume"
             );
         }
+        if api == "functional" {
+            // The same step-10 checkpoint with one weight nudged: resuming must end elsewhere.
+            std::fs::create_dir_all(&c).unwrap();
+            let f = CheckpointFile::from_bytes(c.join("x"), ten).unwrap();
+            let dev = Device::flex();
+            let trees: Vec<(String, Params)> = f
+                .tree_names()
+                .iter()
+                .map(|n| (n.to_string(), f.tree(n, &dev).unwrap()))
+                .collect();
+            let nudged =
+                trees[0]
+                    .1
+                    .map_with_path(|p, t| if p == "fc3.bias" { t + 1e-2 } else { t });
+            let refs: Vec<(&str, &Params)> = trees
+                .iter()
+                .map(|(n, t)| (n.as_str(), if n == "params" { &nudged } else { t }))
+                .collect();
+            let mut meta = f.metadata().clone();
+            meta.remove("duet.trees");
+            checkpoint::save(c.join("step-00000010.safetensors"), &refs, &meta).unwrap();
+            run_ok(
+                &[
+                    &common[..],
+                    &["--api", api, "--resume", c.to_str().unwrap()],
+                ]
+                .concat(),
+            );
+            let pc = final_params(&c, 24);
+            assert_ne!(
+                pc.get_dyn("conv1.weight").unwrap().to_vec(),
+                pa.get_dyn("conv1.weight").unwrap().to_vec(),
+                "a perturbed checkpoint resumed to the same weights: resume ignored it"
+            );
+            std::fs::remove_dir_all(&c).unwrap();
+        }
         std::fs::remove_dir_all(&a).unwrap();
         std::fs::remove_dir_all(&b).unwrap();
     }
+}
+
+/// `duet train` into a directory that holds a run is refused (one line, naming the directory,
+/// `--resume` and `--overwrite`) and leaves the run untouched; `--overwrite` replaces it.
+#[test]
+fn train_refuses_a_directory_that_holds_a_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let d = dir.to_str().unwrap();
+    let args = ["train", "--quiet", "--steps", "3", "--out", d];
+    run_ok(&args);
+    let before = std::fs::read(dir.join("step-00000003.safetensors")).unwrap();
+    let out = duet()
+        .args(["train", "--quiet", "--steps", "2", "--out", d])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.trim().lines().count() == 1
+            && err.contains(d)
+            && err.contains("--resume")
+            && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("step-00000003.safetensors")).unwrap(),
+        before
+    );
+    let out = run_ok(&[
+        "train",
+        "--quiet",
+        "--steps",
+        "2",
+        "--out",
+        d,
+        "--overwrite",
+    ]);
+    assert!(out.contains("step-00000002"), "{out}");
+    assert!(!dir.join("step-00000003.safetensors").exists());
+    // --overwrite of the run being resumed would delete the checkpoint it reads.
+    let out = duet()
+        .args([
+            "train",
+            "--quiet",
+            "--steps",
+            "4",
+            "--resume",
+            d,
+            "--overwrite",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(dir.join("step-00000002.safetensors").exists());
+}
+
+/// `--resume` with another `--optimizer` is refused unless `--reset-optimizer` is given.
+#[test]
+fn resume_with_another_optimizer_needs_reset_optimizer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("run");
+    let d = d.to_str().unwrap();
+    run_ok(&[
+        "train",
+        "--quiet",
+        "--steps",
+        "2",
+        "--optimizer",
+        "adam",
+        "--out",
+        d,
+    ]);
+    let rms = [
+        "train",
+        "--quiet",
+        "--steps",
+        "4",
+        "--optimizer",
+        "rmsprop",
+        "--resume",
+        d,
+    ];
+    let out = duet().args(rms).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--reset-optimizer")
+            && err.contains("adam")
+            && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    let out = run_ok(&[&rms[..], &["--reset-optimizer"]].concat());
+    assert!(out.contains("resumed at step 2"), "{out}");
 }
 
 /// `--device cpu,cpu` trains data-parallel (two replicas, each half of every batch) and ends
@@ -229,6 +381,8 @@ fn a_nan_loss_stops_training_and_names_the_last_good_checkpoint() {
         checkpoint_every: 0,
         keep_last: 2,
         out_dir: tmp.path().into(),
+        overwrite: false,
+        reset_optimizer: false,
         key: Key::new(0),
         log_every: 1,
         quiet: true,

@@ -44,6 +44,11 @@ impl Optimizer {
         self.state = Some(state);
     }
 
+    /// Drops the state: the next update starts from the transform's `init`, as a new optimizer.
+    pub fn reset(&mut self) {
+        self.state = None;
+    }
+
     /// Initializes the state for `params` now.
     pub fn init(&mut self, params: &Params) -> &OptState {
         self.state.insert(self.tx.init(params))

@@ -42,6 +42,7 @@ pub struct CheckpointDir {
     keep_last: usize,
     better: Better,
     best: Option<f64>,
+    last_good: Option<u64>,
 }
 
 impl CheckpointDir {
@@ -69,6 +70,7 @@ impl CheckpointDir {
             keep_last: keep_last.max(1),
             better,
             best,
+            last_good: None,
         })
     }
 
@@ -115,6 +117,26 @@ impl CheckpointDir {
         Ok(path)
     }
 
+    /// Marks `step`'s checkpoint as known good (its params gave a finite loss): pruning never
+    /// deletes it, so a run that diverges later can always be resumed from it.
+    pub fn set_last_good(&mut self, step: u64) {
+        self.last_good = Some(step);
+    }
+
+    /// Renames `step`'s checkpoint to `diverged-step-*.safetensors` (kept for inspection, no
+    /// longer picked by [`latest`](Self::latest) or `--resume`). Returns the new path.
+    pub fn mark_diverged(&self, step: u64) -> Result<PathBuf, CheckpointError> {
+        let from = self.path_for(step);
+        let to = self
+            .dir
+            .join(format!("diverged-step-{step:08}.safetensors"));
+        std::fs::rename(&from, &to).map_err(|source| CheckpointError::Io {
+            path: from.clone(),
+            source,
+        })?;
+        Ok(to)
+    }
+
     /// The steps that have a checkpoint, ascending.
     pub fn steps(&self) -> Result<Vec<u64>, CheckpointError> {
         Ok(list(&self.dir)?.into_iter().map(|(s, _)| s).collect())
@@ -123,7 +145,10 @@ impl CheckpointDir {
     fn prune(&self) -> Result<(), CheckpointError> {
         let all = list(&self.dir)?;
         let excess = all.len().saturating_sub(self.keep_last);
-        for (_, p) in &all[..excess] {
+        for (_, p) in all[..excess]
+            .iter()
+            .filter(|(s, _)| Some(*s) != self.last_good)
+        {
             std::fs::remove_file(p).map_err(|source| CheckpointError::Io {
                 path: p.clone(),
                 source,

@@ -16,18 +16,26 @@
 
 mod checkpoints;
 mod classifier;
+mod error;
 mod functional;
 mod metrics;
 mod module;
 mod parallel;
 mod plot;
+mod resume;
+mod run_dir;
 mod trainer;
 
 pub use checkpoints::{Better, CheckpointDir};
 pub use classifier::{Classifier, StepOutput};
+pub use error::TrainError;
 pub use functional::FunctionalClassifier;
 pub use metrics::{MetricsLog, Record};
 pub use module::{ImageModule, ModuleClassifier};
 pub use parallel::{Collective, DataParallel, HostCollective};
 pub use plot::{plot_curves, PlotError};
-pub use trainer::{evaluate, fit, restore, TrainConfig, TrainError, TrainSummary};
+pub use resume::{
+    check_metadata, first_non_finite, restore, restore_checked, OPTIMIZER_KEY, RUN_KEYS,
+};
+pub use run_dir::{RunDir, RunDirError, RunMode};
+pub use trainer::{evaluate, fit, run_mode, TrainConfig, TrainSummary};

@@ -55,6 +55,41 @@ impl MetricsLog {
         Ok(MetricsLog { path, file })
     }
 
+    /// Reopens the log of a run resumed at `step`: records after `step` (written by the
+    /// interrupted process after its last checkpoint) and a torn last line are dropped, so that
+    /// each step is logged once; the file is rewritten atomically, then appended to.
+    ///
+    /// # Example
+    /// ```
+    /// use duet_train::{MetricsLog, Record};
+    /// let path = std::env::temp_dir().join(format!("duet-metrics-resume-{}.jsonl", std::process::id()));
+    /// let rec = |step| Record { step, epoch: 0, split: "train".into(), loss: 1.0, accuracy: 0.5, images_per_s: 0.0, lr: 1e-3 };
+    /// let mut log = MetricsLog::create(&path, false).unwrap();
+    /// for s in 1..=5 { log.write(&rec(s)).unwrap(); }
+    /// // The last checkpoint was at step 3: resuming there drops steps 4 and 5.
+    /// let mut log = MetricsLog::resume(&path, 3).unwrap();
+    /// log.write(&rec(4)).unwrap();
+    /// let steps: Vec<u64> = MetricsLog::read(&path).unwrap().iter().map(|r| r.step).collect();
+    /// assert_eq!(steps, vec![1, 2, 3, 4]);
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn resume(path: impl AsRef<Path>, step: u64) -> std::io::Result<Self> {
+        let path = path.as_ref();
+        let kept: Vec<Record> = match Self::read(path) {
+            Ok(all) => all.into_iter().filter(|r| r.step <= step).collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let mut text = String::new();
+        for r in &kept {
+            text.push_str(&serde_json::to_string(r).map_err(std::io::Error::other)?);
+            text.push('\n');
+        }
+        duet_core::checkpoint::write_atomic(path, text.as_bytes())
+            .map_err(std::io::Error::other)?;
+        Self::create(path, true)
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path

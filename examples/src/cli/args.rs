@@ -128,10 +128,19 @@ pub struct TrainArgs {
     /// Seed of every random key (init, shuffling, augmentation, dropout).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output directory (checkpoints, metrics.jsonl, curves.png); default `runs/latest`, or the
-    /// `--resume` directory.
+    /// Output directory (checkpoints, metrics.jsonl, curves.png); default: the `--resume`
+    /// directory, or the first of `runs/train`, `runs/train2`, ... that holds no run. A
+    /// directory that holds another run is refused (see --overwrite).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace the run already in --out: deletes its checkpoints, metrics and curves (only
+    /// those files) before training.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// With --resume: start a fresh optimizer state instead of the checkpoint's (needed to
+    /// resume with a different --optimizer or hyper-parameters).
+    #[arg(long, requires = "resume")]
+    pub reset_optimizer: bool,
     /// Continue from the latest checkpoint in this directory (written by a previous --out).
     #[arg(long)]
     pub resume: Option<PathBuf>,

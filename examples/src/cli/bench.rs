@@ -115,6 +115,7 @@ fn pipeline(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
     let mut images = 0;
     for epoch in 0..2 {
         for b in loader.epoch(epoch) {
+            let b = b.map_err(|e| CliError::Other(e.to_string()))?;
             images += b.labels.dims()[0];
             std::hint::black_box(b.images.into_data());
         }

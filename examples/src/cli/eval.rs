@@ -110,7 +110,8 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), CliError> {
         Key::new(0),
         device,
     );
-    let (loss, acc) = evaluate(l.model.as_ref(), &loader);
+    let (loss, acc) = evaluate(l.model.as_ref(), &loader)
+        .map_err(|e| CliError::Other(format!("{:?} test split: {e}", args.data.dataset)))?;
     println!("{{\"checkpoint\": \"{}\", \"api\": \"{:?}\", \"images\": {}, \"accuracy\": {acc:.6}, \"loss\": {loss:.6}}}", args.checkpoint.display(), args.api, loader.data().len());
     Ok(())
 }

@@ -1,10 +1,14 @@
 //! `duet train`.
 
-use super::args::TrainArgs;
+use super::args::{OptimizerKind, TrainArgs};
 use super::{data, models, CliError};
+use clap::ValueEnum;
+use duet_core::CheckpointFile;
 use duet_core::Key;
 use duet_datasets::{Loader, LoaderConfig};
-use duet_train::{fit, TrainConfig};
+use duet_train::{
+    check_metadata, fit, run_mode, CheckpointDir, RunDir, TrainConfig, OPTIMIZER_KEY,
+};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -35,6 +39,23 @@ fn join(v: &[impl ToString]) -> String {
         .join(",")
 }
 
+/// The optimizer and its hyper-parameters as JSON (checkpoint key `duet.optimizer`): a resumed
+/// run must ask for the same one, or pass `--reset-optimizer`. The fixed hyper-parameters are
+/// those of [`models::optimizer`].
+pub fn optimizer_description(kind: OptimizerKind, lr: f64) -> String {
+    let name = kind
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    let fixed = match kind {
+        OptimizerKind::Rmsprop => serde_json::json!({"alpha": 0.9}),
+        OptimizerKind::Adam => serde_json::json!({}),
+        OptimizerKind::Adamw => serde_json::json!({"weight_decay": 1e-2}),
+        OptimizerKind::Sgd => serde_json::json!({"momentum": 0.9}),
+    };
+    serde_json::json!({"kind": name, "lr": lr, "fixed": fixed}).to_string()
+}
+
 /// Runs `duet train`.
 pub fn run(args: &TrainArgs) -> Result<(), CliError> {
     let devices = args
@@ -43,6 +64,14 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         .map(|d| duet_core::device(d.trim()))
         .collect::<Result<Vec<_>, _>>()?;
     let device = devices[0].clone();
+    let out = match args.out.clone().or_else(|| args.resume.clone()) {
+        Some(dir) => dir,
+        None => RunDir::next_free("runs/train").map_err(|e| CliError::Other(e.to_string()))?,
+    };
+    // Refuse a directory that holds another run (or is locked) before loading anything more.
+    let fail = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
+    let mode = run_mode(&out, args.resume.as_deref(), args.overwrite).map_err(|e| fail(&e))?;
+    RunDir::check(&out, mode).map_err(|e| fail(&e))?;
     let splits = data::load(&args.data)?;
     let stats = data::channel_stats(&splits.train);
     let (t_train, t_test) =
@@ -85,14 +114,14 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         )));
     }
     let spe = train.batches_per_epoch() as u64;
-    let total_steps = args
-        .steps
-        .unwrap_or_else(|| args.epochs.unwrap_or(20) * spe);
-    let out = args
-        .out
-        .clone()
-        .or_else(|| args.resume.clone())
-        .unwrap_or_else(|| "runs/latest".into());
+    let total_steps = match (args.steps, args.epochs.unwrap_or(20)) {
+        (Some(steps), _) => steps,
+        (None, epochs) => epochs.checked_mul(spe).ok_or_else(|| {
+            CliError::Other(format!(
+                "--epochs {epochs}: {epochs} epochs of {spe} steps overflow the step counter"
+            ))
+        })?,
+    };
     let lower = |s: String| s.to_lowercase();
     let metadata = BTreeMap::from([
         ("duet.model".to_string(), lower(format!("{:?}", args.model))),
@@ -106,12 +135,29 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         ("duet.norm_mean".to_string(), join(&stats.0)),
         ("duet.norm_std".to_string(), join(&stats.1)),
         ("duet.seed".to_string(), args.seed.to_string()),
+        (
+            OPTIMIZER_KEY.to_string(),
+            optimizer_description(args.optimizer, args.lr),
+        ),
     ]);
+    if let Some(dir) = &args.resume {
+        // The checks `fit` repeats when it restores, here before anything is printed.
+        if let Some(latest) = CheckpointDir::latest(dir)? {
+            check_metadata(
+                &CheckpointFile::open(latest)?,
+                &metadata,
+                args.reset_optimizer,
+            )
+            .map_err(|e| fail(&e))?;
+        }
+    }
     let cfg = TrainConfig {
         total_steps,
         checkpoint_every: args.checkpoint_every,
         keep_last: args.keep,
         out_dir: out.clone(),
+        overwrite: args.overwrite,
+        reset_optimizer: args.reset_optimizer,
         key: k_steps,
         log_every: spe.min(20),
         quiet: args.quiet,
@@ -137,14 +183,27 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         args.resume.as_deref(),
     )
     .map_err(|e| CliError::Other(e.to_string()))?;
-    let (loss, acc) = summary.eval.unwrap_or((f64::NAN, f64::NAN));
+    let eval = match summary.eval {
+        Some((loss, acc)) => format!("test accuracy {:.2}%, test loss {loss:.4}", acc * 100.0),
+        None => "not evaluated yet (no epoch ended)".into(),
+    };
+    let resumed = match summary.start_step {
+        0 => String::new(),
+        s => format!(" ({} in this run, resumed at step {s})", summary.steps - s),
+    };
     println!(
-        "{} after {} steps: test accuracy {:.2}%, test loss {loss:.4}, {:.0} images/s; checkpoint {}; curves {}",
-        if summary.interrupted { "interrupted" } else { "done" },
+        "{} after {} steps{resumed}: {eval}, {:.0} images/s; checkpoint {}; curves {}",
+        if summary.interrupted {
+            "interrupted"
+        } else {
+            "done"
+        },
         summary.steps,
-        acc * 100.0,
         summary.images_per_s,
-        summary.checkpoint.map(|p| p.display().to_string()).unwrap_or_default(),
+        summary
+            .checkpoint
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
         out.join("curves.png").display()
     );
     Ok(())
