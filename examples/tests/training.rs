@@ -118,10 +118,9 @@ fn resuming_gives_bitwise_the_same_weights_as_an_uninterrupted_run() {
                 .iter()
                 .map(|n| (n.to_string(), f.tree(n, &dev).unwrap()))
                 .collect();
-            let nudged =
-                trees[0]
-                    .1
-                    .map_with_path(|p, t| if p == "fc3.bias" { t + 1e-2 } else { t });
+            let nudged = trees[0]
+                .1
+                .map_with_path(|p, t| if p == "fc3.bias" { t + 1e-2 } else { t });
             let refs: Vec<(&str, &Params)> = trees
                 .iter()
                 .map(|(n, t)| (n.as_str(), if n == "params" { &nudged } else { t }))
@@ -187,6 +186,27 @@ fn train_refuses_a_directory_that_holds_a_run() {
     ]);
     assert!(out.contains("step-00000002"), "{out}");
     assert!(!dir.join("step-00000003.safetensors").exists());
+    // A second process training into a directory in use is refused, even with --overwrite.
+    let held = duet_train::RunDir::open(&dir, duet_train::RunMode::Resume).unwrap();
+    let out = duet()
+        .args([
+            "train",
+            "--quiet",
+            "--steps",
+            "2",
+            "--out",
+            d,
+            "--overwrite",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("in use by another training run"),
+        "{err}"
+    );
+    assert!(dir.join("step-00000002.safetensors").exists());
+    drop(held);
     // --overwrite of the run being resumed would delete the checkpoint it reads.
     let out = duet()
         .args([
