@@ -90,12 +90,13 @@ pub fn lenet_checkpoint(dir: &Path) -> PathBuf {
     file
 }
 
-/// A copy of checkpoint `src` at `dir/name` with its header metadata edited by `edit`.
-pub fn with_meta(src: &Path, name: &str, edit: impl FnOnce(&mut Map<String, Value>)) -> PathBuf {
+/// A copy of checkpoint `src` next to it, named `name`, with its safetensors header (tensor
+/// entries and `__metadata__`) edited by `edit`.
+pub fn with_header(src: &Path, name: &str, edit: impl FnOnce(&mut Map<String, Value>)) -> PathBuf {
     let b = std::fs::read(src).unwrap();
     let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
     let mut header: Value = serde_json::from_slice(&b[8..8 + n]).unwrap();
-    edit(header["__metadata__"].as_object_mut().unwrap());
+    edit(header.as_object_mut().unwrap());
     let mut h = serde_json::to_vec(&header).unwrap();
     while h.len() % 8 != 0 {
         h.push(b' ');
@@ -104,6 +105,13 @@ pub fn with_meta(src: &Path, name: &str, edit: impl FnOnce(&mut Map<String, Valu
     let out = [&(h.len() as u64).to_le_bytes()[..], &h, &b[8 + n..]].concat();
     std::fs::write(&dst, out).unwrap();
     dst
+}
+
+/// A copy of checkpoint `src` with its metadata edited by `edit` (see [`with_header`]).
+pub fn with_meta(src: &Path, name: &str, edit: impl FnOnce(&mut Map<String, Value>)) -> PathBuf {
+    with_header(src, name, |h| {
+        edit(h["__metadata__"].as_object_mut().unwrap())
+    })
 }
 
 /// An edit for [`with_meta`]: metadata `key` set to `value`.
