@@ -301,6 +301,13 @@ fn eval_on_an_empty_test_split_is_an_error_naming_the_dataset() {
         &[&good, &d],
     ));
     assert!(err.contains("mnist") && err.contains(s(&d)), "{err}");
+    // A model with fewer outputs than the dataset has classes.
+    let five = lenet_with_classes(tmp.path(), 5, "five.safetensors");
+    let err = fails(&cmd("eval --checkpoint {}", &[&five]));
+    assert!(
+        err.contains("10 classes") && err.contains("five.safetensors"),
+        "{err}"
+    );
     // The same checkpoint evaluates a non-empty split.
     let d = mnist_dir(tmp.path(), 2, 3, 28, 28);
     let out = duet(&cmd(

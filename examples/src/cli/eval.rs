@@ -16,6 +16,8 @@ pub struct Loaded {
     pub model: Box<dyn Classifier>,
     /// `[C, H, W]` it expects.
     pub input: [usize; 3],
+    /// Its number of outputs (`duet.classes`).
+    pub classes: usize,
     /// The normalization it was trained with (per-channel mean and std), if the checkpoint
     /// records one (`duet.norm_mean`, `duet.norm_std`; validated: finite, std above 0, one per
     /// channel).
@@ -182,6 +184,7 @@ pub fn load(
     Ok(Loaded {
         model,
         input,
+        classes,
         norm,
         meta: ck.metadata().clone(),
     })
@@ -190,8 +193,8 @@ pub fn load(
 /// `duet eval`: test-split accuracy and loss.
 ///
 /// # Errors
-/// As [`load`]; a checkpoint without its normalization; an empty test split; a dataset whose
-/// channels differ from the checkpoint's.
+/// As [`load`]; a checkpoint without its normalization; an empty test split; a dataset with
+/// more classes than the model has outputs, or other channels than the checkpoint's.
 pub fn run_eval(args: &EvalArgs) -> Result<(), CliError> {
     let device = duet_core::device(&args.device)?;
     let l = load(&args.checkpoint, args.api, &device)?;
@@ -218,6 +221,14 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), CliError> {
     if splits.test.is_empty() {
         return Err(CliError::Other(format!(
             "{dataset}: the test split has no images, nothing to evaluate"
+        )));
+    }
+    if splits.test.num_classes() > l.classes {
+        return Err(CliError::Other(format!(
+            "{dataset}: {} classes, the checkpoint {} has {} outputs",
+            splits.test.num_classes(),
+            args.checkpoint.display(),
+            l.classes
         )));
     }
     let (h, w) = (l.input[1], l.input[2]);

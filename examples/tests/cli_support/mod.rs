@@ -60,27 +60,34 @@ pub fn cmd(line: &str, paths: &[&Path]) -> Vec<String> {
 
 /// An untrained LeNet checkpoint for `[1, 32, 32]` digits, 10 classes, with training metadata.
 pub fn lenet_checkpoint(dir: &Path) -> PathBuf {
+    lenet_with_classes(dir, 10, "good.safetensors")
+}
+
+/// As [`lenet_checkpoint`] with `classes` outputs, in `dir/name`.
+pub fn lenet_with_classes(dir: &Path, classes: usize, name: &str) -> PathBuf {
     let dev = Device::flex();
+    let kind = ModelKind::Lenet;
     let m = models::build(
-        ModelKind::Lenet,
+        kind,
         Api::Functional,
         [1, 32, 32],
-        10,
+        classes,
         Key::new(0),
         &dev,
     )
     .unwrap();
+    let classes = classes.to_string();
     let meta: BTreeMap<String, String> = [
         ("duet.model", "lenet"),
         ("duet.api", "functional"),
         ("duet.input", "1,32,32"),
-        ("duet.classes", "10"),
+        ("duet.classes", classes.as_str()),
         ("duet.norm_mean", "0.3"),
         ("duet.norm_std", "0.4"),
     ]
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .into();
-    let file = dir.join("good.safetensors");
+    let file = dir.join(name);
     checkpoint::save(
         &file,
         &[("params", &m.params()), ("state", &m.state())],
