@@ -26,75 +26,8 @@ use std::path::{Path, PathBuf};
 /// The format version written to `duet.format`.
 pub const FORMAT_VERSION: &str = "1";
 
-/// Errors from saving and loading checkpoints. Each names the file and, where it applies, the
-/// tensor and both shapes.
-#[derive(Debug, thiserror::Error)]
-pub enum CheckpointError {
-    /// Reading or writing the file failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The file is not a valid safetensors file (truncated, bad header, ...).
-    #[error("{path}: not a valid checkpoint: {reason}")]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The model expects a tensor the file does not have.
-    #[error("{path}: missing tensor `{tensor}`")]
-    Missing {
-        /// The file.
-        path: PathBuf,
-        /// The tensor's full name in the file.
-        tensor: String,
-    },
-    /// The file has a tensor the model does not expect.
-    #[error("{path}: unexpected tensor `{tensor}` (not in the model)")]
-    Unexpected {
-        /// The file.
-        path: PathBuf,
-        /// The tensor's full name in the file.
-        tensor: String,
-    },
-    /// A tensor's shape differs from the model's.
-    #[error("{path}: tensor `{tensor}` has shape {found:?}, the model expects {expected:?}")]
-    Shape {
-        /// The file.
-        path: PathBuf,
-        /// The tensor's full name.
-        tensor: String,
-        /// The model's shape.
-        expected: Vec<usize>,
-        /// The file's shape.
-        found: Vec<usize>,
-    },
-    /// A tensor is not float32.
-    #[error("{path}: tensor `{tensor}` has dtype {found}, expected F32")]
-    Dtype {
-        /// The file.
-        path: PathBuf,
-        /// The tensor's full name.
-        tensor: String,
-        /// The dtype found.
-        found: String,
-    },
-    /// The file has no tree of this name.
-    #[error("{path}: no tree `{tree}` (the file has: {available})")]
-    NoTree {
-        /// The file.
-        path: PathBuf,
-        /// The tree asked for.
-        tree: String,
-        /// The trees present.
-        available: String,
-    },
-}
+mod error;
+pub use error::CheckpointError;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
     move |source| CheckpointError::Io {
@@ -281,6 +214,19 @@ impl CheckpointFile {
                 trees
             }
         };
+        // Every path `duet.trees` lists must be a tensor of the file (a hand-edited or foreign
+        // header must not make later reads fail, or panic, on a name that is not there).
+        for (tree, paths) in &trees {
+            for p in paths {
+                let name = Self::full_name(tree, p);
+                if st.tensor(&name).is_err() {
+                    return Err(CheckpointError::ListedMissing {
+                        path: path.clone(),
+                        tensor: name,
+                    });
+                }
+            }
+        }
         drop(st);
         Ok(CheckpointFile {
             path,
@@ -362,6 +308,37 @@ impl CheckpointFile {
         SafeTensors::deserialize(&self.bytes).expect("validated in open")
     }
 
+    /// The stored shape of tensor `path` of tree `tree`, without decoding it (a scalar is `[]`).
+    ///
+    /// # Errors
+    /// [`CheckpointError::NoTree`], or [`CheckpointError::Missing`] naming the tensor.
+    pub fn shape(&self, tree: &str, path: &str) -> Result<Vec<usize>, CheckpointError> {
+        self.stored_paths(tree)?;
+        let name = Self::full_name(tree, path);
+        self.safetensors()
+            .tensor(&name)
+            .map(|v| v.shape().to_vec())
+            .map_err(|_| CheckpointError::Missing {
+                path: self.path.clone(),
+                tensor: name,
+            })
+    }
+
+    /// One tensor, `path` of tree `tree`, on `device`.
+    ///
+    /// # Errors
+    /// [`CheckpointError::NoTree`], [`CheckpointError::Missing`] or [`CheckpointError::Dtype`],
+    /// naming the tensor.
+    pub fn tensor(
+        &self,
+        tree: &str,
+        path: &str,
+        device: &Device,
+    ) -> Result<DynTensor, CheckpointError> {
+        self.stored_paths(tree)?;
+        self.read(&self.safetensors(), &Self::full_name(tree, path), device)
+    }
+
     /// The whole tree `name` as stored, on `device`.
     ///
     /// # Errors
@@ -422,7 +399,10 @@ impl CheckpointFile {
                     tensor: Self::full_name(name, p),
                 });
             };
-            let view = st.tensor(file_name).expect("listed in the header");
+            let view = st.tensor(file_name).map_err(|_| CheckpointError::Missing {
+                path: self.path.clone(),
+                tensor: file_name.clone(),
+            })?;
             let (expected, found) = (want.dims(), view.shape().to_vec());
             let same = expected == found || (found.is_empty() && expected == [1]);
             if !same {

@@ -245,3 +245,67 @@ print(json.dumps(out))
         assert_eq!(vals, t.to_vec(), "{path}");
     }
 }
+
+/// A `duet.trees` header naming a tensor the file lacks is refused when the file is opened
+/// (it used to pass `open` and panic in `load_like`).
+#[test]
+fn trees_metadata_naming_an_absent_tensor_is_an_error_naming_it() {
+    let dev = Device::flex();
+    let d = dir();
+    let file = d.path().join("lying.safetensors");
+    let bytes: Vec<u8> = [1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let view = TensorView::new(Dtype::F32, vec![2], &bytes).unwrap();
+    let meta = HashMap::from([(
+        "duet.trees".to_string(),
+        r#"{"params": ["a", "ghost"]}"#.to_string(),
+    )]);
+    fs::write(
+        &file,
+        safetensors::serialize([("params/a", view)], &Some(meta)).unwrap(),
+    )
+    .unwrap();
+    let e = CheckpointFile::open(&file).unwrap_err();
+    assert!(
+        matches!(&e, CheckpointError::ListedMissing { tensor, .. } if tensor == "params/ghost"),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("lying.safetensors") && msg.contains("params/ghost"),
+        "{msg}"
+    );
+    // The same file with an honest header loads.
+    let template = Params::new().with("a", Tensor::<1>::zeros([2], &dev));
+    let honest = d.path().join("honest.safetensors");
+    save(&honest, &[("params", &template)], &BTreeMap::new()).unwrap();
+    let ck = CheckpointFile::open(&honest).unwrap();
+    assert!(ck
+        .load_like("params", &template, &LoadOptions::default(), &dev)
+        .is_ok());
+}
+
+#[test]
+fn single_tensors_and_shapes_by_name() {
+    let dev = Device::flex();
+    let d = dir();
+    let file = d.path().join("ck.safetensors");
+    save(&file, &[("params", &model(&dev))], &BTreeMap::new()).unwrap();
+    let ck = CheckpointFile::open(&file).unwrap();
+    assert_eq!(
+        ck.shape("params", "conv1.weight").unwrap(),
+        vec![2, 3, 2, 2]
+    );
+    assert_eq!(
+        ck.tensor("params", "conv1.bias", &dev).unwrap().to_vec(),
+        vec![0.5, -0.5]
+    );
+    let e = ck.shape("params", "fc3.bias").unwrap_err();
+    assert!(
+        matches!(&e, CheckpointError::Missing { tensor, .. } if tensor == "params/fc3.bias"),
+        "{e}"
+    );
+    assert!(matches!(
+        ck.tensor("opt", "x", &dev),
+        Err(CheckpointError::NoTree { .. })
+    ));
+}

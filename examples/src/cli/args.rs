@@ -1,7 +1,54 @@
 //! The `duet` command's flags (clap derive).
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+/// The largest `--batch-size` accepted.
+pub const MAX_BATCH_SIZE: usize = 1 << 16;
+/// The largest `--epochs`, `--steps` and `--checkpoint-every` accepted (so that epochs times
+/// steps per epoch cannot overflow a `u64`).
+pub const MAX_STEPS: u64 = 1_000_000_000;
+
+/// `--batch-size`: 1 to [`MAX_BATCH_SIZE`].
+fn batch_size() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(1..=MAX_BATCH_SIZE as u64)
+}
+
+/// `--epochs`, `--steps`: 1 to [`MAX_STEPS`].
+fn steps() -> RangedU64ValueParser<u64> {
+    RangedU64ValueParser::new().range(1..=MAX_STEPS)
+}
+
+/// Parses a learning rate: a finite number above 0.
+pub fn positive_finite(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} must be a finite number above 0"))
+    }
+}
+
+/// A comma-separated list of finite numbers on the command line (`0.5,0.5,0.5`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FloatList(pub Vec<f32>);
+
+/// Parses a [`FloatList`].
+pub fn finite_list(s: &str) -> Result<FloatList, String> {
+    s.split(',')
+        .map(|v| match v.trim().parse::<f32>() {
+            Ok(x) if x.is_finite() => Ok(x),
+            _ => Err(format!(
+                "`{v}` in `{s}` is not a finite number (expected e.g. 0.5,0.5,0.5)"
+            )),
+        })
+        .collect::<Result<_, _>>()
+        .map(FloatList)
+}
 
 /// duet: train, evaluate and benchmark LeNet, AlexNet and an MLP with either API.
 #[derive(Parser, Debug)]
@@ -110,20 +157,20 @@ pub struct TrainArgs {
     /// train data-parallel (each batch split across them, gradients averaged).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Number of epochs (default 20 when --steps is not given).
-    #[arg(long, conflicts_with = "steps")]
+    /// Number of epochs, 1 to 10^9 (default 20 when --steps is not given).
+    #[arg(long, conflicts_with = "steps", value_parser = steps())]
     pub epochs: Option<u64>,
-    /// Total number of optimizer steps, counted from the start of training.
-    #[arg(long)]
+    /// Total number of optimizer steps, counted from the start of training (1 to 10^9).
+    #[arg(long, value_parser = steps())]
     pub steps: Option<u64>,
-    /// Batch size.
-    #[arg(long, default_value_t = 128)]
+    /// Batch size (1 to 65536).
+    #[arg(long, default_value_t = 128, value_parser = batch_size())]
     pub batch_size: usize,
     /// Optimizer.
     #[arg(long, value_enum, default_value = "adam")]
     pub optimizer: OptimizerKind,
-    /// Learning rate.
-    #[arg(long, default_value_t = 2e-3)]
+    /// Learning rate (a finite number above 0).
+    #[arg(long, default_value_t = 2e-3, value_parser = positive_finite, allow_negative_numbers = true)]
     pub lr: f64,
     /// Seed of every random key (init, shuffling, augmentation, dropout).
     #[arg(long, default_value_t = 0)]
@@ -144,11 +191,19 @@ pub struct TrainArgs {
     /// Continue from the latest checkpoint in this directory (written by a previous --out).
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// Save a checkpoint every N steps (0: only at the end of each epoch and at the end).
-    #[arg(long, default_value_t = 0)]
+    /// Replace the run already in --out: deletes its checkpoints, metrics and curves.
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
+    /// With --resume: start a fresh optimizer state instead of the one in the checkpoint (needed
+    /// to resume with a different --optimizer or hyper-parameters).
+    #[arg(long, requires = "resume")]
+    pub reset_optimizer: bool,
+    /// Save a checkpoint every N steps (0: only at the end of each epoch and at the end; at most
+    /// 10^9).
+    #[arg(long, default_value_t = 0, value_parser = RangedU64ValueParser::<u64>::new().range(0..=MAX_STEPS))]
     pub checkpoint_every: u64,
-    /// Keep the last K step checkpoints (plus the best).
-    #[arg(long, default_value_t = 3)]
+    /// Keep the last K step checkpoints (plus the best), 1 to 10^6.
+    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub keep: usize,
     /// No progress bar (for logs).
     #[arg(long)]
@@ -170,8 +225,8 @@ pub struct EvalArgs {
     /// The device.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Batch size.
-    #[arg(long, default_value_t = 256)]
+    /// Batch size (1 to 65536).
+    #[arg(long, default_value_t = 256, value_parser = batch_size())]
     pub batch_size: usize,
 }
 
@@ -207,6 +262,13 @@ pub struct ImportArgs {
     /// The duet checkpoint to write.
     #[arg(long)]
     pub output: PathBuf,
+    /// The per-channel mean the PyTorch model's inputs were normalized with (`0.5,0.5,0.5`);
+    /// stored as `duet.norm_mean` for `duet eval` (which refuses a checkpoint without it).
+    #[arg(long, value_parser = finite_list, requires = "norm_std")]
+    pub norm_mean: Option<FloatList>,
+    /// The per-channel standard deviation, with --norm-mean (each above 0).
+    #[arg(long, value_parser = finite_list, requires = "norm_mean")]
+    pub norm_std: Option<FloatList>,
     /// The device used for the conversion.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -221,8 +283,8 @@ pub struct SummaryArgs {
     /// The front-end.
     #[arg(long, value_enum, default_value = "functional")]
     pub api: Api,
-    /// Input channels (1 for digits/MNIST, 3 for CIFAR).
-    #[arg(long, default_value_t = 3)]
+    /// Input channels (1 for digits/MNIST, 3 for CIFAR; at most 1024).
+    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
     pub channels: usize,
     /// The device.
     #[arg(long, default_value = "cpu")]
@@ -252,14 +314,14 @@ pub struct BenchArgs {
     /// The front-end (`burn`: the same network written directly with burn).
     #[arg(long, value_enum, default_value = "functional")]
     pub api: Api,
-    /// Batch size.
-    #[arg(long, default_value_t = 128)]
+    /// Batch size (1 to 65536).
+    #[arg(long, default_value_t = 128, value_parser = batch_size())]
     pub batch_size: usize,
-    /// Timed steps (after warm-up).
-    #[arg(long, default_value_t = 30)]
+    /// Timed steps (after warm-up), 1 to 10^6.
+    #[arg(long, default_value_t = 30, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub steps: usize,
-    /// Untimed warm-up steps.
-    #[arg(long, default_value_t = 3)]
+    /// Untimed warm-up steps (at most 10^6).
+    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
     pub warmup: usize,
     /// Time the forward pass only (inference), not a training step.
     #[arg(long)]

@@ -78,6 +78,12 @@ fn burn_net(model: ModelKind, chw: [usize; 3], device: &Device) -> BurnNet {
 fn pipeline(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
     use duet_datasets::{ImageDataset, Loader, LoaderConfig, Transform, CIFAR10_MEAN_STD};
     let n = 10_000;
+    if args.batch_size > n {
+        return Err(CliError::Other(format!(
+            "--batch-size {} is larger than the pipeline benchmark's {n} images",
+            args.batch_size
+        )));
+    }
     let pixels = Key::new(7)
         .uniform_vec(n * 3072, 0.0, 256.0)
         .into_iter()

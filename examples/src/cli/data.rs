@@ -114,10 +114,40 @@ pub fn run(args: &DataArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Up to 8 images of each of the first 10 classes, one row per class, upscaled to >= 32 px.
+/// The size of a grid cell for `h` x `w` images: upscaled by an integer factor to >= 32 px when
+/// smaller, shrunk to <= 256 px when larger (nearest neighbour), at least 1 px a side.
+pub fn cell_size(h: usize, w: usize) -> (usize, usize) {
+    let side = h.max(w).max(1);
+    if side < 32 {
+        let s = 32 / side;
+        (h * s, w * s)
+    } else if side > 256 {
+        ((h * 256 / side).max(1), (w * 256 / side).max(1))
+    } else {
+        (h, w)
+    }
+}
+
+/// Up to 8 images of each of the first 10 classes, one row per class, resized by
+/// [`cell_size`].
+///
+/// # Errors
+/// A split without images or with 0-pixel images (naming `path`), or a failed write.
 fn write_grid(d: &ImageDataset, path: &Path) -> Result<(), CliError> {
-    let scale = (32 / d.height.max(1)).max(1);
-    let (ch, cw) = (d.height * scale + 2, d.width * scale + 2);
+    let fail = |why: String| CliError::Other(format!("--grid {}: {why}", path.display()));
+    if d.height == 0 || d.width == 0 || d.channels == 0 {
+        return Err(fail(format!(
+            "the training images are {}x{}x{}, nothing to draw",
+            d.channels, d.height, d.width
+        )));
+    }
+    if d.is_empty() {
+        return Err(fail("the training split has no images".into()));
+    }
+    let (h, w) = (d.height, d.width);
+    let (sh, sw) = cell_size(h, w);
+    // A cell: the image plus a 1 px border; a row is at least as tall as a label (10 px).
+    let (ch, cw) = ((sh + 2).max(12), sw + 2);
     let rows = d.num_classes().min(10);
     let label_w = 8 * 6;
     let mut img = image::RgbImage::from_pixel(
@@ -125,6 +155,7 @@ fn write_grid(d: &ImageDataset, path: &Path) -> Result<(), CliError> {
         (rows * ch) as u32,
         image::Rgb([255, 255, 255]),
     );
+    let plane = h * w;
     for class in 0..rows {
         for (k, i) in (0..d.len())
             .filter(|&i| d.labels[i] as usize == class)
@@ -132,10 +163,9 @@ fn write_grid(d: &ImageDataset, path: &Path) -> Result<(), CliError> {
             .enumerate()
         {
             let px = d.image(i);
-            let plane = d.height * d.width;
-            for y in 0..d.height * scale {
-                for x in 0..d.width * scale {
-                    let at = (y / scale) * d.width + x / scale;
+            for y in 0..sh {
+                for x in 0..sw {
+                    let at = (y * h / sh) * w + x * w / sw;
                     let rgb = if d.channels >= 3 {
                         [px[at], px[plane + at], px[2 * plane + at]]
                     } else {
@@ -149,7 +179,7 @@ fn write_grid(d: &ImageDataset, path: &Path) -> Result<(), CliError> {
                 }
             }
         }
-        draw_digits(&mut img, class, 2, class * ch + ch / 2 - 3);
+        draw_digits(&mut img, class, 2, class * ch + (ch - 10) / 2);
     }
     img.save(path)
         .map_err(|e| CliError::Other(format!("{}: {e}", path.display())))

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 /// against `template` (the duet model's params).
 ///
 /// # Errors
-/// A tensor the model lacks, a missing tensor or a shape mismatch, by name.
+/// A tensor the model lacks, a missing tensor or a shape mismatch, by name (shapes in PyTorch's
+/// layout, as in the state dict).
 pub fn from_torch(state_dict: &Params, template: &Params) -> Result<Params, CliError> {
     if let Some(extra) = state_dict
         .paths()
@@ -29,44 +30,76 @@ pub fn from_torch(state_dict: &Params, template: &Params) -> Result<Params, CliE
             .get_dyn(path)
             .map_err(|_| CliError::Other(format!("state dict has no `{path}`")))?
             .clone();
+        let torch_shape = torch_layout(&want.dims());
+        if t.dims() != torch_shape {
+            return Err(CliError::Other(format!(
+                "state dict tensor `{path}` has shape {:?} (rank {}), the model expects {torch_shape:?} (rank {})",
+                t.dims(),
+                t.rank(),
+                torch_shape.len()
+            )));
+        }
         let t = if t.rank() == 2 {
             DynTensor::from(t.into_rank::<2>().transpose())
         } else {
             t
         };
-        if t.dims() != want.dims() {
-            return Err(CliError::Other(format!(
-                "`{path}`: state dict gives {:?} (duet layout), the model expects {:?}",
-                t.dims(),
-                want.dims()
-            )));
-        }
         out.insert(path, t);
     }
     Ok(out)
 }
 
+/// A duet shape in PyTorch's layout: dense weights `[in, out]` become `[out, in]`.
+fn torch_layout(duet: &[usize]) -> Vec<usize> {
+    match duet {
+        [i, o] => vec![*o, *i],
+        other => other.to_vec(),
+    }
+}
+
+/// Dimension `i` of a rank-`rank` state-dict tensor, at least 1; or an error naming the file,
+/// the tensor, its shape and the rank expected.
+fn dim(
+    args: &ImportArgs,
+    sd: &Params,
+    name: &str,
+    rank: usize,
+    i: usize,
+) -> Result<usize, CliError> {
+    let file = args.input.display();
+    let t = sd.get_dyn(name).map_err(|_| {
+        CliError::Other(format!(
+            "{file}: no `{name}` (is this a {:?} state dict?)",
+            args.model
+        ))
+    })?;
+    let dims = t.dims();
+    match dims.get(i) {
+        Some(&d) if dims.len() == rank && d >= 1 => Ok(d),
+        _ => Err(CliError::Other(format!(
+            "{file}: tensor `{name}` has shape {dims:?}, a {:?} state dict has a rank-{rank} `{name}` with no empty dimension",
+            args.model
+        ))),
+    }
+}
+
 /// Runs `duet import-torch`.
+///
+/// # Errors
+/// A state dict that is not one of `--model` (naming the file and the tensor, with its shape),
+/// or a --norm-mean/--norm-std that does not fit the model's input channels.
 pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     let device = duet_core::device(&args.device)?;
     let sd = CheckpointFile::open(&args.input)?.tree("", &device)?;
-    let dim = |name: &str, i: usize| {
-        sd.get_dyn(name).map(|t| t.dims()[i]).map_err(|_| {
-            CliError::Other(format!(
-                "{}: no `{name}` (is this a {:?} state dict?)",
-                args.input.display(),
-                args.model
-            ))
-        })
-    };
+    let dim = |name: &str, rank: usize, i: usize| dim(args, &sd, name, rank, i);
     let (chw, classes) = match args.model {
-        ModelKind::Lenet => ([dim("conv1.weight", 1)?, 32, 32], dim("fc3.bias", 0)?),
+        ModelKind::Lenet => ([dim("conv1.weight", 4, 1)?, 32, 32], dim("fc3.bias", 1, 0)?),
         ModelKind::Alexnet => (
-            [dim("features.0.weight", 1)?, 32, 32],
-            dim("classifier.6.bias", 0)?,
+            [dim("features.0.weight", 4, 1)?, 32, 32],
+            dim("classifier.6.bias", 1, 0)?,
         ),
         ModelKind::Mlp => {
-            let n = dim("fc1.weight", 1)?;
+            let n = dim("fc1.weight", 2, 1)?;
             let side = (n as f64).sqrt() as usize;
             (
                 if side * side == n {
@@ -74,9 +107,28 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
                 } else {
                     [1, 1, n]
                 },
-                dim("fc3.bias", 0)?,
+                dim("fc3.bias", 1, 0)?,
             )
         }
+    };
+    let norm = match (&args.norm_mean, &args.norm_std) {
+        (Some(m), Some(s)) => {
+            if m.0.len() != chw[0] || s.0.len() != chw[0] {
+                return Err(CliError::Other(format!(
+                    "--norm-mean and --norm-std need one value per input channel ({} for this state dict), got {} and {}",
+                    chw[0],
+                    m.0.len(),
+                    s.0.len()
+                )));
+            }
+            if let Some(v) = s.0.iter().find(|v| **v <= 0.0) {
+                return Err(CliError::Other(format!(
+                    "--norm-std {v}: every std must be above 0"
+                )));
+            }
+            Some((m.0.clone(), s.0.clone()))
+        }
+        _ => None,
     };
     let model = models::build(
         args.model,
@@ -86,8 +138,9 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
         Key::new(0),
         &device,
     )?;
-    let params = from_torch(&sd, &model.params())?;
-    let meta = BTreeMap::from([
+    let params = from_torch(&sd, &model.params())
+        .map_err(|e| CliError::Other(format!("{}: {e}", args.input.display())))?;
+    let mut meta = BTreeMap::from([
         (
             "duet.model".to_string(),
             format!("{:?}", args.model).to_lowercase(),
@@ -103,6 +156,11 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
             format!("import-torch {}", args.input.display()),
         ),
     ]);
+    if let Some((mean, std)) = norm {
+        let join = |v: &[f32]| v.iter().map(f32::to_string).collect::<Vec<_>>().join(",");
+        meta.insert("duet.norm_mean".into(), join(&mean));
+        meta.insert("duet.norm_std".into(), join(&std));
+    }
     checkpoint::save(
         &args.output,
         &[("params", &params), ("state", &model.state())],

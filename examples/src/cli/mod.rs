@@ -10,6 +10,7 @@ pub mod import;
 pub mod models;
 pub mod train;
 
+use clap::error::ErrorKind;
 use clap::Parser;
 
 /// Everything the command can fail with; each prints as one line.
@@ -34,7 +35,10 @@ pub enum CliError {
 
 /// Parses the command line and runs the subcommand. Returns the process exit code.
 pub fn main() -> i32 {
-    let cli = args::Cli::parse();
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return flag_error(&e),
+    };
     let result = match &cli.command {
         args::Command::Train(a) => train::run(a),
         args::Command::Eval(a) => eval::run_eval(a),
@@ -51,6 +55,35 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Prints a command-line error as one line (`error: invalid value '0' for '--batch-size
+/// <BATCH_SIZE>': 0 is not in 1..=65536`), without clap's usage block; `--help` and `--version`
+/// print as usual. Returns the exit code (2 for a bad command line, as clap).
+fn flag_error(e: &clap::Error) -> i32 {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return e.exit_code();
+    }
+    let text = e.render().to_string();
+    let line = one_line(&text);
+    eprintln!("{line} (see --help)");
+    e.exit_code()
+}
+
+/// The lines of a clap message before its `Usage:` block, joined into one.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `duet summary`: the parameter table of a model.

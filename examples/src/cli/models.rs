@@ -136,3 +136,93 @@ pub fn train_step(
         .expect("gradients match the model");
     out.loss.into_scalar::<f32>()
 }
+
+/// The most input channels a checkpoint's `duet.input` may declare.
+pub const MAX_CHANNELS: usize = 1 << 12;
+/// The largest input height or width a checkpoint's `duet.input` may declare.
+pub const MAX_SIDE: usize = 1 << 14;
+/// The most classes a checkpoint's `duet.classes` may declare.
+pub const MAX_CLASSES: usize = 1 << 20;
+
+/// Checks `[C, H, W]` against [`MAX_CHANNELS`] and [`MAX_SIDE`] (and that none is 0).
+///
+/// # Errors
+/// The bounds, as a phrase.
+pub fn check_input(chw: [usize; 3]) -> Result<(), String> {
+    let [c, h, w] = chw;
+    if (1..=MAX_CHANNELS).contains(&c) && [h, w].iter().all(|s| (1..=MAX_SIDE).contains(s)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "input {chw:?} is out of bounds (channels 1 to {MAX_CHANNELS}, height and width 1 to {MAX_SIDE})"
+        ))
+    }
+}
+
+/// Checks a number of classes against [`MAX_CLASSES`] (and that it is not 0).
+///
+/// # Errors
+/// The bounds, as a phrase.
+pub fn check_classes(classes: usize) -> Result<(), String> {
+    if (1..=MAX_CLASSES).contains(&classes) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{classes} classes is out of bounds (1 to {MAX_CLASSES})"
+        ))
+    }
+}
+
+/// The shapes (duet layout) that the key parameters of a `kind` model for `[C, H, W]` inputs and
+/// `classes` outputs have: the first layer's weight, the first dense weight (which depends on
+/// `H` and `W`), the last layer's weight and bias. Comparing them with a file's tensors checks a
+/// checkpoint's metadata *before* a model is built from it (a huge `duet.input` or
+/// `duet.classes` would otherwise allocate without bound).
+///
+/// # Errors
+/// Sizes out of bounds, or an input too small for the architecture, as a phrase.
+pub fn key_shapes(
+    kind: ModelKind,
+    chw: [usize; 3],
+    classes: usize,
+) -> Result<Vec<(&'static str, Vec<usize>)>, String> {
+    check_input(chw)?;
+    check_classes(classes)?;
+    let [c, h, w] = chw;
+    let too_small =
+        |min: usize| format!("input {chw:?} is too small for {kind:?} (at least {min}x{min})");
+    Ok(match kind {
+        ModelKind::Lenet => {
+            // conv 5x5 (valid), pool 2, conv 5x5, pool 2.
+            let side = |s: usize| (s.saturating_sub(4) / 2).saturating_sub(4) / 2;
+            let (sh, sw) = (side(h), side(w));
+            if sh == 0 || sw == 0 {
+                return Err(too_small(16));
+            }
+            vec![
+                ("conv1.weight", vec![6, c, 5, 5]),
+                ("fc1.weight", vec![16 * sh * sw, 120]),
+                ("fc3.weight", vec![84, classes]),
+                ("fc3.bias", vec![classes]),
+            ]
+        }
+        ModelKind::Alexnet => {
+            // Three 2x2 pools; the 3x3 convolutions (padding 1) keep the size.
+            let (sh, sw) = (h / 8, w / 8);
+            if sh == 0 || sw == 0 {
+                return Err(too_small(8));
+            }
+            vec![
+                ("features.0.weight", vec![64, c, 3, 3]),
+                ("classifier.1.weight", vec![256 * sh * sw, 1024]),
+                ("classifier.6.weight", vec![1024, classes]),
+                ("classifier.6.bias", vec![classes]),
+            ]
+        }
+        ModelKind::Mlp => vec![
+            ("fc1.weight", vec![c * h * w, 512]),
+            ("fc3.weight", vec![512, classes]),
+            ("fc3.bias", vec![classes]),
+        ],
+    })
+}
