@@ -120,7 +120,7 @@ mod tests {
     use rand::SeedableRng;
 
     #[test]
-    fn resize_flip_and_normalize_by_hand() {
+    fn resize_and_normalize_by_hand() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let src = [0u8, 255, 255, 0]; // 1x2x2
         let t = Transform {
