@@ -266,3 +266,41 @@ fn a_wrong_hyper_parameter_is_caught_by_the_comparison() {
         &Device::flex(),
     );
 }
+
+/// Guards the fixtures against cases that pass whatever eps is: for batch norm (train and eval),
+/// layer norm and group norm, some case must fail its comparison once eps is set to 0.
+#[test]
+fn every_norm_kind_has_a_case_where_eps_matters() {
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/layers.json")).unwrap())
+            .unwrap();
+    let fx = Fixture::open(format!("{DIR}/layers.safetensors"));
+    let dev = Device::flex();
+    let cases = m["cases"].as_object().unwrap();
+    for (kind, mode) in [
+        ("batch_norm2d", "train"),
+        ("batch_norm2d", "eval"),
+        ("layer_norm", ""),
+        ("group_norm", ""),
+    ] {
+        let matching: Vec<_> = cases
+            .iter()
+            .filter(|(_, e)| e["kind"] == kind && e["hyper"]["mode"].as_str().unwrap_or("") == mode)
+            .collect();
+        assert!(!matching.is_empty(), "no {kind} {mode} case");
+        let sensitive = matching.iter().any(|(name, e)| {
+            let mut e = (*e).clone();
+            e["hyper"]["eps"] = 0.0.into();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_case(name, &e, &fx, &dev)
+            }));
+            r.err()
+                .and_then(|p| p.downcast_ref::<String>().cloned())
+                .is_some_and(|msg| msg.contains("relative error"))
+        });
+        assert!(
+            sensitive,
+            "every {kind} {mode} case passes with eps = 0: add one whose variance is near eps"
+        );
+    }
+}

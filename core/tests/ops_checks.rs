@@ -269,12 +269,20 @@ fn constant_weight_layers_give_hand_computed_values() {
     );
     assert_eq!(v(ops::smooth_l1(p, z, 2.0, Reduction::Sum)), vec![2.0]);
     // dropout: same key, same mask; evaluation is the identity.
-    let x = Tensor::<2>::ones([4, 8], &dev);
+    let x = Tensor::<2>::ones([16, 16], &dev);
     let k = duet_core::Key::new(7);
-    assert_eq!(
-        v(ops::dropout(x.clone(), 0.25, Some(k))),
-        v(ops::dropout(x.clone(), 0.25, Some(k)))
+    let y = v(ops::dropout(x.clone(), 0.25, Some(k)));
+    assert_eq!(y, v(ops::dropout(x.clone(), 0.25, Some(k))));
+    // It does drop: every value is 0 or 1 / (1 - 0.25), and about a quarter are 0 (64 of 256
+    // expected; the bounds are 5 standard deviations).
+    assert!(
+        y.iter().all(|&a| a == 0.0 || (a - 4.0 / 3.0).abs() < 1e-6),
+        "{y:?}"
     );
+    let dropped = y.iter().filter(|&&a| a == 0.0).count();
+    assert!((30..=98).contains(&dropped), "{dropped} of 256 dropped");
+    let other = v(ops::dropout(x.clone(), 0.25, Some(duet_core::Key::new(8))));
+    assert_ne!(y, other, "another key, another mask");
     assert_eq!(v(ops::dropout(x.clone(), 0.25, None)), v(x));
 }
 

@@ -120,7 +120,7 @@ mod tests {
     use rand::SeedableRng;
 
     #[test]
-    fn resize_flip_and_normalize_by_hand() {
+    fn resize_and_normalize_by_hand() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let src = [0u8, 255, 255, 0]; // 1x2x2
         let t = Transform {
@@ -155,22 +155,58 @@ mod tests {
 
     #[test]
     fn crops_stay_inside_the_padding_and_flips_mirror() {
-        let src: Vec<u8> = (1..=9).collect(); // 1x3x3
-        let t = Transform {
-            random_crop_padding: Some(1),
-            horizontal_flip: true,
+        let src: Vec<u8> = (1..=9).collect(); // 1x3x3, every pixel distinct
+        let px = |y: isize, x: isize| {
+            if (0..3).contains(&y) && (0..3).contains(&x) {
+                src[(y * 3 + x) as usize] as f32 / 255.0
+            } else {
+                0.0
+            }
+        };
+        // Every crop with a shift of at most 1, mirrored or not: out[y][x] = padded[y + dy][x' + dx]
+        // with x' = 2 - x when mirrored.
+        let view = |dy: isize, dx: isize, flip: bool| -> Vec<f32> {
+            (0..9)
+                .map(|i| {
+                    let (y, x) = (i / 3, i % 3);
+                    px(y + dy, if flip { 2 - x } else { x } + dx)
+                })
+                .collect()
+        };
+        let t = |flip: bool, pad: Option<usize>| Transform {
+            random_crop_padding: pad,
+            horizontal_flip: flip,
             ..Default::default()
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        for _ in 0..50 {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
             let mut out = vec![0.0; 9];
-            t.apply(&src, 1, 3, 3, &mut out, &mut rng);
-            // Every output pixel is a source pixel or padding.
-            assert!(out
-                .iter()
-                .all(|&v| v == 0.0 || (1..=9).any(|s| (v - s as f32 / 255.0).abs() < 1e-7)));
-            // The centre of a shift-by-at-most-1 crop of a 3x3 image is always a real pixel.
-            assert!(out[4] > 0.0);
+            t(true, Some(1)).apply(&src, 1, 3, 3, &mut out, &mut rng);
+            let hit = (-1..=1)
+                .flat_map(|dy| (-1..=1).flat_map(move |dx| [(dy, dx, false), (dy, dx, true)]))
+                .find(|&(dy, dx, f)| view(dy, dx, f) == out);
+            let hit = hit.unwrap_or_else(|| panic!("{out:?} is no shifted or mirrored crop"));
+            seen.insert(hit);
         }
+        // Each of the 9 shifts, mirrored and not, comes up (18 outcomes, 200 draws).
+        assert_eq!(seen.len(), 18, "{seen:?}");
+        // Flips alone: the image or its mirror, both about half the time; without the flag, never.
+        let (mut mirrored, n) = (0, 400);
+        for _ in 0..n {
+            let mut out = vec![0.0; 9];
+            t(true, None).apply(&src, 1, 3, 3, &mut out, &mut rng);
+            if out == view(0, 0, true) {
+                mirrored += 1;
+            } else {
+                assert_eq!(out, view(0, 0, false));
+            }
+            t(false, None).apply(&src, 1, 3, 3, &mut out, &mut rng);
+            assert_eq!(out, view(0, 0, false));
+        }
+        assert!(
+            (150..=250).contains(&mirrored),
+            "{mirrored} of {n} mirrored"
+        );
     }
 }

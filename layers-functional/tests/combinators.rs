@@ -185,15 +185,16 @@ fn miswired_models_fail_at_init_naming_the_path() {
 fn summary_lists_paths_shapes_and_counts() {
     let m = serial!["a" => Scale, "b" => serial![Scale, Dup, Add]];
     let t = summary(&m, &[vec![5]]).unwrap();
-    for needle in [
-        "a",
-        "b.0",
-        "b.2",
-        "Scale",
-        "Add",
-        "[5]",
-        "trainable params: 10 in 2 tensors",
-    ] {
-        assert!(t.contains(needle), "missing {needle} in\n{t}");
-    }
+    // The row of a path, as its whitespace-separated cells (`contains("a")` held for any table).
+    let row = |path: &str| -> Vec<&str> {
+        t.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|cells| cells.first() == Some(&path))
+            .unwrap_or_else(|| panic!("no row `{path}` in\n{t}"))
+    };
+    assert_eq!(row("a"), ["a", "Scale", "[5]", "5"], "{t}");
+    assert_eq!(row("b.0"), ["b.0", "Scale", "[5]", "5"], "{t}");
+    assert_eq!(row("b.2"), ["b.2", "Add", "[5]", "0"], "{t}");
+    assert_eq!(row("<model>")[3..], ["10"], "{t}");
+    assert!(t.contains("trainable params: 10 in 2 tensors"), "{t}");
 }

@@ -65,7 +65,10 @@ fn layer_for(
         "adaptive_avg_pool2d" => Box::new(AdaptiveAvgPool2d([u(h, "output"); 2])),
         "batch_norm2d" => Box::new(BatchNorm::with(h["eps"].as_f64().unwrap(), 0.1)),
         "layer_norm" => Box::new(LayerNorm::new(h["eps"].as_f64().unwrap())),
-        "group_norm" => Box::new(GroupNorm::new(u(h, "groups"))),
+        "group_norm" => Box::new(GroupNorm::with_eps(
+            u(h, "groups"),
+            h["eps"].as_f64().unwrap(),
+        )),
         "activation" => match h["function"].as_str().unwrap() {
             "relu" => Box::new(Relu),
             "sigmoid" => Box::new(Sigmoid),

@@ -110,6 +110,7 @@ fn golden_cases_through_the_modules() {
         let p = |n: &str| t(&fx, &format!("{case}.{n}"), &dev);
         let x = |n: &str| Params::new().with("x", p(n));
         let same = |_: &str, g: DynTensor| g;
+        let eps = || h["eps"].as_f64().unwrap();
         match kind {
             "linear" => {
                 let w = transpose(p("weight"));
@@ -229,8 +230,10 @@ fn golden_cases_through_the_modules() {
                 } else {
                     (p("running_mean"), p("running_var"))
                 };
+                let mut bn = BatchNorm::new(c, &dev);
+                bn.eps = eps();
                 let bn = load_module_state(
-                    BatchNorm::new(c, &dev),
+                    bn,
                     &Params::new()
                         .with("running_mean", rm)
                         .with("running_var", rv),
@@ -280,10 +283,12 @@ fn golden_cases_through_the_modules() {
                         .with("weight", p("weight"))
                         .with("bias", p("bias")),
                 );
+                let mut ln = LayerNorm::new(p("weight").dims()[0], &dev);
+                ln.eps = eps();
                 check(
                     case,
                     &fx,
-                    LayerNorm::new(p("weight").dims()[0], &dev),
+                    ln,
                     tree,
                     |m, x| m.forward(x.into_rank::<3>()).into(),
                     same,
@@ -296,10 +301,12 @@ fn golden_cases_through_the_modules() {
                         .with("weight", p("weight"))
                         .with("bias", p("bias")),
                 );
+                let mut gn = GroupNorm::new(u("groups"), p("weight").dims()[0], &dev);
+                gn.eps = eps();
                 check(
                     case,
                     &fx,
-                    GroupNorm::new(u("groups"), p("weight").dims()[0], &dev),
+                    gn,
                     tree,
                     |m, x| m.forward(x.into_rank::<4>()).into(),
                     same,

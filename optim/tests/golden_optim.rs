@@ -1,179 +1,36 @@
-//! Every trajectory of `fixtures/optim.json` (torch.optim, `steps` steps, fixed gradients) must
-//! match at 1e-6 relative (max-abs error over max-abs reference), after every step.
+//! Every trajectory of `fixtures/optim.json` (torch.optim) and `fixtures/optax.json` (optax's
+//! Lion and LAMB, which torch.optim does not have), `steps` steps on fixed gradients, must match
+//! at 1e-6 relative (max-abs error over max-abs reference), after every step.
 //!
-//! The suite is driven by the manifest: the optimizer of each case is built from its description
+//! The suite is driven by the manifests: the optimizer of each case is built from its description
 //! (`Adam(lr=1e-2, betas=(0.9,0.999), amsgrad=True)`, `clip_grad_norm_(max_norm=1.0) ... then
-//! SGD(lr=0.1)`, S4TF's `lr_t = LR/(1+DECAY*t); ...`), with PyTorch's defaults for what it does
-//! not say, so the fixtures can be regenerated in place with other seeds and hyper-parameters.
-//! A description the harness does not understand (an unknown optimizer, an unknown keyword, a
-//! case name that contradicts its description) fails the test. `DUET_OPTIM_FIXTURES=DIR` runs
-//! the suite on `DIR/optim.{json,safetensors}` instead of the committed files.
+//! SGD(lr=0.1)`, S4TF's `lr_t = LR/(1+DECAY*t); ...`, `optax.lion(learning_rate=0.01)`), with
+//! PyTorch's or optax's defaults for what it does not say, so the fixtures can be regenerated in
+//! place with other seeds and hyper-parameters. A description the harness does not understand
+//! (an unknown optimizer, an unknown keyword, a case name that contradicts its description) fails
+//! the test. `DUET_OPTIM_FIXTURES=DIR` runs the suite on `DIR/optim.{json,safetensors}` and
+//! `DIR/optax.{json,safetensors}` instead of the committed files.
 
 use duet_core::burn::tensor::Device;
 use duet_core::golden::{errors, Fixture};
 use duet_core::{DynTensor, Params};
 use duet_optim::*;
 use serde_json::Value;
-use std::collections::BTreeMap;
+
+mod golden_optim_support;
+use golden_optim_support::{after, calls, Args, Call};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 /// The fixture directory: `tests/fixtures`, or `DUET_OPTIM_FIXTURES` (files with the same names
-/// made by `generate.py` with another seed, kept outside the repository).
+/// made by `generate.py` and `generate_optax.py` with another seed, kept outside the repository).
 fn dir() -> String {
     std::env::var("DUET_OPTIM_FIXTURES").unwrap_or_else(|_| DIR.to_string())
 }
 const REL: f64 = 1e-6;
 
-/// A constructor call in a description: `Name(key=value, ...)`.
-#[derive(Debug)]
-struct Call {
-    name: String,
-    args: BTreeMap<String, String>,
-}
-
-const KNOWN: [&str; 6] = [
-    "SGD",
-    "Adam",
-    "AdamW",
-    "RMSprop",
-    "Adagrad",
-    "clip_grad_norm_",
-];
-
-/// The known constructor calls of `desc`, in order (`torch.optim.SGD(` counts as `SGD(`).
-fn calls(desc: &str) -> Result<Vec<Call>, String> {
-    let b = desc.as_bytes();
-    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if !ident(b[i]) || (i > 0 && ident(b[i - 1])) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && ident(b[i]) {
-            i += 1;
-        }
-        let full = &desc[start..i];
-        let name = full.rsplit('.').next().unwrap_or(full);
-        if i < b.len() && b[i] == b'(' && KNOWN.contains(&name) {
-            let (body, end) = balanced(desc, i)?;
-            out.push(Call {
-                name: name.to_string(),
-                args: kwargs(body)?,
-            });
-            i = end;
-        }
-    }
-    Ok(out)
-}
-
-/// The text inside the parenthesis opening at `open`, and the index after its closing one.
-fn balanced(s: &str, open: usize) -> Result<(&str, usize), String> {
-    let mut depth = 0;
-    for (j, c) in s[open..].char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Ok((&s[open + 1..open + j], open + j + 1));
-                }
-            }
-            _ => {}
-        }
-    }
-    Err(format!("unbalanced parenthesis in `{s}`"))
-}
-
-/// `k=v, k=(a,b)` into a map; positional arguments are an error.
-fn kwargs(body: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut parts = Vec::new();
-    let (mut depth, mut from) = (0, 0);
-    for (j, c) in body.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&body[from..j]);
-                from = j + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&body[from..]);
-    let mut out = BTreeMap::new();
-    for p in parts.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = p
-            .split_once('=')
-            .ok_or_else(|| format!("positional argument `{p}`"))?;
-        out.insert(k.trim().to_string(), v.trim().to_string());
-    }
-    Ok(out)
-}
-
-/// Typed access to a call's arguments; every argument must be read, or it is unknown.
-struct Args<'a> {
-    call: &'a Call,
-    used: Vec<&'static str>,
-}
-
-impl<'a> Args<'a> {
-    fn new(call: &'a Call) -> Self {
-        Args {
-            call,
-            used: Vec::new(),
-        }
-    }
-    fn raw(&mut self, key: &'static str) -> Option<&'a str> {
-        self.used.push(key);
-        self.call.args.get(key).map(String::as_str)
-    }
-    fn num(&mut self, key: &'static str, default: f64) -> Result<f64, String> {
-        self.raw(key).map_or(Ok(default), |v| {
-            v.parse()
-                .map_err(|_| format!("{}: `{key}={v}` is not a number", self.call.name))
-        })
-    }
-    fn flag(&mut self, key: &'static str) -> Result<bool, String> {
-        match self.raw(key) {
-            None | Some("False") => Ok(false),
-            Some("True") => Ok(true),
-            Some(v) => Err(format!("{}: `{key}={v}` is not a bool", self.call.name)),
-        }
-    }
-    fn pair(&mut self, key: &'static str, default: (f64, f64)) -> Result<(f64, f64), String> {
-        let Some(v) = self.raw(key) else {
-            return Ok(default);
-        };
-        let inner = v.trim_start_matches('(').trim_end_matches(')');
-        let xs: Vec<f64> = inner
-            .split(',')
-            .map(|x| x.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| format!("{}: `{key}={v}` is not a pair", self.call.name))?;
-        match xs[..] {
-            [a, b] => Ok((a, b)),
-            _ => Err(format!("{}: `{key}={v}` is not a pair", self.call.name)),
-        }
-    }
-    /// Fails on any argument that was not read.
-    fn done(self) -> Result<(), String> {
-        match self
-            .call
-            .args
-            .keys()
-            .find(|k| !self.used.contains(&k.as_str()))
-        {
-            Some(k) => Err(format!("{}: unknown hyper-parameter `{k}`", self.call.name)),
-            None => Ok(()),
-        }
-    }
-}
-
-/// The duet optimizer for one `torch.optim` constructor call, with PyTorch's defaults.
+/// The duet optimizer for one `torch.optim` or optax constructor call, with its library's
+/// defaults.
 fn torch_optimizer(call: &Call) -> Result<Box<dyn Transform>, String> {
     let mut a = Args::new(call);
     let tx: Box<dyn Transform> = match call.name.as_str() {
@@ -222,26 +79,29 @@ fn torch_optimizer(call: &Call) -> Result<Box<dyn Transform>, String> {
                 lr_decay: a.num("lr_decay", 0.0)?,
             },
         )),
+        // optax.lion(learning_rate, b1=0.9, b2=0.99, weight_decay=1e-3): the same chain as duet's.
+        "lion" => Box::new(lion(
+            a.required("learning_rate")?,
+            a.num("b1", 0.9)?,
+            a.num("b2", 0.99)?,
+            a.num("weight_decay", 1e-3)?,
+        )),
+        // optax.lamb(learning_rate, b1=0.9, b2=0.999, eps=1e-6, eps_root=0, weight_decay=0):
+        // duet's lamb fixes eps and eps_root at optax's defaults.
+        "lamb" => {
+            a.fixed("eps", 1e-6, "duet's lamb fixes eps at 1e-6")?;
+            a.fixed("eps_root", 0.0, "duet's lamb has no eps_root")?;
+            Box::new(lamb(
+                a.required("learning_rate")?,
+                a.num("b1", 0.9)?,
+                a.num("b2", 0.999)?,
+                a.num("weight_decay", 0.0)?,
+            ))
+        }
         other => return Err(format!("`{other}` is not an optimizer")),
     };
     a.done()?;
     Ok(tx)
-}
-
-/// The number at the start of `s` (`0.03`, `1e-08`, `-2.5E3`).
-fn number_at(s: &str) -> Option<f64> {
-    let s = s.trim_start();
-    let end = s
-        .find(|c: char| !(c.is_ascii_digit() || "eE.+-".contains(c)))
-        .unwrap_or(s.len());
-    s[..end].parse().ok()
-}
-
-/// The number following `marker` in `s`.
-fn after(s: &str, marker: &str) -> Result<f64, String> {
-    s.split_once(marker)
-        .and_then(|(_, rest)| number_at(rest))
-        .ok_or_else(|| format!("no number after `{marker}` in `{s}`"))
 }
 
 /// S4TF's RMSProp with inverse-time decay:
@@ -266,9 +126,11 @@ fn inverse_time_rmsprop(desc: &str) -> Result<Box<dyn Transform>, String> {
 
 /// The optimizer family a case name announces (`adamw_...` is AdamW), if any.
 fn family(case: &str) -> Option<&'static str> {
-    ["adamw", "adam", "sgd", "rmsprop", "adagrad", "clip"]
-        .into_iter()
-        .find(|f| case.starts_with(f))
+    [
+        "adamw", "adam", "sgd", "rmsprop", "adagrad", "clip", "lion", "lamb",
+    ]
+    .into_iter()
+    .find(|f| case.starts_with(f))
 }
 
 /// The duet optimizer for a manifest case, or why the harness cannot build one.
@@ -313,6 +175,8 @@ fn optimizer_for(case: &str, desc: &str) -> Result<Box<dyn Transform>, String> {
         "AdamW" => "adamw",
         "RMSprop" => "rmsprop",
         "Adagrad" => "adagrad",
+        "lion" => "lion",
+        "lamb" => "lamb",
         _ => "clip",
     };
     match family(case) {
@@ -366,16 +230,20 @@ fn run_case(
     Ok(worst)
 }
 
-#[test]
-fn every_torch_trajectory_matches() {
-    let m: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{}/optim.json", dir())).unwrap())
-            .unwrap();
-    let fx = Fixture::open(format!("{}/optim.safetensors", dir()));
+/// Runs every case of `DIR/<stem>.{json,safetensors}`; fails with every failing case. Returns
+/// the names of the cases that ran.
+fn run_manifest(stem: &str) -> Vec<String> {
+    let path = format!("{}/{stem}.json", dir());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let m: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let fx = Fixture::open(format!("{}/{stem}.safetensors", dir()));
     let names: Vec<String> = m["params"].as_object().unwrap().keys().cloned().collect();
     let steps = m["steps"].as_u64().unwrap();
     let cases = m["cases"].as_object().unwrap();
-    assert!(!cases.is_empty() && !names.is_empty() && steps > 0);
+    assert!(
+        !cases.is_empty() && !names.is_empty() && steps > 0,
+        "{path}"
+    );
     let mut failures = Vec::new();
     for (case, desc) in cases {
         let desc = desc.as_str().expect("descriptions are strings");
@@ -389,11 +257,28 @@ fn every_torch_trajectory_matches() {
     }
     assert!(
         failures.is_empty(),
-        "{} of {} cases failed:\n{}",
+        "{} of {} cases of {path} failed:\n{}",
         failures.len(),
         cases.len(),
         failures.join("\n")
     );
+    cases.keys().cloned().collect()
+}
+
+#[test]
+fn every_torch_trajectory_matches() {
+    run_manifest("optim");
+}
+
+#[test]
+fn every_optax_trajectory_matches() {
+    let ran = run_manifest("optax");
+    for f in ["lion", "lamb"] {
+        assert!(
+            ran.iter().any(|c| family(c) == Some(f)),
+            "no `{f}` case in optax.json: {ran:?}"
+        );
+    }
 }
 
 #[test]
@@ -413,6 +298,10 @@ fn the_harness_rejects_what_it_does_not_know() {
             "lr_t = 0.03/(1+0.1*t); v=rho*v+(1-rho)*g^2 with rho=0.9; p -= lr_t*g/(sqrt(v)+1e-08)",
         ),
         ("mystery", "something else entirely"),
+        ("lamb_eps", "optax.lamb(learning_rate=0.01, eps=1e-8)"),
+        ("lamb_root", "optax.lamb(learning_rate=0.01, eps_root=1e-8)"),
+        ("lion_no_lr", "optax.lion(b1=0.9)"),
+        ("lion_but_lamb", "optax.lamb(learning_rate=0.01)"),
     ] {
         let e = optimizer_for(case, desc).err();
         assert!(
@@ -431,14 +320,22 @@ fn the_harness_reads_every_hyper_parameter() {
         "w",
         duet_core::burn::tensor::Tensor::<1>::from_floats([0.5, -1.0, 2.0], &dev),
     );
-    let g = Params::new().with(
-        "w",
-        duet_core::burn::tensor::Tensor::<1>::from_floats([0.3, 0.2, -0.7], &dev),
-    );
+    // Gradients that change sign: with a constant gradient, Lion's and Adam's betas cancel out.
+    let g = |v: [f32; 3]| {
+        Params::new().with(
+            "w",
+            duet_core::burn::tensor::Tensor::<1>::from_floats(v, &dev),
+        )
+    };
+    let gs = [
+        g([0.3, 0.2, -0.7]),
+        g([-0.6, 0.1, 0.4]),
+        g([0.2, -0.9, 0.05]),
+    ];
     let step = |tx: Box<dyn Transform>| {
         let mut opt = Optimizer::new(tx);
         let mut q = p.clone();
-        for _ in 0..3 {
+        for g in &gs {
             opt.update_params(&mut q, g.clone()).unwrap();
         }
         q.get_dyn("w").unwrap().to_vec()
@@ -503,6 +400,22 @@ fn the_harness_reads_every_hyper_parameter() {
                     lr_decay: 0.5,
                 },
             )),
+        ),
+        (
+            "optax.lion(learning_rate=0.05, b1=0.7, b2=0.8, weight_decay=0.2)",
+            Box::new(lion(0.05, 0.7, 0.8, 0.2)),
+        ),
+        (
+            "optax.lion(learning_rate=0.05)",
+            Box::new(lion(0.05, 0.9, 0.99, 1e-3)),
+        ),
+        (
+            "optax.lamb(learning_rate=0.05, b1=0.7, b2=0.8, eps=1e-6, eps_root=0.0, weight_decay=0.2)",
+            Box::new(lamb(0.05, 0.7, 0.8, 0.2)),
+        ),
+        (
+            "optax.lamb(learning_rate=0.05)",
+            Box::new(lamb(0.05, 0.9, 0.999, 0.0)),
         ),
     ];
     for (desc, want) in cases {

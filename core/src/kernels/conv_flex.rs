@@ -455,7 +455,11 @@ mod tests {
         let w = fill(d.c_out * d.kg(), 0.71);
         let dy = fill(d.n * d.c_out * d.p(), 0.53);
         for cols in [64, 1 << 20] {
-            let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-5);
+            let close = |a: &[f32], b: &[f32]| {
+                a.len() == b.len()
+                    && !a.is_empty()
+                    && a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-5)
+            };
             assert!(close(
                 &grad_input(&d, &w, &dy, cols),
                 &grad_input(&d, &w, &dy, 1)

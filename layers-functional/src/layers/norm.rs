@@ -204,6 +204,10 @@ impl GroupNorm {
     pub fn new(groups: usize) -> Self {
         GroupNorm { groups, eps: 1e-5 }
     }
+    /// `groups` groups and the given eps.
+    pub fn with_eps(groups: usize, eps: f64) -> Self {
+        GroupNorm { groups, eps }
+    }
 }
 
 impl Layer for GroupNorm {
