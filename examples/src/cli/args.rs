@@ -191,13 +191,6 @@ pub struct TrainArgs {
     /// Continue from the latest checkpoint in this directory (written by a previous --out).
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// Replace the run already in --out: deletes its checkpoints, metrics and curves.
-    #[arg(long, conflicts_with = "resume")]
-    pub overwrite: bool,
-    /// With --resume: start a fresh optimizer state instead of the one in the checkpoint (needed
-    /// to resume with a different --optimizer or hyper-parameters).
-    #[arg(long, requires = "resume")]
-    pub reset_optimizer: bool,
     /// Save a checkpoint every N steps (0: only at the end of each epoch and at the end; at most
     /// 10^9).
     #[arg(long, default_value_t = 0, value_parser = RangedU64ValueParser::<u64>::new().range(0..=MAX_STEPS))]
