@@ -7,7 +7,9 @@
 //! uses the 100 fine labels, [`cifar100_coarse`] the 20 superclasses.
 //!
 //! A source is the dataset directory, its parent, the official `.tar.gz`, or a directory holding
-//! the not yet extracted `.tar.gz` under its official name.
+//! the not yet extracted `.tar.gz` under its official name. In an archive the files are taken
+//! only from their official paths (`cifar-10-batches-bin/test_batch.bin`, ...): a file of the
+//! same name in another folder of the archive is ignored.
 
 use crate::dataset::{ImageDataset, Splits};
 use crate::error::{gunzip, read_file, DatasetError};
@@ -16,8 +18,70 @@ use std::path::{Path, PathBuf};
 
 const PIXELS: usize = 3 * 32 * 32;
 
+/// The most a CIFAR `.tar.gz` may decompress to (the official ones are ~185 MB).
+pub(crate) const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
+
+/// The entries at exactly the paths `wanted` (e.g. `cifar-10-batches-bin/test_batch.bin`) of the
+/// `.tar.gz` bytes `gz` read from `src`. An entry elsewhere with the same file name is ignored;
+/// a wanted path stored twice, a missing one, or a truncated one is an error.
+pub(crate) fn archive_entries(
+    src: &Path,
+    gz: &[u8],
+    wanted: &[String],
+) -> Result<HashMap<String, Vec<u8>>, DatasetError> {
+    let io = |source| DatasetError::Io {
+        path: src.into(),
+        source,
+    };
+    let tar_bytes = gunzip(src, gz, MAX_ARCHIVE_BYTES)?;
+    let mut archive = tar::Archive::new(tar_bytes.as_slice());
+    let mut out = HashMap::new();
+    for entry in archive.entries().map_err(io)? {
+        let mut e = entry.map_err(io)?;
+        // `./a/b` and `a/b` are the same entry.
+        let name = match e.path() {
+            Ok(p) => p
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/"),
+            Err(_) => continue,
+        };
+        if !wanted.contains(&name) || !e.header().entry_type().is_file() {
+            continue;
+        }
+        if out.contains_key(&name) {
+            return Err(DatasetError::Format {
+                path: src.join(&name),
+                reason: "stored twice in the archive".into(),
+            });
+        }
+        let declared = e.size();
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut buf).map_err(io)?;
+        if (buf.len() as u64) < declared {
+            return Err(DatasetError::Format {
+                path: src.join(&name),
+                reason: format!(
+                    "archive entry truncated: {} of its {declared} bytes",
+                    buf.len()
+                ),
+            });
+        }
+        out.insert(name, buf);
+    }
+    if let Some(missing) = wanted.iter().find(|n| !out.contains_key(*n)) {
+        return Err(DatasetError::Missing {
+            path: src.join(missing),
+            what: "an entry of the CIFAR archive".into(),
+        });
+    }
+    Ok(out)
+}
+
 /// Reads the named files from a directory (or its `sub` subdirectory) or from a `.tar.gz`
-/// (given, or found in the directory as `archive`).
+/// (given, or found in the directory as `archive`), where they must be exactly at `sub/name`.
 fn fetch(
     src: &Path,
     sub: &str,
@@ -34,38 +98,11 @@ fn fetch(
     let mut out = HashMap::new();
     if is_archive {
         let raw = read_file(src, "a CIFAR archive")?;
-        let tar_bytes = gunzip(src, &raw)?;
-        let mut archive = tar::Archive::new(tar_bytes.as_slice());
-        let entries = archive.entries().map_err(|source| DatasetError::Io {
-            path: src.into(),
-            source,
-        })?;
-        for entry in entries {
-            let mut e = entry.map_err(|source| DatasetError::Io {
-                path: src.into(),
-                source,
-            })?;
-            let name = e
-                .path()
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_default();
-            if names.contains(&name.as_str()) {
-                let mut buf = Vec::new();
-                std::io::Read::read_to_end(&mut e, &mut buf).map_err(|source| {
-                    DatasetError::Io {
-                        path: src.into(),
-                        source,
-                    }
-                })?;
-                out.insert(name.clone(), (src.join(&name), buf));
-            }
-        }
-        if let Some(missing) = names.iter().find(|n| !out.contains_key(**n)) {
-            return Err(DatasetError::Missing {
-                path: src.join(missing),
-                what: "an entry of the CIFAR archive".into(),
-            });
+        let wanted: Vec<String> = names.iter().map(|n| format!("{sub}/{n}")).collect();
+        let mut entries = archive_entries(src, &raw, &wanted)?;
+        for (n, full) in names.iter().zip(&wanted) {
+            let bytes = entries.remove(full).unwrap_or_default();
+            out.insert(n.to_string(), (src.join(full), bytes));
         }
         return Ok(out);
     }
@@ -89,7 +126,7 @@ fn fetch(
 }
 
 /// Parses records of `label_bytes + 3072` bytes, taking the label at `label_at`.
-fn records(
+pub(crate) fn records(
     path: &Path,
     bytes: &[u8],
     label_bytes: usize,
@@ -97,6 +134,12 @@ fn records(
     names: &[String],
 ) -> Result<ImageDataset, DatasetError> {
     let rec = label_bytes + PIXELS;
+    if bytes.is_empty() {
+        return Err(DatasetError::Format {
+            path: path.into(),
+            reason: "empty: no records".into(),
+        });
+    }
     if bytes.len() % rec != 0 {
         let n = bytes.len() / rec;
         return Err(DatasetError::Truncated {
@@ -132,7 +175,11 @@ fn records(
     Ok(ds)
 }
 
-fn names_from(path: &Path, bytes: &[u8], expected: usize) -> Result<Vec<String>, DatasetError> {
+pub(crate) fn names_from(
+    path: &Path,
+    bytes: &[u8],
+    expected: usize,
+) -> Result<Vec<String>, DatasetError> {
     let names: Vec<String> = String::from_utf8_lossy(bytes)
         .lines()
         .map(str::trim)
@@ -151,8 +198,10 @@ fn names_from(path: &Path, bytes: &[u8], expected: usize) -> Result<Vec<String>,
 /// CIFAR-10 from `cifar-10-batches-bin/` (or its parent), or from `cifar-10-binary.tar.gz`.
 ///
 /// # Errors
-/// A missing file, a file whose size is not a whole number of 3,073-byte records (naming the
-/// record and offset), a label above 9, a bad gzip stream.
+/// A missing file, an empty file or one whose size is not a whole number of 3,073-byte records
+/// (naming the record and offset), a label above 9, a bad gzip stream, an archive that
+/// decompresses to more than 1 GiB. In an archive, only the entries at exactly
+/// `cifar-10-batches-bin/<name>` are read.
 pub fn cifar10(src: impl AsRef<Path>) -> Result<Splits, DatasetError> {
     let train_names: Vec<String> = (1..=5).map(|i| format!("data_batch_{i}.bin")).collect();
     let mut all: Vec<&str> = train_names.iter().map(String::as_str).collect();
@@ -165,18 +214,21 @@ pub fn cifar10(src: impl AsRef<Path>) -> Result<Splits, DatasetError> {
     )?;
     let (meta_path, meta) = &files["batches.meta.txt"];
     let classes = names_from(meta_path, meta, 10)?;
-    let mut train: Option<ImageDataset> = None;
+    let mut train = ImageDataset {
+        pixels: Vec::new(),
+        labels: Vec::new(),
+        channels: 3,
+        height: 32,
+        width: 32,
+        class_names: classes.clone(),
+    };
     for n in &train_names {
         let (p, b) = &files[n];
-        let part = records(p, b, 1, 0, &classes)?;
-        match &mut train {
-            Some(t) => t.extend(part),
-            None => train = Some(part),
-        }
+        train.extend(records(p, b, 1, 0, &classes)?);
     }
     let (p, b) = &files["test_batch.bin"];
     Ok(Splits {
-        train: train.expect("five batches"),
+        train,
         test: records(p, b, 1, 0, &classes)?,
     })
 }

@@ -101,3 +101,23 @@ impl ImageDataset {
         c
     }
 }
+
+/// Checks that `test` holds images of `train`'s shape; `train_src` and `test_src` name where each
+/// split was read from.
+pub(crate) fn check_split_shapes(
+    train: &ImageDataset,
+    train_src: &std::path::Path,
+    test: &ImageDataset,
+    test_src: &std::path::Path,
+) -> Result<(), crate::DatasetError> {
+    let shape = |d: &ImageDataset| [d.channels, d.height, d.width];
+    if shape(train) == shape(test) {
+        return Ok(());
+    }
+    Err(crate::DatasetError::SplitShapes {
+        train: train_src.into(),
+        train_shape: shape(train),
+        test: test_src.into(),
+        test_shape: shape(test),
+    })
+}

@@ -20,7 +20,7 @@ pub const DIGITS_TEST: usize = 360;
 pub fn digits_all() -> Result<ImageDataset, DatasetError> {
     parse(
         Path::new("<embedded digits.csv.gz>"),
-        &gunzip(Path::new("<embedded digits.csv.gz>"), DIGITS_GZ)?,
+        &gunzip(Path::new("<embedded digits.csv.gz>"), DIGITS_GZ, 16 << 20)?,
     )
 }
 

@@ -6,6 +6,11 @@
 //! into place, so an interrupted run never leaves a half-extracted dataset (a marker file
 //! `.<archive>.extracted` records a finished extraction, so a rerun after a crash extracts again).
 //!
+//! Nothing waits or grows without bound: a server that sends nothing for
+//! [`DownloadOptions::timeout`] is an error, a body longer than the published size
+//! ([`RemoteFile::size`]) is cut off and removed, and extraction stops after
+//! [`RemoteFile::max_extracted`] bytes.
+//!
 //! The URLs can be redirected to a mirror (or a test server): [`DownloadOptions::mirror`], or the
 //! `DUET_DATASETS_MIRROR` environment variable for [`download`]. A mirror serves the official
 //! file names under its base URL.
@@ -14,6 +19,7 @@ use crate::error::DatasetError;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// One file of a remote dataset.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +30,10 @@ pub struct RemoteFile {
     pub md5: String,
     /// The name to store it under.
     pub file_name: String,
+    /// Its published size in bytes: a server that sends more is cut off there (`None`: no cap).
+    pub size: Option<u64>,
+    /// The most a `.tar.gz` may decompress to when it is extracted (ignored for other files).
+    pub max_extracted: u64,
 }
 
 /// The datasets that can be downloaded.
@@ -39,11 +49,16 @@ pub enum Remote {
     FashionMnist,
 }
 
-fn rf(url: &str, md5: &str) -> RemoteFile {
+/// [`RemoteFile::max_extracted`] of the official files: the CIFAR archives extract to ~185 MB.
+pub const DEFAULT_MAX_EXTRACTED: u64 = 512 << 20;
+
+fn rf(url: &str, md5: &str, size: u64) -> RemoteFile {
     RemoteFile {
         url: url.into(),
         md5: md5.into(),
         file_name: url.rsplit('/').next().unwrap_or(url).into(),
+        size: Some(size),
+        max_extracted: DEFAULT_MAX_EXTRACTED,
     }
 }
 
@@ -73,10 +88,12 @@ impl Remote {
             Remote::Cifar10 => vec![rf(
                 "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
                 "c32a1d4ab5d03f1284b67883e8d87530",
+                170052171,
             )],
             Remote::Cifar100 => vec![rf(
                 "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
                 "03b5dce01913d631647c71ecec9e9cb8",
+                168513733,
             )],
             Remote::Mnist => {
                 let m = "https://ossci-datasets.s3.amazonaws.com/mnist/";
@@ -84,18 +101,22 @@ impl Remote {
                     rf(
                         &format!("{m}train-images-idx3-ubyte.gz"),
                         "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                        9912422,
                     ),
                     rf(
                         &format!("{m}train-labels-idx1-ubyte.gz"),
                         "d53e105ee54ea40749a09fcbcd1e9432",
+                        28881,
                     ),
                     rf(
                         &format!("{m}t10k-images-idx3-ubyte.gz"),
                         "9fb629c4189551a2d022fa330f9573f3",
+                        1648877,
                     ),
                     rf(
                         &format!("{m}t10k-labels-idx1-ubyte.gz"),
                         "ec29112dd5afa0611ce80d1b7f02629c",
+                        4542,
                     ),
                 ]
             }
@@ -105,18 +126,22 @@ impl Remote {
                     rf(
                         &format!("{m}train-images-idx3-ubyte.gz"),
                         "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                        26421880,
                     ),
                     rf(
                         &format!("{m}train-labels-idx1-ubyte.gz"),
                         "25c81989df183df01b3e8a0aad5dffbe",
+                        29515,
                     ),
                     rf(
                         &format!("{m}t10k-images-idx3-ubyte.gz"),
                         "bef4ecab320f06d8554ea6380940ec79",
+                        4422102,
                     ),
                     rf(
                         &format!("{m}t10k-labels-idx1-ubyte.gz"),
                         "bb300cfdad3c16e7a12a480ee83cd310",
+                        5148,
                     ),
                 ]
             }
@@ -131,14 +156,18 @@ pub struct DownloadOptions {
     pub mirror: Option<String>,
     /// Show a progress bar (indicatif, on stderr).
     pub progress: bool,
+    /// How long connecting, or waiting for the next bytes of the response, may take before the
+    /// download fails.
+    pub timeout: Duration,
 }
 
 impl Default for DownloadOptions {
-    /// No mirror, a progress bar.
+    /// No mirror, a progress bar, a 30-second timeout.
     fn default() -> Self {
         DownloadOptions {
             mirror: None,
             progress: true,
+            timeout: Duration::from_secs(30),
         }
     }
 }
@@ -176,7 +205,7 @@ pub fn download_with(
         None => dataset.files(),
     };
     for f in files {
-        fetch(&f, dir, opts.progress)?;
+        fetch_with(&f, dir, opts)?;
     }
     Ok(dir.to_path_buf())
 }
@@ -203,35 +232,68 @@ fn md5_of(path: &Path) -> Result<String, DatasetError> {
 }
 
 /// Downloads one file into `dir` (resuming a `.part`), verifies its MD5, renames it into place,
-/// and extracts it if it is a `.tar.gz`. Returns the downloaded file's path.
+/// and extracts it if it is a `.tar.gz`. Returns the downloaded file's path. Uses the default
+/// [`DownloadOptions::timeout`].
 ///
 /// # Errors
 /// As [`download`].
 pub fn fetch(file: &RemoteFile, dir: &Path, progress: bool) -> Result<PathBuf, DatasetError> {
+    let opts = DownloadOptions {
+        progress,
+        ..Default::default()
+    };
+    fetch_with(file, dir, &opts)
+}
+
+/// [`fetch`] with explicit options (the mirror is ignored: `file.url` is used as is).
+///
+/// # Errors
+/// As [`download`]; also no bytes for `opts.timeout`, a body longer than `file.size` (the
+/// partial file is removed), an archive extracting to more than `file.max_extracted` bytes.
+pub fn fetch_with(
+    file: &RemoteFile,
+    dir: &Path,
+    opts: &DownloadOptions,
+) -> Result<PathBuf, DatasetError> {
     fs::create_dir_all(dir).map_err(io(dir))?;
     let target = dir.join(&file.file_name);
     if target.exists() && md5_of(&target)? == file.md5 {
-        finish(&target, dir)?;
+        finish(file, &target, dir)?;
         return Ok(target);
     }
     let part = dir.join(format!("{}.part", file.file_name));
-    let have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let mut have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    if file.size.is_some_and(|size| have > size) {
+        // Longer than the whole file: not a prefix of it.
+        fs::remove_file(&part).map_err(io(&part))?;
+        have = 0;
+    }
     let net = |reason: String| DatasetError::Download {
         url: file.url.clone(),
         reason,
     };
-    let mut req = ureq::get(&file.url);
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(opts.timeout)
+        .timeout_read(opts.timeout)
+        .timeout_write(opts.timeout)
+        .build();
+    let mut req = agent.get(&file.url);
     if have > 0 {
         req = req.set("Range", &format!("bytes={have}-"));
     }
-    let resp = match req.call() {
-        Ok(r) => Some(r),
+    let resp = if have > 0 && file.size == Some(have) {
         // The `.part` already holds the whole file.
-        Err(ureq::Error::Status(416, _)) if have > 0 => None,
-        Err(e) => return Err(net(e.to_string())),
+        None
+    } else {
+        match req.call() {
+            Ok(r) => Some(r),
+            // The `.part` already holds the whole file.
+            Err(ureq::Error::Status(416, _)) if have > 0 => None,
+            Err(e) => return Err(net(e.to_string())),
+        }
     };
     if let Some(resp) = resp {
-        receive(resp, file, &part, have, progress)?;
+        receive(resp, file, &part, have, opts.progress)?;
     }
     let found = md5_of(&part)?;
     if found != file.md5 {
@@ -243,12 +305,12 @@ pub fn fetch(file: &RemoteFile, dir: &Path, progress: bool) -> Result<PathBuf, D
         });
     }
     fs::rename(&part, &target).map_err(io(&target))?;
-    finish(&target, dir)?;
+    finish(file, &target, dir)?;
     Ok(target)
 }
 
 /// Extracts a verified `.tar.gz` unless its marker says that was done.
-fn finish(target: &Path, dir: &Path) -> Result<(), DatasetError> {
+fn finish(file: &RemoteFile, target: &Path, dir: &Path) -> Result<(), DatasetError> {
     let name = target.file_name().unwrap_or_default().to_string_lossy();
     if !(name.ends_with(".tar.gz") || name.ends_with(".tgz")) {
         return Ok(());
@@ -257,7 +319,7 @@ fn finish(target: &Path, dir: &Path) -> Result<(), DatasetError> {
     if marker.exists() {
         return Ok(());
     }
-    extract(target, dir)?;
+    crate::archive::extract_tar_gz(target, dir, file.max_extracted)?;
     fs::write(&marker, b"").map_err(io(&marker))
 }
 
@@ -277,7 +339,14 @@ fn receive(
     let total = resp
         .header("Content-Length")
         .and_then(|v| v.parse::<u64>().ok())
-        .map(|n| if resumed { n + have } else { n });
+        .map(|n| if resumed { n.saturating_add(have) } else { n });
+    if let (Some(size), Some(total)) = (file.size, total) {
+        if total > size {
+            return Err(net(format!(
+                "the server announces {total} bytes, the published size is {size}"
+            )));
+        }
+    }
     let mut out = OpenOptions::new()
         .create(true)
         .write(true)
@@ -297,7 +366,8 @@ fn receive(
         .expect("template"),
     );
     bar.set_message(file.file_name.clone());
-    bar.set_position(if resumed { have } else { 0 });
+    let mut written = if resumed { have } else { 0 };
+    bar.set_position(written);
     let mut reader = resp.into_reader();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -307,35 +377,18 @@ fn receive(
         if n == 0 {
             break;
         }
+        written += n as u64;
+        if let Some(size) = file.size.filter(|&size| written > size) {
+            drop(out);
+            let _ = fs::remove_file(part);
+            return Err(net(format!(
+                "the server sent more than the published {size} bytes; the partial download was removed"
+            )));
+        }
         out.write_all(&buf[..n]).map_err(io(part))?;
         bar.inc(n as u64);
     }
     out.sync_all().map_err(io(part))?;
     bar.finish_and_clear();
     Ok(())
-}
-
-/// Extracts a `.tar.gz` into `dir` through a temporary directory renamed entry by entry.
-fn extract(archive: &Path, dir: &Path) -> Result<(), DatasetError> {
-    let tmp = dir.join(format!(".extract-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
-    let bytes = crate::error::read_file(archive, "the downloaded archive")?;
-    let tar_bytes = crate::error::gunzip(archive, &bytes)?;
-    tar::Archive::new(tar_bytes.as_slice())
-        .unpack(&tmp)
-        .map_err(|e| DatasetError::Format {
-            path: archive.into(),
-            reason: format!("cannot extract: {e}"),
-        })?;
-    for e in fs::read_dir(&tmp).map_err(io(&tmp))? {
-        let e = e.map_err(io(&tmp))?;
-        let dest = dir.join(e.file_name());
-        if dest.exists() {
-            fs::remove_dir_all(&dest)
-                .or_else(|_| fs::remove_file(&dest))
-                .map_err(io(&dest))?;
-        }
-        fs::rename(e.path(), &dest).map_err(io(&dest))?;
-    }
-    fs::remove_dir_all(&tmp).map_err(io(&tmp))
 }

@@ -85,6 +85,18 @@ pub enum DatasetError {
         /// The MD5 of what arrived.
         found: String,
     },
+    /// The test images have another shape than the training images.
+    #[error("test images are {}x{}x{} (CxHxW) in {}, but training images are {}x{}x{} in {}", test_shape[0], test_shape[1], test_shape[2], test.display(), train_shape[0], train_shape[1], train_shape[2], train.display())]
+    SplitShapes {
+        /// Where the training images come from.
+        train: PathBuf,
+        /// Their `[C, H, W]`.
+        train_shape: [usize; 3],
+        /// Where the test images come from.
+        test: PathBuf,
+        /// Their `[C, H, W]`.
+        test_shape: [usize; 3],
+    },
     /// A dataset name that is not one of [`DatasetKind`](crate::DatasetKind)'s.
     #[error("unknown dataset `{name}` (expected digits, cifar10, cifar100, mnist, fashion-mnist or folder)")]
     UnknownKind {
@@ -115,16 +127,43 @@ pub(crate) fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, D
     })
 }
 
-/// Decompresses gzip bytes, naming the file and the compressed offset on a bad stream.
-pub(crate) fn gunzip(path: &std::path::Path, bytes: &[u8]) -> Result<Vec<u8>, DatasetError> {
-    use std::io::Read;
+/// A gzip stream over bytes in memory.
+pub(crate) type Gz<'a, 'b> = flate2::bufread::GzDecoder<&'a mut std::io::Cursor<&'b [u8]>>;
+
+/// Decompresses gzip bytes, naming the file and the compressed offset on a bad stream; more
+/// than `limit` decompressed bytes is a [`DatasetError::Format`] (a gzip bomb stops there).
+pub(crate) fn gunzip(
+    path: &std::path::Path,
+    bytes: &[u8],
+    limit: u64,
+) -> Result<Vec<u8>, DatasetError> {
     let mut out = Vec::new();
     let mut input = std::io::Cursor::new(bytes);
-    let result = flate2::bufread::GzDecoder::new(&mut input).read_to_end(&mut out);
+    let mut dec = flate2::bufread::GzDecoder::new(&mut input);
+    gunzip_some(path, &mut dec, &mut out, limit.saturating_add(1))?;
+    if out.len() as u64 > limit {
+        return Err(DatasetError::Format {
+            path: path.to_path_buf(),
+            reason: format!("decompresses to more than {limit} bytes"),
+        });
+    }
+    Ok(out)
+}
+
+/// Appends at most `n` more decompressed bytes from `dec` to `out` (fewer at the end of the
+/// stream), naming the file and the compressed offset on a bad stream.
+pub(crate) fn gunzip_some(
+    path: &std::path::Path,
+    dec: &mut Gz<'_, '_>,
+    out: &mut Vec<u8>,
+    n: u64,
+) -> Result<(), DatasetError> {
+    use std::io::Read;
+    let result = dec.by_ref().take(n).read_to_end(out);
     result.map_err(|source| DatasetError::Gzip {
         path: path.to_path_buf(),
-        offset: input.position(),
+        offset: dec.get_ref().position(),
         source,
     })?;
-    Ok(out)
+    Ok(())
 }

@@ -14,6 +14,7 @@
 //! - Bad files give a typed [`DatasetError`] naming the file and the record or byte offset;
 //!   nothing panics on bad input.
 
+mod archive;
 mod augment;
 mod cifar;
 mod dataset;
@@ -24,12 +25,17 @@ mod folder;
 mod kind;
 mod loader;
 mod mnist;
+pub mod parse;
 
+pub use archive::extract_tar_gz;
 pub use augment::{ResizeFilter, Transform};
 pub use cifar::{cifar10, cifar100, cifar100_coarse};
 pub use dataset::{ImageDataset, Splits};
 pub use digits::{digits, digits_all, DIGITS_TEST};
-pub use download::{download, download_with, fetch, DownloadOptions, Remote, RemoteFile};
+pub use download::{
+    download, download_with, fetch, fetch_with, DownloadOptions, Remote, RemoteFile,
+    DEFAULT_MAX_EXTRACTED,
+};
 pub use error::DatasetError;
 pub use folder::image_folder;
 pub use kind::{load, DatasetKind};

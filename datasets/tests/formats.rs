@@ -240,3 +240,92 @@ fn shuffles_are_deterministic_permutations_and_prefetch_changes_nothing() {
         .collect();
     assert_eq!(tail, xs[7..].to_vec());
 }
+
+/// Writes an MNIST directory whose train and test images have the given sizes.
+fn write_mnist(d: &Path, train: [u32; 3], test: [u32; 3]) {
+    for (prefix, [n, h, w]) in [("train", train), ("t10k", test)] {
+        let body = vec![9u8; (n * h * w) as usize];
+        std::fs::write(
+            d.join(format!("{prefix}-images-idx3-ubyte")),
+            idx(0x803, &[n, h, w], &body),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join(format!("{prefix}-labels-idx1-ubyte")),
+            idx(0x801, &[n], &vec![1; n as usize]),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn mnist_headers_are_checked_before_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let images = d.join("train-images-idx3-ubyte");
+    let err = |dims: &[u32], body: &[u8]| {
+        std::fs::write(&images, idx(0x803, dims, body)).unwrap();
+        let e = mnist(d).unwrap_err();
+        assert!(e.to_string().contains("train-images-idx3-ubyte"), "{e}");
+        e.to_string()
+    };
+    write_mnist(d, [2, 3, 3], [1, 3, 3]);
+    assert!(mnist(d).is_ok());
+    // 0x0 images, 0 images, dimensions whose product overflows.
+    let e = err(&[2, 0, 0], &[]);
+    assert!(e.contains("declares 0x0 images"), "{e}");
+    let e = err(&[0, 28, 28], &[]);
+    assert!(e.contains("declares 0 images"), "{e}");
+    let e = err(&[u32::MAX, u32::MAX, u32::MAX], &[1, 2, 3]);
+    assert!(e.contains("overflow"), "{e}");
+    // A header that promises more bytes than the file holds, and one that promises fewer.
+    let e = err(&[3, 3, 3], &[0; 20]);
+    assert!(e.contains("truncated at byte 34"), "{e}");
+    let e = err(&[2, 3, 3], &[0; 19]);
+    assert!(e.contains("1 bytes follow the 2 items"), "{e}");
+    // The same checks through gzip; a body far beyond the header's 18 bytes is not inflated.
+    std::fs::remove_file(&images).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&idx(0x803, &[2, 3, 3], &vec![0; 64 << 20]))
+        .unwrap();
+    std::fs::write(d.join("train-images-idx3-ubyte.gz"), gz.finish().unwrap()).unwrap();
+    let e = mnist(d).unwrap_err();
+    assert!(
+        e.to_string().contains("bytes follow the 2 items") && e.to_string().contains(".gz"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains(&(64 << 20).to_string()), "{e}");
+}
+
+#[test]
+fn test_images_of_another_size_name_both_shapes_and_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_mnist(tmp.path(), [2, 28, 28], [1, 32, 32]);
+    let e = mnist(tmp.path()).unwrap_err();
+    assert!(matches!(&e, DatasetError::SplitShapes { .. }), "{e}");
+    let msg = e.to_string();
+    for part in [
+        "1x32x32",
+        "t10k-images-idx3-ubyte",
+        "1x28x28",
+        "train-images-idx3-ubyte",
+    ] {
+        assert!(msg.contains(part), "{part} in {msg}");
+    }
+}
+
+#[test]
+fn an_empty_cifar_file_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_cifar10(tmp.path());
+    let f = tmp
+        .path()
+        .join("cifar-10-batches-bin")
+        .join("test_batch.bin");
+    std::fs::write(&f, b"").unwrap();
+    let e = cifar10(tmp.path()).unwrap_err();
+    assert!(
+        matches!(&e, DatasetError::Format { path, .. } if *path == f),
+        "{e}"
+    );
+}

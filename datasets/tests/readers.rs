@@ -167,3 +167,83 @@ fn kinds_parse_and_load() {
     assert!(e.to_string().contains("mnist"), "{e}");
     assert_eq!(DatasetKind::Cifar10.remote(), Some(Remote::Cifar10));
 }
+
+#[test]
+fn archive_entries_are_matched_by_their_exact_path() {
+    let src = tempfile::tempdir().unwrap();
+    let real = src.path().join("cifar-10-batches-bin");
+    let decoy = src.path().join("decoy").join("cifar-10-batches-bin");
+    for (d, label) in [(&real, 1u8), (&decoy, 7u8)] {
+        std::fs::create_dir_all(d).unwrap();
+        let rec = [vec![label], vec![label; 3072]].concat();
+        for b in 1..=5 {
+            std::fs::write(d.join(format!("data_batch_{b}.bin")), &rec).unwrap();
+        }
+        std::fs::write(d.join("test_batch.bin"), &rec).unwrap();
+        let names: String = (0..10).map(|i| format!("c{i}\n")).collect();
+        std::fs::write(d.join("batches.meta.txt"), names).unwrap();
+    }
+    // The decoy folder comes after the real one in the archive, so a match by file name alone
+    // would take its files.
+    let archive = src.path().join("cifar-10-binary.tar.gz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&archive).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    tar.append_dir_all("cifar-10-batches-bin", &real).unwrap();
+    tar.append_dir_all("decoy/cifar-10-batches-bin", &decoy)
+        .unwrap();
+    tar.append_path_with_name(decoy.join("test_batch.bin"), "test_batch.bin")
+        .unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+    let s = cifar10(&archive).unwrap();
+    assert_eq!(s.test.labels, vec![1]);
+    assert_eq!(s.train.labels, vec![1; 5]);
+
+    // Only the decoy: the real path is reported missing.
+    let archive = src.path().join("decoy.tar.gz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&archive).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    tar.append_dir_all("decoy/cifar-10-batches-bin", &decoy)
+        .unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+    let e = cifar10(&archive).unwrap_err();
+    assert!(
+        matches!(&e, DatasetError::Missing { path, .. }
+            if path.ends_with("decoy.tar.gz/cifar-10-batches-bin/data_batch_1.bin")),
+        "{e}"
+    );
+}
+
+#[test]
+fn image_folder_splits_must_match_and_hold_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (split, size) in [("train", 4), ("test", 6)] {
+        let d = tmp.path().join(split).join("cat");
+        std::fs::create_dir_all(&d).unwrap();
+        write_png(&d.join("0.png"), size, size, |_, _| [1, 2, 3]);
+    }
+    let e = image_folder(tmp.path()).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(&e, DatasetError::SplitShapes { .. }), "{e}");
+    for part in ["3x6x6", "test/cat/0.png", "3x4x4", "train/cat/0.png"] {
+        assert!(msg.contains(part), "{part} in {msg}");
+    }
+    // A test folder without images.
+    std::fs::remove_file(tmp.path().join("test/cat/0.png")).unwrap();
+    let e = image_folder(tmp.path()).unwrap_err();
+    assert!(e.to_string().contains("no PNG or JPEG images"), "{e}");
+    // Without train/ and test/, fewer than 5 images per class leave no test split.
+    let flat = tempfile::tempdir().unwrap();
+    let d = flat.path().join("cat");
+    std::fs::create_dir_all(&d).unwrap();
+    for k in 0..4 {
+        write_png(&d.join(format!("{k}.png")), 2, 2, |_, _| [0, 0, 0]);
+    }
+    let e = image_folder(flat.path()).unwrap_err();
+    assert!(e.to_string().contains("no test images"), "{e}");
+}
