@@ -66,6 +66,17 @@ fn sgd_opt() -> Optimizer {
     Optimizer::new(sgd(0.1, Sgd::default()))
 }
 
+/// `fit` with plain SGD (lr 0.1).
+fn sgd_fit(
+    m: &mut dyn Classifier,
+    train: &Loader,
+    test: &Loader,
+    cfg: &TrainConfig,
+    resume: Option<&Path>,
+) -> Result<TrainSummary, TrainError> {
+    fit(m, &mut sgd_opt(), &|_| 0.1, train, test, cfg, resume)
+}
+
 /// Wraps a classifier: from step `nan_from` on, the loss is NaN; at step `inf_from` its params
 /// become infinite while the loss it reports stays finite (gradients zero), as when a weight
 /// overflows without reaching the loss.
@@ -131,7 +142,7 @@ fn a_diverged_checkpoint_is_never_called_good_nor_resumed() {
     let (train, test) = (loader(data(40), 0), loader(data(8), 0));
     let cfg = config(tmp.path(), 20, 3, 1);
     let mut m = faulty(6, u64::MAX);
-    let e = fit(&mut m, &mut sgd_opt(), &|_| 0.1, &train, &test, &cfg, None).unwrap_err();
+    let e = sgd_fit(&mut m, &train, &test, &cfg, None).unwrap_err();
     let good = tmp.path().join("step-00000003.safetensors");
     match &e {
         TrainError::NonFiniteLoss {
@@ -158,7 +169,7 @@ fn non_finite_params_are_not_checkpointed() {
     let (train, test) = (loader(data(40), 0), loader(data(8), 0));
     let cfg = config(tmp.path(), 20, 3, 2);
     let mut m = faulty(u64::MAX, 4);
-    let e = fit(&mut m, &mut sgd_opt(), &|_| 0.1, &train, &test, &cfg, None).unwrap_err();
+    let e = sgd_fit(&mut m, &train, &test, &cfg, None).unwrap_err();
     match &e {
         TrainError::NonFiniteParams {
             step: 6,
@@ -190,16 +201,7 @@ fn a_loader_failure_stops_training_with_its_error() {
         let train = Loader::new(d, cfg, Key::new(1), Device::flex());
         let test = loader(data(8), 0);
         let cfg = config(tmp.path(), 20, 3, 2);
-        let e = fit(
-            &mut model(),
-            &mut sgd_opt(),
-            &|_| 0.1,
-            &train,
-            &test,
-            &cfg,
-            None,
-        )
-        .unwrap_err();
+        let e = sgd_fit(&mut model(), &train, &test, &cfg, None).unwrap_err();
         match &e {
             TrainError::Data { error, last } => {
                 assert_eq!(error.epoch, 0);
@@ -223,16 +225,7 @@ fn an_empty_evaluation_split_is_an_error() {
         Err(TrainError::EmptyEval)
     ));
     let cfg = config(tmp.path(), 5, 0, 2);
-    let e = fit(
-        &mut model(),
-        &mut sgd_opt(),
-        &|_| 0.1,
-        &loader(data(40), 0),
-        &test,
-        &cfg,
-        None,
-    )
-    .unwrap_err();
+    let e = sgd_fit(&mut model(), &loader(data(40), 0), &test, &cfg, None).unwrap_err();
     assert!(matches!(e, TrainError::EmptyEval), "{e}");
 }
 
@@ -243,29 +236,11 @@ fn a_directory_holding_a_run_is_refused_unless_overwritten() {
     let tmp = tempfile::tempdir().unwrap();
     let (train, test) = (loader(data(40), 0), loader(data(8), 0));
     let mut cfg = config(tmp.path(), 10, 0, 2);
-    fit(
-        &mut model(),
-        &mut sgd_opt(),
-        &|_| 0.1,
-        &train,
-        &test,
-        &cfg,
-        None,
-    )
-    .unwrap();
+    sgd_fit(&mut model(), &train, &test, &cfg, None).unwrap();
     let metrics = std::fs::read(tmp.path().join("metrics.jsonl")).unwrap();
     std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
     cfg.total_steps = 3;
-    let e = fit(
-        &mut model(),
-        &mut sgd_opt(),
-        &|_| 0.1,
-        &train,
-        &test,
-        &cfg,
-        None,
-    )
-    .unwrap_err();
+    let e = sgd_fit(&mut model(), &train, &test, &cfg, None).unwrap_err();
     let msg = e.to_string();
     assert!(
         matches!(e, TrainError::RunDir(RunDirError::HoldsRun { .. })),
@@ -290,16 +265,7 @@ fn a_directory_holding_a_run_is_refused_unless_overwritten() {
     let leftover = tmp.path().join(".step-00000004.safetensors.tmp.99999");
     std::fs::write(&leftover, "partial").unwrap();
     cfg.overwrite = true;
-    let s = fit(
-        &mut model(),
-        &mut sgd_opt(),
-        &|_| 0.1,
-        &train,
-        &test,
-        &cfg,
-        None,
-    )
-    .unwrap();
+    let s = sgd_fit(&mut model(), &train, &test, &cfg, None).unwrap();
     assert_eq!(s.steps, 3);
     let ck = CheckpointDir::new(tmp.path(), 2, Better::Higher).unwrap();
     assert_eq!(
@@ -326,31 +292,13 @@ fn a_locked_directory_is_refused() {
     let held = RunDir::open(tmp.path(), RunMode::New).unwrap();
     let (train, test) = (loader(data(40), 0), loader(data(8), 0));
     let cfg = config(tmp.path(), 3, 0, 2);
-    let e = fit(
-        &mut model(),
-        &mut sgd_opt(),
-        &|_| 0.1,
-        &train,
-        &test,
-        &cfg,
-        None,
-    )
-    .unwrap_err();
+    let e = sgd_fit(&mut model(), &train, &test, &cfg, None).unwrap_err();
     assert!(
         matches!(e, TrainError::RunDir(RunDirError::Locked { .. })),
         "{e}"
     );
     drop(held);
-    fit(
-        &mut model(),
-        &mut sgd_opt(),
-        &|_| 0.1,
-        &train,
-        &test,
-        &cfg,
-        None,
-    )
-    .unwrap();
+    sgd_fit(&mut model(), &train, &test, &cfg, None).unwrap();
 }
 
 /// A resumed run logs each step once: records the crashed process wrote after its last
@@ -360,29 +308,11 @@ fn resume_after_a_crash_logs_each_step_once() {
     let tmp = tempfile::tempdir().unwrap();
     let (train, test) = (loader(data(40), 0), loader(data(8), 0));
     let cfg = config(tmp.path(), 8, 3, 5);
-    fit(
-        &mut model(),
-        &mut sgd_opt(),
-        &|_| 0.1,
-        &train,
-        &test,
-        &cfg,
-        None,
-    )
-    .unwrap();
+    sgd_fit(&mut model(), &train, &test, &cfg, None).unwrap();
     // As if the process died after logging step 8 but before its checkpoint reached the disk.
     std::fs::remove_file(tmp.path().join("step-00000008.safetensors")).unwrap();
     std::fs::remove_file(tmp.path().join("best.safetensors")).unwrap();
-    let s = fit(
-        &mut model(),
-        &mut sgd_opt(),
-        &|_| 0.1,
-        &train,
-        &test,
-        &cfg,
-        Some(tmp.path()),
-    )
-    .unwrap();
+    let s = sgd_fit(&mut model(), &train, &test, &cfg, Some(tmp.path())).unwrap();
     assert_eq!((s.start_step, s.steps), (6, 8));
     let recs = MetricsLog::read(tmp.path().join("metrics.jsonl")).unwrap();
     let mut keys: Vec<(String, u64)> = recs.iter().map(|r| (r.split.clone(), r.step)).collect();
