@@ -24,7 +24,6 @@ pub use burn;
 
 pub mod checkpoint;
 mod device;
-pub mod golden;
 mod grad;
 pub mod init;
 pub mod kernels;

@@ -2,7 +2,7 @@
 //! three RMSProp and three Adam steps; the two APIs agree exactly on identical params.
 
 use duet_core::burn::tensor::{Device, Tensor};
-use duet_core::golden::{assert_close, Fixture};
+use duet_testing::{assert_close, Fixture};
 use duet_core::{DynTensor, Key, Params};
 use duet_examples::cli::args::{Api, ModelKind, OptimizerKind};
 use duet_examples::cli::{import::from_torch, models};

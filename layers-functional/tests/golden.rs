@@ -4,7 +4,7 @@
 //! covered by the core ops suite; every other case of the manifest must be handled here.
 
 use duet_core::burn::tensor::Device;
-use duet_core::golden::{assert_close, Fixture};
+use duet_testing::{assert_close, Fixture};
 use duet_core::ops::{ConvSpec, ConvTransposeSpec, CrossEntropy, Padding, PoolSpec};
 use duet_core::{value_and_grad_with_aux, DynTensor, Params};
 use duet_functional::*;
@@ -132,11 +132,11 @@ fn golden_cases_through_the_functional_layers() {
         serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/layers.json")).unwrap())
             .unwrap();
     let fx = Fixture::open(format!("{DIR}/layers.safetensors"));
-    let dev = duet_core::golden::test_device();
+    let dev = duet_testing::test_device();
     let mut ran = 0;
     for (case, e) in m["cases"].as_object().unwrap() {
         let (kind, h) = (e["kind"].as_str().unwrap(), &e["hyper"]);
-        let k = duet_core::golden::case_tolerance_scale(&dev, h["function"].as_str());
+        let k = duet_testing::case_tolerance_scale(&dev, h["function"].as_str());
         let (rel, abs) = (1e-5 * k, 1e-6 * k);
         let inputs: Vec<&str> = e["inputs"]
             .as_array()

@@ -5,7 +5,7 @@
 
 use duet_core::burn::module::Module;
 use duet_core::burn::tensor::{Device, Tensor};
-use duet_core::golden::{assert_close, Fixture};
+use duet_testing::{assert_close, Fixture};
 use duet_core::ops::{ConvSpec, ConvTransposeSpec, Padding, PoolSpec};
 use duet_core::{
     load_module_params, load_module_state, module_state, value_and_grad_with_aux, DynTensor, Key,
