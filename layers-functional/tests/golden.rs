@@ -4,10 +4,10 @@
 //! covered by the core ops suite; every other case of the manifest must be handled here.
 
 use duet_core::burn::tensor::Device;
-use duet_testing::{assert_close, Fixture};
 use duet_core::ops::{ConvSpec, ConvTransposeSpec, CrossEntropy, Padding, PoolSpec};
 use duet_core::{value_and_grad_with_aux, DynTensor, Params};
 use duet_functional::*;
+use duet_testing::{assert_close, Fixture};
 use serde_json::Value;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/fixtures");
@@ -45,13 +45,13 @@ fn layer_for(
                 ..Default::default()
             },
         )),
-        "max_pool2d" => Box::new(MaxPool2d(PoolSpec {
+        "max_pool2d" => Box::new(MaxPool2d::new(u(h, "kernel")).with_spec(PoolSpec {
             kernel: u(h, "kernel"),
             stride: u(h, "stride"),
             padding: u(h, "padding"),
         })),
         "avg_pool2d" => {
-            let p = AvgPool2d::new(PoolSpec {
+            let p = AvgPool2d::new(u(h, "kernel")).with_spec(PoolSpec {
                 kernel: u(h, "kernel"),
                 stride: u(h, "stride"),
                 padding: u(h, "padding"),
@@ -62,26 +62,14 @@ fn layer_for(
                 p
             })
         }
-        "adaptive_avg_pool2d" => Box::new(AdaptiveAvgPool2d([u(h, "output"); 2])),
-        "batch_norm2d" => Box::new(BatchNorm::with(h["eps"].as_f64().unwrap(), 0.1)),
-        "layer_norm" => Box::new(LayerNorm::new(h["eps"].as_f64().unwrap())),
+        "adaptive_avg_pool2d" => Box::new(AdaptiveAvgPool2d::new([u(h, "output"); 2])),
+        "batch_norm2d" => Box::new(BatchNorm::new().with_eps(h["eps"].as_f64().unwrap())),
+        "layer_norm" => Box::new(LayerNorm::new().with_eps(h["eps"].as_f64().unwrap())),
         "group_norm" => Box::new(GroupNorm::new(u(h, "groups"))),
-        "activation" => match h["function"].as_str().unwrap() {
-            "relu" => Box::new(Relu),
-            "sigmoid" => Box::new(Sigmoid),
-            "tanh" => Box::new(Tanh),
-            "gelu_erf" => Box::new(Gelu),
-            "gelu_tanh" => Box::new(GeluTanh),
-            "silu" => Box::new(Silu),
-            "softplus" => Box::new(Softplus),
-            "elu" => Box::new(Elu::default()),
-            "leaky_relu_0.01" => Box::new(LeakyRelu::default()),
-            "log_softmax_last" => Box::new(LogSoftmax),
-            "softmax_last" => Box::new(Softmax),
-            "hard_sigmoid" => Box::new(HardSigmoid),
-            "mish" => Box::new(Mish),
-            f => panic!("{case}: unknown activation {f}"),
-        },
+        "activation" => {
+            let f = h["function"].as_str().unwrap();
+            Box::new(f.parse::<Act>().unwrap_or_else(|e| panic!("{case}: {e}")))
+        }
         "loss" => match h["function"].as_str().unwrap() {
             "softmax_cross_entropy" => Box::new(CrossEntropyLoss(CrossEntropy {
                 label_smoothing: h

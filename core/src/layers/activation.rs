@@ -87,11 +87,12 @@ const NAMES: [(&str, Act); 16] = [
 ];
 
 impl Act {
-    /// Applies the function element-wise (softmaxes: over the last axis).
+    /// Applies the function element-wise to a typed tensor (softmaxes: over the last axis).
+    /// (Named so that it does not shadow `duet_functional::LayerExt::apply`.)
     ///
     /// # Shapes
     /// Any shape, unchanged.
-    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+    pub fn apply_tensor<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Act::Relu => act::relu(x),
             Act::Relu6 => act::relu6(x),

@@ -211,7 +211,7 @@ impl Val for DynTensor {
         by_rank!(self, |x| x.log())
     }
     fn act(self, a: Act) -> Self {
-        by_rank!(self, |x| a.apply(x))
+        by_rank!(self, |x| a.apply_tensor(x))
     }
     fn sum_dim(self, axis: usize) -> Self {
         by_rank!(self, |x| x.sum_dim(axis))
