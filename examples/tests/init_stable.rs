@@ -3,15 +3,16 @@
 //!
 //! `DUET_BLESS=1 cargo test -p duet-examples --test init_stable` rewrites
 //! `fixtures/init_before.json`: per path, the shape and an FNV-1a hash of the f32 bits (AlexNet's
-//! weights themselves would be 75 MB). The module `MultiHeadAttention` is left out: issue 16
-//! unified its init with the functional one on purpose.
+//! weights themselves would be 75 MB). The module `MultiHeadAttention` entry was added
+//! (blessed) in issue 16 stage 4, when its init became the functional one on purpose.
 
 use duet_core::burn::tensor::Device;
+use duet_core::layers::{Conv2dConfig, ConvTranspose2dConfig, DenseConfig};
 use duet_core::ops::{ConvSpec, ConvTransposeSpec};
 use duet_core::{module_params, module_state, Key, Params};
 use duet_examples::{functional_models, module_models};
 use duet_functional::{self as f, Layer, LayerExt};
-use duet_module::{self as m, Rngs};
+use duet_module::{self as m, Build, Rngs};
 use std::collections::BTreeMap;
 
 const SEED: u64 = 7;
@@ -103,40 +104,23 @@ fn modules(dev: &Device) -> Params {
         }};
     }
     module!("dense", |r| m::Linear::new(4, 3, r, dev));
-    module!("dense_nobias", |r| m::Linear::with_bias(
-        4, 3, false, r, dev
-    ));
-    module!("conv1d", |r| m::Conv1d::new(
-        2,
-        4,
-        3,
-        ConvSpec::default(),
-        r,
-        dev
-    ));
+    module!("dense_nobias", |r| DenseConfig::new(3)
+        .without_bias()
+        .build(4, r, dev));
+    module!("conv1d", |r| m::Conv1d::new(2, 4, 3, r, dev));
     module!("conv2d", |r| m::Conv2d::new(3, 6, 3, r, dev));
-    module!("conv2d_groups", |r| m::Conv2d::with_spec(
-        4,
-        4,
-        3,
-        ConvSpec {
+    module!("conv2d_groups", |r| Conv2dConfig::new(4, 3)
+        .with_spec(ConvSpec {
             groups: 2,
             ..Default::default()
-        },
-        r,
-        dev
-    ));
-    module!("conv_transpose2d", |r| m::ConvTranspose2d::new(
-        2,
-        4,
-        3,
-        ConvTransposeSpec {
+        })
+        .build(4, r, dev));
+    module!("conv_transpose2d", |r| ConvTranspose2dConfig::new(4, 3)
+        .with_spec(ConvTransposeSpec {
             stride: 2,
             ..Default::default()
-        },
-        r,
-        dev
-    ));
+        })
+        .build(2, r, dev));
     module!("batch_norm", |r| {
         let _ = r;
         m::BatchNorm::new(3, dev)
@@ -151,11 +135,13 @@ fn modules(dev: &Device) -> Params {
     });
     module!("group_norm", |r| {
         let _ = r;
-        m::GroupNorm::new(2, 4, dev)
+        m::GroupNorm::new(4, 2, dev)
     });
     module!("embedding", |r| m::Embedding::new(10, 4, r, dev));
     module!("lstm", |r| m::Lstm::new(4, 5, r, dev));
     module!("gru", |r| m::Gru::new(4, 5, r, dev));
+    // Blessed in issue 16 stage 4, when the module took the functional layer's init.
+    module!("mha", |r| m::MultiHeadAttention::new(8, 2, r, dev));
     module!("lenet", |r| module_models::LeNet::new(3, 10, r, dev));
     module!("alexnet", |r| module_models::AlexNet::new(10, r, dev));
     module!("mlp", |r| module_models::Mlp::new(3 * 32 * 32, 10, r, dev));

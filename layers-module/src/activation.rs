@@ -2,77 +2,10 @@
 
 use duet_core::burn::module::Module;
 use duet_core::burn::tensor::Tensor;
-use duet_core::ops::activation as act;
 
-/// Which activation an [`Activation`] applies (PyTorch's definitions and defaults).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Act {
-    /// `max(x, 0)`.
-    Relu,
-    /// `min(max(x, 0), 6)`.
-    Relu6,
-    /// `x` if `x > 0`, else `slope * x` (PyTorch's default slope is 0.01).
-    LeakyRelu(f64),
-    /// `x` if `x > 0`, else `alpha (exp(x) - 1)` (PyTorch's default alpha is 1).
-    Elu(f64),
-    /// Scaled ELU with the self-normalizing constants.
-    Selu,
-    /// `x Phi(x)` (exact, erf-based).
-    Gelu,
-    /// GELU's tanh approximation.
-    GeluTanh,
-    /// `x sigmoid(x)` (also called swish).
-    Silu,
-    /// `x tanh(softplus(x))`.
-    Mish,
-    /// `1 / (1 + exp(-x))`.
-    Sigmoid,
-    /// `clamp(x / 6 + 1/2, 0, 1)`.
-    HardSigmoid,
-    /// `x hard_sigmoid(x)`.
-    HardSwish,
-    /// `tanh(x)`.
-    Tanh,
-    /// `ln(1 + exp(x))`.
-    Softplus,
-    /// `x / (1 + |x|)`.
-    Softsign,
-    /// `ln sigmoid(x)`.
-    LogSigmoid,
-    /// Softmax over the last axis.
-    Softmax,
-    /// Log-softmax over the last axis.
-    LogSoftmax,
-}
-
-impl Act {
-    /// Applies the function elementwise (softmaxes: over the last axis).
-    ///
-    /// # Shapes
-    /// Any shape, unchanged.
-    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
-        match self {
-            Act::Relu => act::relu(x),
-            Act::Relu6 => act::relu6(x),
-            Act::LeakyRelu(s) => act::leaky_relu(x, s),
-            Act::Elu(a) => act::elu(x, a),
-            Act::Selu => act::selu(x),
-            Act::Gelu => act::gelu(x),
-            Act::GeluTanh => act::gelu_tanh(x),
-            Act::Silu => act::silu(x),
-            Act::Mish => act::mish(x),
-            Act::Sigmoid => act::sigmoid(x),
-            Act::HardSigmoid => act::hard_sigmoid(x),
-            Act::HardSwish => act::hard_swish(x),
-            Act::Tanh => act::tanh(x),
-            Act::Softplus => act::softplus(x),
-            Act::Softsign => act::softsign(x),
-            Act::LogSigmoid => act::log_sigmoid(x),
-            Act::Softmax => act::softmax(x, D - 1),
-            Act::LogSoftmax => act::log_softmax(x, D - 1),
-        }
-    }
-}
+/// Which activation an [`Activation`] applies: `duet_core`'s one activation enum (PyTorch's
+/// definitions and defaults; parses PyTorch's names).
+pub use duet_core::layers::Act;
 
 /// A weightless activation layer (no params, no state; in a `Sequential` it keeps its index).
 ///
@@ -107,7 +40,7 @@ impl Activation {
     /// # Shapes
     /// Any shape, unchanged.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        self.act.apply(x)
+        self.act.apply_tensor(x)
     }
 }
 

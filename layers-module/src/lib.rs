@@ -49,6 +49,7 @@
 
 mod activation;
 mod attention;
+mod config;
 mod conv;
 mod dropout;
 mod embedding;
@@ -63,6 +64,7 @@ mod summary;
 
 pub use activation::{Act, Activation, Flatten};
 pub use attention::MultiHeadAttention;
+pub use config::Build;
 pub use conv::{Conv1d, Conv2d, ConvTranspose2d};
 pub use dropout::Dropout;
 pub use duet_core::Mode;
