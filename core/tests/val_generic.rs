@@ -198,6 +198,8 @@ fn every_config_runs_through_another_value_type() {
         GruConfig::new(3), [2, 4, 5];
         MultiHeadAttentionConfig::new(2).with_causal(true), [2, 3, 4];
         Act::Gelu, [2, 3];
+        PReluConfig::new().with_num_parameters(3), [2, 3, 4];
+        PReluConfig::new(), [5];
         Act::LogSoftmax, [2, 3, 4];
     }
 }

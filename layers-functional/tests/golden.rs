@@ -66,6 +66,7 @@ fn layer_for(
         "batch_norm2d" => Box::new(BatchNorm::new().with_eps(h["eps"].as_f64().unwrap())),
         "layer_norm" => Box::new(LayerNorm::new().with_eps(h["eps"].as_f64().unwrap())),
         "group_norm" => Box::new(GroupNorm::new(u(h, "groups"))),
+        "prelu" => Box::new(PRelu::new().with_num_parameters(u(h, "num_parameters"))),
         "activation" => {
             let f = h["function"].as_str().unwrap();
             Box::new(f.parse::<Act>().unwrap_or_else(|e| panic!("{case}: {e}")))

@@ -1,7 +1,11 @@
 //! [`Activation`]: a weightless module applying one of `duet_core::ops::activation`'s functions.
 
-use duet_core::burn::module::Module;
-use duet_core::burn::tensor::Tensor;
+use crate::config::{param, Build};
+use crate::rngs::Rngs;
+use duet_core::burn::module::{Module, Param};
+use duet_core::burn::tensor::{Device, Tensor};
+use duet_core::layers::{Ctx, LayerConfig, PReluConfig, PReluParams};
+use duet_core::{DynTensor, Mode, Params};
 
 /// Which activation an [`Activation`] applies: `duet_core`'s one activation enum (PyTorch's
 /// definitions and defaults; parses PyTorch's names).
@@ -66,5 +70,73 @@ impl Flatten {
     /// `[N, ...] -> [N, prod(...)]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<2> {
         x.flatten(1, D - 1)
+    }
+}
+
+/// PReLU with learned slopes (PyTorch's `nn.PReLU`; defined by [`PReluConfig`]): `weight`
+/// `[num_parameters]`, `Constant(0.25)` by default.
+///
+/// # Shapes
+/// Any shape, unchanged (`C = num_parameters` on axis 1 when more than one).
+///
+/// # Example
+/// ```
+/// use duet_module::{PRelu, Rngs};
+/// use duet_core::burn::tensor::{Device, Tensor};
+/// let dev = Device::flex();
+/// let p = PRelu::new(1, &mut Rngs::new(0), &dev);
+/// let y = p.forward(Tensor::<2>::from_floats([[-2.0, 3.0]], &dev));
+/// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![-0.5, 3.0]);
+/// ```
+#[derive(Module, Debug)]
+pub struct PRelu {
+    /// `[num_parameters]`: the negative slopes.
+    pub weight: Param<Tensor<1>>,
+    /// The definition.
+    #[module(skip)]
+    pub config: PReluConfig,
+}
+
+impl PRelu {
+    /// `num_parameters` slopes (1, or the channel count), PyTorch's init.
+    pub fn new(num_parameters: usize, rngs: &mut Rngs, device: &Device) -> Self {
+        PReluConfig::new()
+            .with_num_parameters(num_parameters)
+            .build(num_parameters, rngs, device)
+    }
+
+    /// Applies it to a rank-erased tensor.
+    ///
+    /// # Shapes
+    /// Any shape, unchanged.
+    pub fn forward_dyn(&self, x: DynTensor) -> DynTensor {
+        let p = PReluParams {
+            weight: DynTensor::from(self.weight.val()),
+        };
+        let mut state = Params::new();
+        let mut cx = Ctx {
+            mode: Mode::Eval,
+            state: &mut state,
+        };
+        self.config.apply(&p, x, &mut cx)
+    }
+
+    /// Applies it.
+    ///
+    /// # Shapes
+    /// Any shape, unchanged.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.forward_dyn(x.into()).into_rank()
+    }
+}
+
+impl Build for PReluConfig {
+    type Module = PRelu;
+    fn build(&self, d_in: usize, rngs: &mut Rngs, device: &Device) -> PRelu {
+        let (p, _) = self.init(d_in, rngs.params.next(), device);
+        PRelu {
+            weight: param(p.weight),
+            config: *self,
+        }
     }
 }

@@ -62,7 +62,7 @@ mod rngs;
 mod sequential;
 mod summary;
 
-pub use activation::{Act, Activation, Flatten};
+pub use activation::{Act, Activation, Flatten, PRelu};
 pub use attention::MultiHeadAttention;
 pub use config::Build;
 pub use conv::{Conv1d, Conv2d, ConvTranspose2d};

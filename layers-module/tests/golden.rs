@@ -298,6 +298,18 @@ fn golden_cases_through_the_modules() {
                     same,
                 );
             }
+            "prelu" => {
+                let n = u("num_parameters");
+                let tree = x("x").nest("m", Params::new().with("weight", p("weight")));
+                check(
+                    case,
+                    &fx,
+                    PRelu::new(n, &mut Rngs::new(0), &dev),
+                    tree,
+                    |m, x| m.forward_dyn(x),
+                    same,
+                );
+            }
             "group_norm" => {
                 let tree = x("x").nest(
                     "m",

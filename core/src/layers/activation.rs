@@ -2,7 +2,7 @@
 
 use super::{check_rank, Ctx, LayerConfig, NoParams, Val};
 use crate::ops::activation as act;
-use crate::{Key, Params};
+use crate::{DynTensor, Fans, Initializer, Key, Params};
 use burn::tensor::{Device, Tensor};
 use std::fmt;
 use std::str::FromStr;
@@ -189,5 +189,101 @@ impl LayerConfig for Act {
     }
     fn apply<V: Val>(&self, _: &NoParams, x: V, _: &mut Ctx<'_>) -> V {
         x.act(*self)
+    }
+}
+
+crate::param_tree! {
+    /// PReLU's params: `weight` `[num_parameters]`, the negative slopes.
+    pub struct PReluParams { leaf weight: V }
+}
+
+/// PReLU (PyTorch's `nn.PReLU`): `max(x, 0) + weight * min(x, 0)` with learned slopes, one
+/// shared (`num_parameters = 1`) or one per channel of axis 1.
+///
+/// Defaults (PyTorch's): `num_parameters` 1, `init` `Constant(0.25)`.
+///
+/// # Shapes
+/// Any shape with `C = num_parameters` on axis 1 when `num_parameters > 1`; output: the same.
+///
+/// # Example
+/// ```
+/// use duet_core::layers::{Ctx, LayerConfig, PReluConfig};
+/// use duet_core::{burn::tensor::Device, DynTensor, Key, Mode, Params};
+/// let dev = Device::flex();
+/// let c = PReluConfig::new();
+/// let (p, _) = c.init(0, Key::new(0), &dev);
+/// let x = DynTensor::from_floats(vec![-2.0, 3.0], &[1, 2], &dev);
+/// let y = c.apply(&p, x, &mut Ctx { mode: Mode::Eval, state: &mut Params::new() });
+/// assert_eq!(y.to_vec(), vec![-0.5, 3.0]); // 0.25 * -2
+/// assert!(PReluConfig::new().with_num_parameters(3).input_size(&[2, 4]).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PReluConfig {
+    /// 1 (one shared slope) or the channel count (default 1).
+    pub num_parameters: usize,
+    /// The slopes' initializer (default `Constant(0.25)`).
+    pub init: Initializer,
+}
+
+impl PReluConfig {
+    /// The defaults.
+    pub fn new() -> Self {
+        PReluConfig {
+            num_parameters: 1,
+            init: Initializer::Constant(0.25),
+        }
+    }
+    /// Sets the number of slopes.
+    pub fn with_num_parameters(mut self, n: usize) -> Self {
+        self.num_parameters = n;
+        self
+    }
+    /// Sets the slopes' initializer.
+    pub fn with_init(mut self, init: Initializer) -> Self {
+        self.init = init;
+        self
+    }
+}
+
+impl Default for PReluConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LayerConfig for PReluConfig {
+    const KIND: &'static str = "prelu";
+    type Params<V: Val> = PReluParams<V>;
+
+    fn name(&self) -> String {
+        format!("PRelu({})", self.num_parameters)
+    }
+    fn input_size(&self, s: &[usize]) -> Result<usize, String> {
+        check_rank(s, 1, true)?;
+        let n = self.num_parameters;
+        if n > 1 && (s.len() < 2 || s[1] != n) {
+            return Err(format!(
+                "{n} slopes need {n} channels on axis 1, got shape {s:?}"
+            ));
+        }
+        Ok(n)
+    }
+    fn output_shape(&self, s: &[usize]) -> Result<Vec<usize>, String> {
+        self.input_size(s).map(|_| s.to_vec())
+    }
+    fn init(&self, _: usize, key: Key, device: &Device) -> (PReluParams<DynTensor>, Params) {
+        let n = [self.num_parameters];
+        let weight = self.init.init(n, Fans::infer(&n), key, device).into();
+        (PReluParams { weight }, Params::new())
+    }
+    fn apply<V: Val>(&self, p: &PReluParams<V>, x: V, _: &mut Ctx<'_>) -> V {
+        let rank = x.dims().len();
+        let mut shape = vec![1; rank];
+        if self.num_parameters > 1 {
+            shape[1] = self.num_parameters;
+        }
+        let w = p.weight.clone().reshape(&shape);
+        let negative = x.clone().scale(-1.0).act(Act::Relu); // -min(x, 0)
+        x.act(Act::Relu).sub(w.mul(negative))
     }
 }

@@ -69,3 +69,13 @@ constants! {
     /// Log-softmax over the last axis.
     LogSoftmax = Act::LogSoftmax;
 }
+
+/// PReLU with learned slopes ([`PReluConfig`]: PyTorch's `nn.PReLU`). Param `weight`
+/// `[num_parameters]`.
+///
+/// # Shapes
+/// Any shape, unchanged (`C = num_parameters` on axis 1 when more than one).
+pub type PRelu = PReluConfig;
+
+pub use duet_core::layers::PReluConfig;
+config_layer!(PReluConfig);
