@@ -441,3 +441,4 @@ impl CheckpointFile {
 
 #[cfg(test)]
 mod tests;
+pub mod torch;
