@@ -139,7 +139,7 @@ impl LayerConfig for MultiHeadAttentionConfig {
         self.output_shape(s).map(|_| s[2])
     }
     fn output_shape(&self, s: &[usize]) -> Result<Vec<usize>, String> {
-        if s.len() != 3 || self.heads == 0 || s[2] % self.heads != 0 {
+        if s.len() != 3 || self.heads == 0 || !s[2].is_multiple_of(self.heads) {
             return Err(format!(
                 "inputs {:?} do not fit {} heads (need [B, T, E] with E divisible by heads)",
                 [s],

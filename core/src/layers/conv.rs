@@ -124,7 +124,7 @@ impl<const N: usize> LayerConfig for ConvConfig<N> {
     fn output_shape(&self, s: &[usize]) -> Result<Vec<usize>, String> {
         check_rank(s, N + 2, false)?;
         let g = self.spec.groups;
-        if s[1] % g != 0 || self.filters % g != 0 {
+        if !s[1].is_multiple_of(g) || !self.filters.is_multiple_of(g) {
             return Err(format!(
                 "{} input channels and {} filters do not split into {g} groups",
                 s[1], self.filters
@@ -231,7 +231,9 @@ impl LayerConfig for ConvTranspose2dConfig {
         check_rank(s, 4, false)?;
         let sp = &self.spec;
         let reach = sp.dilation * (self.kernel - 1) + sp.output_padding;
-        if s[1] % sp.groups != 0 || 2 * sp.padding > reach + (s[2].min(s[3]) - 1) * sp.stride {
+        if !s[1].is_multiple_of(sp.groups)
+            || 2 * sp.padding > reach + (s[2].min(s[3]) - 1) * sp.stride
+        {
             return Err(format!("input {s:?} does not fit {sp:?}"));
         }
         let (h, w) = (sp.out_len(s[2], self.kernel), sp.out_len(s[3], self.kernel));
