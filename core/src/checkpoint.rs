@@ -421,3 +421,4 @@ impl CheckpointFile {
 
 #[cfg(test)]
 mod tests;
+pub mod torch;

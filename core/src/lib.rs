@@ -24,11 +24,11 @@ pub use burn;
 
 pub mod checkpoint;
 mod device;
-pub mod golden;
 mod grad;
 pub mod init;
 pub mod kernels;
 mod key;
+pub mod layers;
 mod mode;
 mod module_tree;
 pub mod ops;
@@ -41,6 +41,7 @@ pub use device::{device, DeviceError};
 pub use grad::{grad, value_and_grad, value_and_grad_with_aux};
 pub use init::{FanMode, Fans, Initializer};
 pub use key::Key;
+pub use layers::{Act, LayerConfig, Val};
 pub use mode::Mode;
 pub use module_tree::{
     is_state_path, load_module_params, load_module_state, module_params, module_state,

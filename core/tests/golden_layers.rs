@@ -8,7 +8,7 @@
 //! the test, so nothing is skipped silently.
 
 use duet_core::burn::tensor::Device;
-use duet_core::golden::{assert_close, case_tolerance_scale, errors, test_device, Fixture};
+use duet_testing::{assert_close, case_tolerance_scale, errors, test_device, Fixture};
 use duet_core::{value_and_grad_with_aux, DynTensor, Params};
 use serde_json::Value;
 

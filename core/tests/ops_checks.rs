@@ -326,7 +326,7 @@ fn activations_outside_the_golden_set_match_their_formulas() {
         ),
     ];
     for (name, got, want) in cases {
-        duet_core::golden::assert_close(name, &v(got), &want, 1e-6, 1e-6);
+        duet_testing::assert_close(name, &v(got), &want, 1e-6, 1e-6);
     }
 }
 

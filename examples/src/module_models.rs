@@ -5,9 +5,12 @@ use crate::cli::args::ModelKind;
 use crate::cli::CliError;
 use duet_core::burn::module::Module;
 use duet_core::burn::tensor::{Device, Tensor};
+use duet_core::layers::Conv2dConfig;
 use duet_core::ops::{ConvSpec, Padding};
 use duet_core::{Key, Mode};
-use duet_module::{Act, Conv2d, Dropout, Flatten, Layer, Linear, MaxPool2d, Rngs, Sequential};
+use duet_module::{
+    Act, Build, Conv2d, Dropout, Flatten, Layer, Linear, MaxPool2d, Rngs, Sequential,
+};
 use duet_train::{Classifier, ImageModule, ModuleClassifier};
 
 /// LeNet-5 for `[N, C, 32, 32]`: conv1 `C -> 6` (5x5), ReLU, 2x2 max pool, conv2 `6 -> 16`
@@ -100,7 +103,12 @@ impl AlexNet {
             padding: Padding::Explicit(1),
             ..Default::default()
         };
-        let mut conv = |i, o| -> Layer { Conv2d::with_spec(i, o, 3, spec, rngs, device).into() };
+        let mut conv = |i, o| -> Layer {
+            Conv2dConfig::new(o, 3)
+                .with_spec(spec)
+                .build(i, rngs, device)
+                .into()
+        };
         let features = Sequential::new(vec![
             conv(3, 64),
             Act::Relu.into(),

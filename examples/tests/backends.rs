@@ -6,7 +6,7 @@
 //! `flex`, 20x on GPU backends: different reduction orders and WGSL transcendentals).
 
 use duet_core::burn::tensor::{Device, Int, Tensor};
-use duet_core::golden::{assert_close, test_device, tolerance_scale};
+use duet_testing::{assert_close, test_device, tolerance_scale};
 use duet_core::{value_and_grad, DynTensor, Key, Params};
 use duet_examples::cli::args::OptimizerKind;
 use duet_examples::{cli::models, functional_models};

@@ -2,10 +2,12 @@
 //! three RMSProp and three Adam steps; the two APIs agree exactly on identical params.
 
 use duet_core::burn::tensor::{Device, Tensor};
-use duet_core::golden::{assert_close, Fixture};
+use duet_core::checkpoint::torch::{from_torch, to_torch, Kinds};
 use duet_core::{DynTensor, Key, Params};
 use duet_examples::cli::args::{Api, ModelKind, OptimizerKind};
-use duet_examples::cli::{import::from_torch, models};
+use duet_examples::cli::models;
+use duet_examples::functional_models;
+use duet_testing::{assert_close, Fixture};
 use duet_train::Classifier;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -41,18 +43,15 @@ const NAMES: [&str; 10] = [
 
 fn lenet(api: Api, fx: &Fixture, dev: &Device) -> Box<dyn Classifier> {
     let mut m = models::build(ModelKind::Lenet, api, [3, 32, 32], 10, Key::new(9), dev).unwrap();
-    let p = from_torch(&torch_tree(fx, "init.", &NAMES, dev), &m.params()).unwrap();
+    let p = from_torch(&torch_tree(fx, "init.", &NAMES, dev), &m.params(), &kinds()).unwrap();
     m.load_params(&p).unwrap();
     m
 }
 
 /// duet's gradient/params in PyTorch layout (dense weights transposed back).
-fn torch_layout(t: &DynTensor) -> Vec<f32> {
-    if t.rank() == 2 {
-        DynTensor::from(t.clone().into_rank::<2>().transpose()).to_vec()
-    } else {
-        t.to_vec()
-    }
+/// LeNet's layer kinds (the same paths in both APIs), for the PyTorch layout adapter.
+fn kinds() -> Kinds {
+    duet_functional::torch_kinds(&functional_models::lenet(10), &[1, 3, 32, 32])
 }
 
 #[test]
@@ -80,10 +79,11 @@ fn forward_and_gradients_match_pytorch_in_both_apis() {
             1e-5,
             1e-6,
         );
+        let torch_grads = to_torch(&out.grads, &kinds());
         for n in NAMES {
             assert_close(
                 &format!("{api:?} grad {n}"),
-                &torch_layout(out.grads.get_dyn(n).unwrap()),
+                &torch_grads.get_dyn(n).unwrap().to_vec(),
                 &fx.get(&format!("grad.{n}")).f32s,
                 1e-5,
                 1e-6,
@@ -126,7 +126,7 @@ fn three_rmsprop_and_adam_steps_match_pytorch() {
                     1e-6,
                 );
             }
-            let p = m.params();
+            let p = to_torch(&m.params(), &kinds());
             // Looser than 1e-5, with reason: the reference ran in float64. RMSProp's and Adam's first
             // steps are ~lr * g / |g| per element, so an element whose float32 gradient is within
             // rounding of 0 (relative error ~1e-3 there) still moves by ~lr: after three steps that
@@ -136,7 +136,7 @@ fn three_rmsprop_and_adam_steps_match_pytorch() {
             for n in NAMES {
                 assert_close(
                     &format!("{name} {api:?} {n}"),
-                    &torch_layout(p.get_dyn(n).unwrap()),
+                    &p.get_dyn(n).unwrap().to_vec(),
                     &fx.get(&format!("{name}.after3.{n}")).f32s,
                     1e-4,
                     1e-6,

@@ -2,7 +2,7 @@
 //! import-torch and predict, cross-API checkpoints.
 
 use duet_core::burn::tensor::{Device, Tensor};
-use duet_core::golden::{assert_close, Fixture};
+use duet_testing::{assert_close, Fixture};
 use duet_core::{checkpoint, CheckpointFile, DynTensor, Key, Params};
 use duet_examples::cli::args::{Api, ModelKind, OptimizerKind};
 use duet_examples::cli::models;

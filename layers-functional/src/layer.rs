@@ -1,6 +1,7 @@
 //! The layer contract: a layer describes a computation and owns no weights.
 
 use duet_core::burn::tensor::Device;
+use duet_core::layers::{from_params, to_params, Ctx, LayerConfig};
 use duet_core::{DynTensor, Key, Params};
 use std::fmt;
 
@@ -115,6 +116,12 @@ pub trait Layer: Send + Sync {
         let _ = inputs;
         Vec::new()
     }
+
+    /// The PyTorch-adapter kind of a layer defined by a `duet_core` config
+    /// ([`LayerConfig::KIND`]: `"linear"`, `"conv2d"`, ...); `None` for combinators and others.
+    fn kind(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl fmt::Debug for dyn Layer {
@@ -203,4 +210,97 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
         (**self).expand(inputs)
     }
+    fn kind(&self) -> Option<&'static str> {
+        (**self).kind()
+    }
 }
+
+/// [`Layer::output_signature`] of a config layer: one input, the config's output shape.
+pub(crate) fn config_signature<C: LayerConfig + Layer>(
+    c: &C,
+    inputs: &[Shape],
+) -> Result<Vec<Shape>, BuildError> {
+    expect_inputs(c, inputs)?;
+    let out = c.output_shape(&inputs[0]);
+    Ok(vec![out.map_err(|m| BuildError::new(c, m))?])
+}
+
+/// [`Layer::init`] of a config layer: the config's (only) initialisation, as trees.
+pub(crate) fn config_init<C: LayerConfig + Layer>(
+    c: &C,
+    inputs: &[Shape],
+    key: Key,
+    device: &Device,
+) -> Result<Init, BuildError> {
+    config_signature(c, inputs)?;
+    let d_in = c
+        .input_size(&inputs[0])
+        .map_err(|m| BuildError::new(c, m))?;
+    let (params, state) = LayerConfig::init(c, d_in, key, device);
+    Ok(Init {
+        params: to_params(params),
+        state,
+    })
+}
+
+/// [`Layer::forward`] of a config layer: typed params from the tree, then the config's maths.
+pub(crate) fn config_forward<C: LayerConfig + Layer>(
+    c: &C,
+    params: &Params,
+    state: &Params,
+    inputs: Vec<DynTensor>,
+    mode: Mode,
+) -> (Vec<DynTensor>, Params) {
+    let p: C::Params<DynTensor> =
+        from_params(params).unwrap_or_else(|e| panic!("{}: {e}", Layer::name(c)));
+    let mut state = state.clone();
+    let x = inputs.into_iter().next().expect("one input");
+    let y = c.apply(
+        &p,
+        x,
+        &mut Ctx {
+            mode,
+            state: &mut state,
+        },
+    );
+    (vec![y], state)
+}
+
+/// Implements [`Layer`] for `duet_core` layer configs by delegating to [`LayerConfig`]. (A
+/// blanket impl over every `LayerConfig` would overlap `impl Layer for Box<L>`.)
+macro_rules! config_layer {
+    ($($t:ty),* $(,)?) => {$(
+        impl $crate::layer::Layer for $t {
+            fn name(&self) -> String {
+                duet_core::layers::LayerConfig::name(self)
+            }
+            fn output_signature(
+                &self,
+                inputs: &[$crate::layer::Shape],
+            ) -> Result<Vec<$crate::layer::Shape>, $crate::layer::BuildError> {
+                $crate::layer::config_signature(self, inputs)
+            }
+            fn init(
+                &self,
+                inputs: &[$crate::layer::Shape],
+                key: duet_core::Key,
+                device: &duet_core::burn::tensor::Device,
+            ) -> Result<$crate::layer::Init, $crate::layer::BuildError> {
+                $crate::layer::config_init(self, inputs, key, device)
+            }
+            fn forward(
+                &self,
+                params: &duet_core::Params,
+                state: &duet_core::Params,
+                inputs: Vec<duet_core::DynTensor>,
+                mode: duet_core::Mode,
+            ) -> (Vec<duet_core::DynTensor>, duet_core::Params) {
+                $crate::layer::config_forward(self, params, state, inputs, mode)
+            }
+            fn kind(&self) -> Option<&'static str> {
+                Some(<$t as duet_core::layers::LayerConfig>::KIND)
+            }
+        }
+    )*};
+}
+pub(crate) use config_layer;

@@ -28,4 +28,4 @@ pub use combinators::{
 };
 pub use layer::{BuildError, Init, Layer, LayerExt, Mode, Shape};
 pub use layers::*;
-pub use summary::summary;
+pub use summary::{summary, torch_kinds};

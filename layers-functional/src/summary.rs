@@ -3,6 +3,7 @@
 use crate::layer::{BuildError, Layer, Shape};
 use duet_core::burn::tensor::Device;
 use duet_core::{group_digits as group, Key, Params};
+use std::collections::BTreeMap;
 
 /// One row of a summary: a layer at a path.
 struct Row {
@@ -116,4 +117,39 @@ pub fn summary(model: &dyn Layer, inputs: &[Shape]) -> Result<String, BuildError
         init.state.len()
     ));
     Ok(out)
+}
+
+/// The PyTorch-adapter kind of every config layer in a model, by path (`""` for a single
+/// layer): `{"conv1": "conv2d", "fc1": "linear", ...}`. Combinators and layers without a
+/// `duet_core` config (losses, `Fn`) are left out.
+///
+/// # Example
+/// ```
+/// use duet_functional::{serial, torch_kinds, Dense, Relu};
+/// let k = torch_kinds(&serial!["fc1" => Dense::new(3), Relu], &[2, 4]);
+/// assert_eq!(k["fc1"], "linear");
+/// assert_eq!(k["1"], "activation");
+/// ```
+pub fn torch_kinds(layer: &dyn Layer, input: &[usize]) -> BTreeMap<String, &'static str> {
+    fn go(
+        layer: &dyn Layer,
+        path: &str,
+        inputs: &[Shape],
+        out: &mut BTreeMap<String, &'static str>,
+    ) {
+        if let Some(k) = layer.kind() {
+            out.insert(path.to_string(), k);
+        }
+        for (name, child, child_inputs) in layer.expand(inputs) {
+            let p = if path.is_empty() {
+                name
+            } else {
+                format!("{path}.{name}")
+            };
+            go(child, &p, &child_inputs, out);
+        }
+    }
+    let mut out = BTreeMap::new();
+    go(layer, "", &[input.to_vec()], &mut out);
+    out
 }

@@ -4,10 +4,10 @@
 //! covered by the core ops suite; every other case of the manifest must be handled here.
 
 use duet_core::burn::tensor::Device;
-use duet_core::golden::{assert_close, Fixture};
 use duet_core::ops::{ConvSpec, ConvTransposeSpec, CrossEntropy, Padding, PoolSpec};
 use duet_core::{value_and_grad_with_aux, DynTensor, Params};
 use duet_functional::*;
+use duet_testing::{assert_close, Fixture};
 use serde_json::Value;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/fixtures");
@@ -45,13 +45,13 @@ fn layer_for(
                 ..Default::default()
             },
         )),
-        "max_pool2d" => Box::new(MaxPool2d(PoolSpec {
+        "max_pool2d" => Box::new(MaxPool2d::new(u(h, "kernel")).with_spec(PoolSpec {
             kernel: u(h, "kernel"),
             stride: u(h, "stride"),
             padding: u(h, "padding"),
         })),
         "avg_pool2d" => {
-            let p = AvgPool2d::new(PoolSpec {
+            let p = AvgPool2d::new(u(h, "kernel")).with_spec(PoolSpec {
                 kernel: u(h, "kernel"),
                 stride: u(h, "stride"),
                 padding: u(h, "padding"),
@@ -62,29 +62,17 @@ fn layer_for(
                 p
             })
         }
-        "adaptive_avg_pool2d" => Box::new(AdaptiveAvgPool2d([u(h, "output"); 2])),
-        "batch_norm2d" => Box::new(BatchNorm::with(h["eps"].as_f64().unwrap(), 0.1)),
-        "layer_norm" => Box::new(LayerNorm::new(h["eps"].as_f64().unwrap())),
-        "group_norm" => Box::new(GroupNorm::with_eps(
-            u(h, "groups"),
-            h["eps"].as_f64().unwrap(),
-        )),
-        "activation" => match h["function"].as_str().unwrap() {
-            "relu" => Box::new(Relu),
-            "sigmoid" => Box::new(Sigmoid),
-            "tanh" => Box::new(Tanh),
-            "gelu_erf" => Box::new(Gelu),
-            "gelu_tanh" => Box::new(GeluTanh),
-            "silu" => Box::new(Silu),
-            "softplus" => Box::new(Softplus),
-            "elu" => Box::new(Elu::default()),
-            "leaky_relu_0.01" => Box::new(LeakyRelu::default()),
-            "log_softmax_last" => Box::new(LogSoftmax),
-            "softmax_last" => Box::new(Softmax),
-            "hard_sigmoid" => Box::new(HardSigmoid),
-            "mish" => Box::new(Mish),
-            f => panic!("{case}: unknown activation {f}"),
-        },
+        "adaptive_avg_pool2d" => Box::new(AdaptiveAvgPool2d::new([u(h, "output"); 2])),
+        "batch_norm2d" => Box::new(BatchNorm::new().with_eps(h["eps"].as_f64().unwrap())),
+        "layer_norm" => Box::new(LayerNorm::new().with_eps(h["eps"].as_f64().unwrap())),
+        "group_norm" => {
+            Box::new(GroupNorm::new(u(h, "groups")).with_eps(h["eps"].as_f64().unwrap()))
+        }
+        "prelu" => Box::new(PRelu::new().with_num_parameters(u(h, "num_parameters"))),
+        "activation" => {
+            let f = h["function"].as_str().unwrap();
+            Box::new(f.parse::<Act>().unwrap_or_else(|e| panic!("{case}: {e}")))
+        }
         "loss" => match h["function"].as_str().unwrap() {
             "softmax_cross_entropy" => Box::new(CrossEntropyLoss(CrossEntropy {
                 label_smoothing: h
@@ -135,11 +123,11 @@ fn golden_cases_through_the_functional_layers() {
         serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/layers.json")).unwrap())
             .unwrap();
     let fx = Fixture::open(format!("{DIR}/layers.safetensors"));
-    let dev = duet_core::golden::test_device();
+    let dev = duet_testing::test_device();
     let mut ran = 0;
     for (case, e) in m["cases"].as_object().unwrap() {
         let (kind, h) = (e["kind"].as_str().unwrap(), &e["hyper"]);
-        let k = duet_core::golden::case_tolerance_scale(&dev, h["function"].as_str());
+        let k = duet_testing::case_tolerance_scale(&dev, h["function"].as_str());
         let (rel, abs) = (1e-5 * k, 1e-6 * k);
         let inputs: Vec<&str> = e["inputs"]
             .as_array()

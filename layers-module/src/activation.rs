@@ -1,78 +1,15 @@
 //! [`Activation`]: a weightless module applying one of `duet_core::ops::activation`'s functions.
 
-use duet_core::burn::module::Module;
-use duet_core::burn::tensor::Tensor;
-use duet_core::ops::activation as act;
+use crate::config::{param, Build};
+use crate::rngs::Rngs;
+use duet_core::burn::module::{Module, Param};
+use duet_core::burn::tensor::{Device, Tensor};
+use duet_core::layers::{Ctx, LayerConfig, PReluConfig, PReluParams};
+use duet_core::{DynTensor, Mode, Params};
 
-/// Which activation an [`Activation`] applies (PyTorch's definitions and defaults).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Act {
-    /// `max(x, 0)`.
-    Relu,
-    /// `min(max(x, 0), 6)`.
-    Relu6,
-    /// `x` if `x > 0`, else `slope * x` (PyTorch's default slope is 0.01).
-    LeakyRelu(f64),
-    /// `x` if `x > 0`, else `alpha (exp(x) - 1)` (PyTorch's default alpha is 1).
-    Elu(f64),
-    /// Scaled ELU with the self-normalizing constants.
-    Selu,
-    /// `x Phi(x)` (exact, erf-based).
-    Gelu,
-    /// GELU's tanh approximation.
-    GeluTanh,
-    /// `x sigmoid(x)` (also called swish).
-    Silu,
-    /// `x tanh(softplus(x))`.
-    Mish,
-    /// `1 / (1 + exp(-x))`.
-    Sigmoid,
-    /// `clamp(x / 6 + 1/2, 0, 1)`.
-    HardSigmoid,
-    /// `x hard_sigmoid(x)`.
-    HardSwish,
-    /// `tanh(x)`.
-    Tanh,
-    /// `ln(1 + exp(x))`.
-    Softplus,
-    /// `x / (1 + |x|)`.
-    Softsign,
-    /// `ln sigmoid(x)`.
-    LogSigmoid,
-    /// Softmax over the last axis.
-    Softmax,
-    /// Log-softmax over the last axis.
-    LogSoftmax,
-}
-
-impl Act {
-    /// Applies the function elementwise (softmaxes: over the last axis).
-    ///
-    /// # Shapes
-    /// Any shape, unchanged.
-    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
-        match self {
-            Act::Relu => act::relu(x),
-            Act::Relu6 => act::relu6(x),
-            Act::LeakyRelu(s) => act::leaky_relu(x, s),
-            Act::Elu(a) => act::elu(x, a),
-            Act::Selu => act::selu(x),
-            Act::Gelu => act::gelu(x),
-            Act::GeluTanh => act::gelu_tanh(x),
-            Act::Silu => act::silu(x),
-            Act::Mish => act::mish(x),
-            Act::Sigmoid => act::sigmoid(x),
-            Act::HardSigmoid => act::hard_sigmoid(x),
-            Act::HardSwish => act::hard_swish(x),
-            Act::Tanh => act::tanh(x),
-            Act::Softplus => act::softplus(x),
-            Act::Softsign => act::softsign(x),
-            Act::LogSigmoid => act::log_sigmoid(x),
-            Act::Softmax => act::softmax(x, D - 1),
-            Act::LogSoftmax => act::log_softmax(x, D - 1),
-        }
-    }
-}
+/// Which activation an [`Activation`] applies: `duet_core`'s one activation enum (PyTorch's
+/// definitions and defaults; parses PyTorch's names).
+pub use duet_core::layers::Act;
 
 /// A weightless activation layer (no params, no state; in a `Sequential` it keeps its index).
 ///
@@ -107,7 +44,7 @@ impl Activation {
     /// # Shapes
     /// Any shape, unchanged.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        self.act.apply(x)
+        self.act.apply_tensor(x)
     }
 }
 
@@ -133,5 +70,73 @@ impl Flatten {
     /// `[N, ...] -> [N, prod(...)]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<2> {
         x.flatten(1, D - 1)
+    }
+}
+
+/// PReLU with learned slopes (PyTorch's `nn.PReLU`; defined by [`PReluConfig`]): `weight`
+/// `[num_parameters]`, `Constant(0.25)` by default.
+///
+/// # Shapes
+/// Any shape, unchanged (`C = num_parameters` on axis 1 when more than one).
+///
+/// # Example
+/// ```
+/// use duet_module::{PRelu, Rngs};
+/// use duet_core::burn::tensor::{Device, Tensor};
+/// let dev = Device::flex();
+/// let p = PRelu::new(1, &mut Rngs::new(0), &dev);
+/// let y = p.forward(Tensor::<2>::from_floats([[-2.0, 3.0]], &dev));
+/// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![-0.5, 3.0]);
+/// ```
+#[derive(Module, Debug)]
+pub struct PRelu {
+    /// `[num_parameters]`: the negative slopes.
+    pub weight: Param<Tensor<1>>,
+    /// The definition.
+    #[module(skip)]
+    pub config: PReluConfig,
+}
+
+impl PRelu {
+    /// `num_parameters` slopes (1, or the channel count), PyTorch's init.
+    pub fn new(num_parameters: usize, rngs: &mut Rngs, device: &Device) -> Self {
+        PReluConfig::new()
+            .with_num_parameters(num_parameters)
+            .build(num_parameters, rngs, device)
+    }
+
+    /// Applies it to a rank-erased tensor.
+    ///
+    /// # Shapes
+    /// Any shape, unchanged.
+    pub fn forward_dyn(&self, x: DynTensor) -> DynTensor {
+        let p = PReluParams {
+            weight: DynTensor::from(self.weight.val()),
+        };
+        let mut state = Params::new();
+        let mut cx = Ctx {
+            mode: Mode::Eval,
+            state: &mut state,
+        };
+        self.config.apply(&p, x, &mut cx)
+    }
+
+    /// Applies it.
+    ///
+    /// # Shapes
+    /// Any shape, unchanged.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.forward_dyn(x.into()).into_rank()
+    }
+}
+
+impl Build for PReluConfig {
+    type Module = PRelu;
+    fn build(&self, d_in: usize, rngs: &mut Rngs, device: &Device) -> PRelu {
+        let (p, _) = self.init(d_in, rngs.params.next(), device);
+        PRelu {
+            weight: param(p.weight),
+            config: *self,
+        }
     }
 }

@@ -1,15 +1,20 @@
 //! [`MultiHeadAttention`] (`duet_core::ops::multi_head_attention`, separate projections).
 
+use crate::config::{param, Build};
 use crate::linear::Linear;
 use crate::rngs::Rngs;
 use duet_core::burn::module::Module;
 use duet_core::burn::tensor::{Device, Tensor};
+use duet_core::layers::{DenseParams, LayerConfig, MultiHeadAttentionConfig};
 use duet_core::ops::{self, AttentionMask, QkvProjection};
+use duet_core::DynTensor;
 
 /// Multi-head scaled dot-product attention (PyTorch's `nn.MultiheadAttention`, batch first):
 /// `out_proj(concat_h softmax(Q_h K_h^T / sqrt(E / heads) + mask) V_h)` with `Q = q_proj(query)`,
 /// `K = k_proj(key)`, `V = v_proj(value)`. Params `q_proj`, `k_proj`, `v_proj`, `out_proj`, each
-/// a [`Linear`] `weight` `[E, E]` + `bias` `[E]` (duet-functional's names and layouts).
+/// a [`Linear`] `weight` `[E, E]` + `bias` `[E]` (duet-functional's names and layouts). Init:
+/// [`MultiHeadAttentionConfig`]'s (Glorot-uniform weights, zero biases), the functional layer's
+/// draws; before issue 16 the module drew PyTorch's default `Linear` init instead.
 ///
 /// # Shapes
 /// `query [B, Tq, E]`, `key`/`value` `[B, Tk, E]` -> `[B, Tq, E]`
@@ -52,14 +57,7 @@ impl MultiHeadAttention {
             heads > 0 && embed % heads == 0,
             "MultiHeadAttention: {heads} heads do not divide the embedding size {embed}"
         );
-        let mut lin = || Linear::new(embed, embed, rngs, device);
-        MultiHeadAttention {
-            q_proj: lin(),
-            k_proj: lin(),
-            v_proj: lin(),
-            out_proj: lin(),
-            heads,
-        }
+        MultiHeadAttentionConfig::new(heads).build(embed, rngs, device)
     }
 
     /// Attends `query` to `key`/`value` under `mask` (causal and/or key padding).
@@ -81,5 +79,25 @@ impl MultiHeadAttention {
         };
         let (ow, ob) = p(&self.out_proj);
         ops::multi_head_attention(query, key, value, &proj, ow, ob, self.heads, mask)
+    }
+}
+
+/// Builds the module from the config's init (Glorot-uniform weights, zero biases, the
+/// functional layer's draws). The config's `causal` is not stored: pass a mask to `forward`.
+impl Build for MultiHeadAttentionConfig {
+    type Module = MultiHeadAttention;
+    fn build(&self, embed: usize, rngs: &mut Rngs, device: &Device) -> MultiHeadAttention {
+        let (p, _) = self.init(embed, rngs.params.next(), device);
+        let lin = |d: DenseParams<DynTensor>| Linear {
+            weight: param(d.weight),
+            bias: d.bias.map(param),
+        };
+        MultiHeadAttention {
+            q_proj: lin(p.q_proj),
+            k_proj: lin(p.k_proj),
+            v_proj: lin(p.v_proj),
+            out_proj: lin(p.out_proj),
+            heads: self.heads,
+        }
     }
 }

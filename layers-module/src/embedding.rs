@@ -1,9 +1,11 @@
 //! [`Embedding`]: a lookup table (`duet_core::ops::embedding`).
 
+use crate::config::{param, Build};
 use crate::rngs::Rngs;
 use duet_core::burn::module::{Module, Param};
 use duet_core::burn::tensor::{Device, Int, Tensor};
-use duet_core::{ops, Fans, Initializer};
+use duet_core::layers::{EmbeddingConfig, LayerConfig};
+use duet_core::ops;
 
 /// An embedding table `weight` `[vocab, dim]`: `y[b, t] = weight[ids[b, t]]`. Init `N(0, 1)` as
 /// PyTorch, from `rngs.params.next()`.
@@ -30,19 +32,7 @@ pub struct Embedding {
 impl Embedding {
     /// A `vocab` x `dim` table.
     pub fn new(vocab: usize, dim: usize, rngs: &mut Rngs, device: &Device) -> Self {
-        let w = Initializer::Normal {
-            mean: 0.0,
-            std: 1.0,
-        }
-        .init(
-            [vocab, dim],
-            Fans::infer(&[vocab, dim]),
-            rngs.params.next(),
-            device,
-        );
-        Embedding {
-            weight: Param::from_tensor(w),
-        }
+        EmbeddingConfig::new(vocab, dim).build(0, rngs, device)
     }
 
     /// Looks up `ids` (ids outside `0..vocab` are not checked on the host).
@@ -51,5 +41,15 @@ impl Embedding {
     /// `[B, T] -> [B, T, dim]`
     pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         ops::embedding(ids, self.weight.val())
+    }
+}
+
+impl Build for EmbeddingConfig {
+    type Module = Embedding;
+    fn build(&self, d_in: usize, rngs: &mut Rngs, device: &Device) -> Embedding {
+        let (p, _) = self.init(d_in, rngs.params.next(), device);
+        Embedding {
+            weight: param(p.weight),
+        }
     }
 }

@@ -49,6 +49,7 @@
 
 mod activation;
 mod attention;
+mod config;
 mod conv;
 mod dropout;
 mod embedding;
@@ -61,8 +62,9 @@ mod rngs;
 mod sequential;
 mod summary;
 
-pub use activation::{Act, Activation, Flatten};
+pub use activation::{Act, Activation, Flatten, PRelu};
 pub use attention::MultiHeadAttention;
+pub use config::Build;
 pub use conv::{Conv1d, Conv2d, ConvTranspose2d};
 pub use dropout::Dropout;
 pub use duet_core::Mode;

@@ -1,9 +1,11 @@
 //! [`Linear`]: a dense layer (`duet_core::ops::dense`).
 
+use crate::config::{param, Build};
 use crate::rngs::Rngs;
 use duet_core::burn::module::{Module, Param};
 use duet_core::burn::tensor::{Device, Tensor};
-use duet_core::{ops, Fans, Initializer};
+use duet_core::layers::{DenseConfig, LayerConfig};
+use duet_core::ops;
 
 /// A dense layer `y = x @ W + b`: `weight` `[in, out]` (duet's layout, the transpose of
 /// PyTorch's), `bias` `[out]`. Init: PyTorch's default, `U(-1/sqrt(in), 1/sqrt(in))` for both,
@@ -30,6 +32,7 @@ use duet_core::{ops, Fans, Initializer};
 /// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![1.5, 2.5]);
 /// ```
 #[derive(Module, Debug)]
+#[doc(alias = "Dense")]
 pub struct Linear {
     /// `[in, out]`.
     pub weight: Param<Tensor<2>>,
@@ -40,30 +43,7 @@ pub struct Linear {
 impl Linear {
     /// `inputs` to `outputs` features with a bias, weights drawn from `rngs.params`.
     pub fn new(inputs: usize, outputs: usize, rngs: &mut Rngs, device: &Device) -> Self {
-        Self::with_bias(inputs, outputs, true, rngs, device)
-    }
-
-    /// As [`Linear::new`], with or without the bias (no `bias` path when `bias` is false).
-    pub fn with_bias(
-        inputs: usize,
-        outputs: usize,
-        bias: bool,
-        rngs: &mut Rngs,
-        device: &Device,
-    ) -> Self {
-        let [kw, kb] = rngs.params.next().split2();
-        let fans = Fans::linear(&[inputs, outputs]);
-        Linear {
-            weight: Param::from_tensor(Initializer::TorchDefault.init(
-                [inputs, outputs],
-                fans,
-                kw,
-                device,
-            )),
-            bias: bias.then(|| {
-                Param::from_tensor(Initializer::TorchDefault.init([outputs], fans, kb, device))
-            }),
-        }
+        DenseConfig::new(outputs).build(inputs, rngs, device)
     }
 
     /// Applies the layer (`duet_core::ops::dense`).
@@ -72,5 +52,16 @@ impl Linear {
     /// `[..., in] -> [..., out]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         ops::dense(x, self.weight.val(), self.bias.as_ref().map(|b| b.val()))
+    }
+}
+
+impl Build for DenseConfig {
+    type Module = Linear;
+    fn build(&self, d_in: usize, rngs: &mut Rngs, device: &Device) -> Linear {
+        let (p, _) = self.init(d_in, rngs.params.next(), device);
+        Linear {
+            weight: param(p.weight),
+            bias: p.bias.map(param),
+        }
     }
 }

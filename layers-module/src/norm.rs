@@ -1,7 +1,12 @@
 //! [`BatchNorm`], [`LayerNorm`], [`GroupNorm`], [`RmsNorm`].
 
+use crate::config::{param, Build};
+use crate::rngs::Rngs;
 use duet_core::burn::module::{Module, Param, RunningState};
 use duet_core::burn::tensor::{Device, Tensor};
+use duet_core::layers::{
+    BatchNormConfig, GroupNormConfig, LayerConfig, LayerNormConfig, RmsNormConfig,
+};
 use duet_core::{ops, Mode};
 
 /// Batch normalization over channel axis 1 (eps 1e-5, momentum 0.1, PyTorch's convention).
@@ -44,14 +49,7 @@ pub struct BatchNorm {
 impl BatchNorm {
     /// For `channels` channels: weight 1, bias 0, running mean 0, running variance 1.
     pub fn new(channels: usize, device: &Device) -> Self {
-        BatchNorm {
-            weight: Param::from_tensor(Tensor::ones([channels], device)),
-            bias: Param::from_tensor(Tensor::zeros([channels], device)),
-            running_mean: RunningState::new(Tensor::zeros([channels], device)),
-            running_var: RunningState::new(Tensor::ones([channels], device)),
-            eps: 1e-5,
-            momentum: 0.1,
-        }
+        BatchNormConfig::new().build(channels, &mut Rngs::new(0), device)
     }
 
     /// Normalizes with batch statistics (and updates the running ones) in training, with the
@@ -101,11 +99,7 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// For `features` features, eps 1e-5.
     pub fn new(features: usize, device: &Device) -> Self {
-        LayerNorm {
-            weight: Param::from_tensor(Tensor::ones([features], device)),
-            bias: Param::from_tensor(Tensor::zeros([features], device)),
-            eps: 1e-5,
-        }
+        LayerNormConfig::new().build(features, &mut Rngs::new(0), device)
     }
 
     /// Applies it.
@@ -136,14 +130,9 @@ pub struct GroupNorm {
 }
 
 impl GroupNorm {
-    /// `groups` groups over `channels` channels, eps 1e-5.
-    pub fn new(groups: usize, channels: usize, device: &Device) -> Self {
-        GroupNorm {
-            weight: Param::from_tensor(Tensor::ones([channels], device)),
-            bias: Param::from_tensor(Tensor::zeros([channels], device)),
-            groups,
-            eps: 1e-5,
-        }
+    /// `channels` channels in `groups` groups, eps 1e-5 (the input size first, as every module).
+    pub fn new(channels: usize, groups: usize, device: &Device) -> Self {
+        GroupNormConfig::new(groups).build(channels, &mut Rngs::new(0), device)
     }
 
     /// Applies it.
@@ -171,10 +160,7 @@ pub struct RmsNorm {
 impl RmsNorm {
     /// For `features` features, eps 1e-5.
     pub fn new(features: usize, device: &Device) -> Self {
-        RmsNorm {
-            weight: Param::from_tensor(Tensor::ones([features], device)),
-            eps: 1e-5,
-        }
+        RmsNormConfig::new().build(features, &mut Rngs::new(0), device)
     }
 
     /// Applies it.
@@ -183,5 +169,57 @@ impl RmsNorm {
     /// `[..., F] -> [..., F]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         ops::rms_norm(x, self.weight.val(), self.eps)
+    }
+}
+
+impl Build for BatchNormConfig {
+    type Module = BatchNorm;
+    fn build(&self, c: usize, rngs: &mut Rngs, device: &Device) -> BatchNorm {
+        let (p, s) = self.init(c, rngs.params.next(), device);
+        let stat = |n: &str| RunningState::new(s.get::<1>(n).expect("batch-norm state"));
+        BatchNorm {
+            weight: param(p.weight),
+            bias: param(p.bias.expect("batch norm has a bias")),
+            running_mean: stat("running_mean"),
+            running_var: stat("running_var"),
+            eps: self.eps,
+            momentum: self.momentum,
+        }
+    }
+}
+
+impl Build for LayerNormConfig {
+    type Module = LayerNorm;
+    fn build(&self, f: usize, rngs: &mut Rngs, device: &Device) -> LayerNorm {
+        let (p, _) = self.init(f, rngs.params.next(), device);
+        LayerNorm {
+            weight: param(p.weight),
+            bias: param(p.bias.expect("a layer-norm module has a bias")),
+            eps: self.eps,
+        }
+    }
+}
+
+impl Build for GroupNormConfig {
+    type Module = GroupNorm;
+    fn build(&self, c: usize, rngs: &mut Rngs, device: &Device) -> GroupNorm {
+        let (p, _) = self.init(c, rngs.params.next(), device);
+        GroupNorm {
+            weight: param(p.weight),
+            bias: param(p.bias.expect("group norm has a bias")),
+            groups: self.groups,
+            eps: self.eps,
+        }
+    }
+}
+
+impl Build for RmsNormConfig {
+    type Module = RmsNorm;
+    fn build(&self, f: usize, rngs: &mut Rngs, device: &Device) -> RmsNorm {
+        let (p, _) = self.init(f, rngs.params.next(), device);
+        RmsNorm {
+            weight: param(p.weight),
+            eps: self.eps,
+        }
     }
 }

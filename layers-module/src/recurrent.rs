@@ -5,38 +5,16 @@
 //! names and layouts of duet-functional's `Lstm`/`Gru`. Init: PyTorch's `U(-1/sqrt(H), 1/sqrt(H))`
 //! for all four, drawn from `rngs.params.next().split(4)` in that order (as the functional layers).
 
+use crate::config::{param, Build};
 use crate::rngs::Rngs;
 use duet_core::burn::module::{Module, Param};
 use duet_core::burn::tensor::{Device, Tensor};
+use duet_core::layers::{GruConfig, LayerConfig, LstmConfig};
 use duet_core::ops::{self, RnnWeights};
-use duet_core::{Fans, Initializer};
-
-type Weights = [Param<Tensor<2>>; 2];
-type Biases = [Param<Tensor<1>>; 2];
-
-fn init(
-    gates: usize,
-    input: usize,
-    hidden: usize,
-    rngs: &mut Rngs,
-    device: &Device,
-) -> (Weights, Biases) {
-    let bound = 1.0 / (hidden as f32).sqrt();
-    let u = Initializer::Uniform {
-        low: -bound,
-        high: bound,
-    };
-    let g = gates * hidden;
-    let k = rngs.params.next().split(4);
-    let w = |rows: usize, key| {
-        Param::from_tensor(u.init([rows, g], Fans::linear(&[rows, g]), key, device))
-    };
-    let b = |key| Param::from_tensor(u.init([g], Fans::infer(&[g]), key, device));
-    ([w(input, k[0]), w(hidden, k[1])], [b(k[2]), b(k[3])])
-}
+use duet_core::DynTensor;
 
 macro_rules! recurrent {
-    ($(#[$doc:meta])* $ty:ident, $gates:literal, $what:literal) => {
+    ($(#[$doc:meta])* $ty:ident, $config:ident, $what:literal) => {
         $(#[$doc])*
         #[derive(Module, Debug)]
         pub struct $ty {
@@ -53,9 +31,7 @@ macro_rules! recurrent {
         impl $ty {
             /// `input` features to `hidden` units, weights from `rngs.params`.
             pub fn new(input: usize, hidden: usize, rngs: &mut Rngs, device: &Device) -> Self {
-                let ([weight_ih, weight_hh], [bias_ih, bias_hh]) =
-                    init($gates, input, hidden, rngs, device);
-                $ty { weight_ih, weight_hh, bias_ih, bias_hh }
+                $config::new(hidden).build(input, rngs, device)
             }
 
             /// The number of hidden units `H`.
@@ -75,6 +51,20 @@ macro_rules! recurrent {
 
             fn zeros(&self, x: &Tensor<3>) -> Tensor<2> {
                 Tensor::zeros([x.dims()[0], self.hidden()], &x.device())
+            }
+        }
+
+        impl Build for $config {
+            type Module = $ty;
+            fn build(&self, d_in: usize, rngs: &mut Rngs, device: &Device) -> $ty {
+                let (p, _) = self.init(d_in, rngs.params.next(), device);
+                let bias = |b: Option<DynTensor>| param(b.expect("a recurrent module has biases"));
+                $ty {
+                    weight_ih: param(p.weight_ih),
+                    weight_hh: param(p.weight_hh),
+                    bias_ih: bias(p.bias_ih),
+                    bias_hh: bias(p.bias_hh),
+                }
             }
         }
     };
@@ -101,7 +91,7 @@ recurrent!(
     /// let y = lstm.forward(Tensor::<3>::ones([1, 2, 3], &dev));
     /// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![0.0; 4]);
     /// ```
-    Lstm, 4, "4H"
+    Lstm, LstmConfig, "4H"
 );
 
 impl Lstm {
@@ -159,7 +149,7 @@ recurrent!(
     /// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![1.0, 1.0, 0.5, 0.5]);
     /// assert_eq!(h.into_data().to_vec::<f32>().unwrap(), vec![0.5, 0.5]);
     /// ```
-    Gru, 3, "3H"
+    Gru, GruConfig, "3H"
 );
 
 impl Gru {

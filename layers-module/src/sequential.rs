@@ -1,6 +1,6 @@
 //! [`Sequential`]: a list of [`Layer`]s for the simple cases, with PyTorch's index paths.
 
-use crate::activation::{Act, Activation, Flatten};
+use crate::activation::{Act, Activation, Flatten, PRelu};
 use crate::conv::{Conv1d, Conv2d, ConvTranspose2d};
 use crate::dropout::Dropout;
 use crate::linear::Linear;
@@ -74,6 +74,8 @@ pub enum Layer {
     Dropout(Dropout),
     /// An [`Activation`].
     Activation(Activation),
+    /// [`PRelu`] (learned slopes).
+    PRelu(PRelu),
     /// [`Flatten`].
     Flatten(Flatten),
 }
@@ -101,6 +103,7 @@ into_layer!(
     AdaptiveAvgPool2d,
     Dropout,
     Activation,
+    PRelu,
     Flatten
 );
 
@@ -132,6 +135,7 @@ impl Layer {
             Layer::AdaptiveAvgPool2d(l) => l.forward(x.into_rank::<4>()).into(),
             Layer::Dropout(l) => x.map_flat(|t| l.forward(t, mode)),
             Layer::Activation(l) => by_rank!(x, |t| l.forward(t)),
+            Layer::PRelu(l) => l.forward_dyn(x),
             Layer::Flatten(_) => {
                 let d = x.dims();
                 x.reshape(&[d[0], d[1..].iter().product()])

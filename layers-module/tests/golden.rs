@@ -5,13 +5,14 @@
 
 use duet_core::burn::module::Module;
 use duet_core::burn::tensor::{Device, Tensor};
-use duet_core::golden::{assert_close, Fixture};
+use duet_core::layers::{Conv1dConfig, Conv2dConfig, ConvTranspose2dConfig};
 use duet_core::ops::{ConvSpec, ConvTransposeSpec, Padding, PoolSpec};
 use duet_core::{
     load_module_params, load_module_state, module_state, value_and_grad_with_aux, DynTensor, Key,
     Mode, Params,
 };
 use duet_module::*;
+use duet_testing::{assert_close, Fixture};
 use serde_json::Value;
 use std::sync::Mutex;
 
@@ -134,7 +135,11 @@ fn golden_cases_through_the_modules() {
                     dilation: u("dilation"),
                     groups: u("groups"),
                 };
-                let c = Conv2d::with_spec(w[1] * spec.groups, w[0], w[2], spec, &mut rngs, &dev);
+                let c = Conv2dConfig::new(w[0], w[2]).with_spec(spec).build(
+                    w[1] * spec.groups,
+                    &mut rngs,
+                    &dev,
+                );
                 let tree = x("x").nest(
                     "m",
                     Params::new()
@@ -166,7 +171,9 @@ fn golden_cases_through_the_modules() {
                 check(
                     case,
                     &fx,
-                    Conv1d::new(w[1], w[0], w[2], spec, &mut rngs, &dev),
+                    Conv1dConfig::new(w[0], w[2])
+                        .with_spec(spec)
+                        .build(w[1], &mut rngs, &dev),
                     tree,
                     |m, x| m.forward(x.into_rank::<3>()).into(),
                     same,
@@ -189,7 +196,9 @@ fn golden_cases_through_the_modules() {
                 check(
                     case,
                     &fx,
-                    ConvTranspose2d::new(w[0], w[1], w[2], spec, &mut rngs, &dev),
+                    ConvTranspose2dConfig::new(w[1], w[2])
+                        .with_spec(spec)
+                        .build(w[0], &mut rngs, &dev),
                     tree,
                     |m, x| m.forward(x.into_rank::<4>()).into(),
                     same,
@@ -294,6 +303,18 @@ fn golden_cases_through_the_modules() {
                     same,
                 );
             }
+            "prelu" => {
+                let n = u("num_parameters");
+                let tree = x("x").nest("m", Params::new().with("weight", p("weight")));
+                check(
+                    case,
+                    &fx,
+                    PRelu::new(n, &mut Rngs::new(0), &dev),
+                    tree,
+                    |m, x| m.forward_dyn(x),
+                    same,
+                );
+            }
             "group_norm" => {
                 let tree = x("x").nest(
                     "m",
@@ -301,7 +322,7 @@ fn golden_cases_through_the_modules() {
                         .with("weight", p("weight"))
                         .with("bias", p("bias")),
                 );
-                let mut gn = GroupNorm::new(u("groups"), p("weight").dims()[0], &dev);
+                let mut gn = GroupNorm::new(p("weight").dims()[0], u("groups"), &dev);
                 gn.eps = eps();
                 check(
                     case,
@@ -383,29 +404,7 @@ fn golden_cases_through_the_modules() {
             }
             "activation" => {
                 let f = h["function"].as_str().unwrap();
-                let act = match f {
-                    "relu" => Act::Relu,
-                    "relu6" => Act::Relu6,
-                    "sigmoid" => Act::Sigmoid,
-                    "tanh" => Act::Tanh,
-                    "gelu" | "gelu_erf" => Act::Gelu,
-                    "gelu_tanh" => Act::GeluTanh,
-                    "silu" | "swish" => Act::Silu,
-                    "softplus" => Act::Softplus,
-                    "softsign" => Act::Softsign,
-                    "elu" => Act::Elu(1.0),
-                    "selu" => Act::Selu,
-                    "mish" => Act::Mish,
-                    "hard_sigmoid" => Act::HardSigmoid,
-                    "hard_swish" => Act::HardSwish,
-                    "log_sigmoid" => Act::LogSigmoid,
-                    "softmax_last" => Act::Softmax,
-                    "log_softmax_last" => Act::LogSoftmax,
-                    f => match f.strip_prefix("leaky_relu_") {
-                        Some(slope) => Act::LeakyRelu(slope.parse().unwrap()),
-                        None => panic!("{case}: unknown activation {f}: teach this test"),
-                    },
-                };
+                let act: Act = f.parse().unwrap_or_else(|e| panic!("{case}: {e}"));
                 check(
                     case,
                     &fx,

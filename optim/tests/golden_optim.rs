@@ -12,7 +12,7 @@
 //! `DIR/optax.{json,safetensors}` instead of the committed files.
 
 use duet_core::burn::tensor::Device;
-use duet_core::golden::{errors, Fixture};
+use duet_testing::{errors, Fixture};
 use duet_core::{DynTensor, Params};
 use duet_optim::*;
 use serde_json::Value;
@@ -208,8 +208,8 @@ fn run_case(
     names: &[String],
     steps: u64,
 ) -> Result<f64, String> {
-    let dev = duet_core::golden::test_device();
-    let limit = REL * duet_core::golden::tolerance_scale(&dev);
+    let dev = duet_testing::test_device();
+    let limit = REL * duet_testing::tolerance_scale(&dev);
     let mut opt = Optimizer::new(optimizer_for(case, desc)?);
     let mut p = tree(fx, "init", names, &dev);
     let mut worst: f64 = 0.0;

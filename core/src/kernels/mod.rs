@@ -150,7 +150,7 @@ fn is_plain_flex(device: &Device) -> bool {
 }
 
 /// Whether `device` is `flex`, plain or autodiff.
-pub(crate) fn is_flex(device: &Device) -> bool {
+pub fn is_flex(device: &Device) -> bool {
     match device.as_dispatch() {
         DispatchDevice::Flex(_) => true,
         DispatchDevice::Autodiff(inner) => matches!(**inner, DispatchDevice::Flex(_)),

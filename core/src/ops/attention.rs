@@ -1,7 +1,8 @@
 //! Multi-head attention (batch first), with packed or separate q/k/v projections.
 
 use super::linear::dense;
-use burn::tensor::activation::softmax;
+use crate::layers;
+use crate::DynTensor;
 use burn::tensor::{Bool, Tensor};
 
 /// The input projections of [`multi_head_attention`], in duet's `[in, out]` layout.
@@ -67,8 +68,7 @@ pub fn multi_head_attention(
     heads: usize,
     mask: &AttentionMask,
 ) -> Tensor<3> {
-    let [b, tq, e] = query.dims();
-    let tk = key.dims()[1];
+    let [b, _, e] = query.dims();
     assert!(
         key.dims() == value.dims() && key.dims()[0] == b && key.dims()[2] == e,
         "multi_head_attention: query {:?}, key {:?} and value {:?} do not match ([B, T, E])",
@@ -109,32 +109,7 @@ pub fn multi_head_attention(
             dense(value, v.0.clone(), v.1.clone()),
         ),
     };
-    let dh = e / heads;
-    let split = |t: Tensor<3>, len: usize| t.reshape([b, len, heads, dh]).swap_dims(1, 2); // [B, H, T, Dh]
-    let (q, k, v) = (split(q, tq), split(k, tk), split(v, tk));
-    let mut scores = q.matmul(k.swap_dims(2, 3)) / (dh as f64).sqrt(); // [B, H, Tq, Tk]
-    if mask.causal {
-        let causal = Tensor::<2, Bool>::tril_mask([tq, tk], 0, &scores.device())
-            .reshape([1, 1, tq, tk])
-            .expand([b, heads, tq, tk]);
-        scores = scores.mask_fill(causal, f32::NEG_INFINITY);
-    }
-    if let Some(pad) = &mask.key_padding {
-        assert_eq!(
-            pad.dims(),
-            [b, tk],
-            "multi_head_attention: key_padding {:?} for key {:?}",
-            pad.dims(),
-            [b, tk, e]
-        );
-        scores = scores.mask_fill(
-            pad.clone()
-                .reshape([b, 1, 1, tk])
-                .expand([b, heads, tq, tk]),
-            f32::NEG_INFINITY,
-        );
-    }
-    let attn = softmax(scores, 3);
-    let out = attn.matmul(v).swap_dims(1, 2).reshape([b, tq, e]);
+    let (q, k, v) = (DynTensor::from(q), DynTensor::from(k), DynTensor::from(v));
+    let out = layers::scaled_dot_product(q, k, v, heads, mask).into_rank::<3>();
     dense(out, out_weight, out_bias)
 }

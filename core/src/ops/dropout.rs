@@ -28,18 +28,28 @@ pub fn dropout<const D: usize>(x: Tensor<D>, p: f64, key: Option<Key>) -> Tensor
         (0.0..1.0).contains(&p),
         "dropout: probability {p} must be in [0, 1)"
     );
-    let Some(key) = key else { return x };
-    if p == 0.0 {
-        return x;
+    match dropout_mask(&x.dims(), p, key) {
+        Some(mask) => {
+            let mask = Tensor::<D>::from_data(TensorData::new(mask, x.dims()), &x.device());
+            x * mask
+        }
+        None => x,
     }
-    let dims = x.dims();
+}
+
+/// The inverted-dropout mask for a tensor of shape `dims` (row-major): each entry is `0` with
+/// probability `p`, else `1 / (1 - p)`; `None` when nothing is dropped (no key, or `p == 0`).
+pub fn dropout_mask(dims: &[usize], p: f64, key: Option<Key>) -> Option<Vec<f32>> {
+    let key = key?;
+    if p == 0.0 {
+        return None;
+    }
     let n: usize = dims.iter().product();
     let scale = (1.0 / (1.0 - p)) as f32;
-    let mask: Vec<f32> = key
-        .bernoulli_vec(n, 1.0 - p)
-        .into_iter()
-        .map(|keep| if keep { scale } else { 0.0 })
-        .collect();
-    let mask = Tensor::<D>::from_data(TensorData::new(mask, dims), &x.device());
-    x * mask
+    Some(
+        key.bernoulli_vec(n, 1.0 - p)
+            .into_iter()
+            .map(|keep| if keep { scale } else { 0.0 })
+            .collect(),
+    )
 }

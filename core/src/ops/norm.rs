@@ -1,24 +1,8 @@
 //! Normalization: batch norm (train and eval), layer norm, group norm, RMS norm.
 
+use crate::layers;
+use crate::DynTensor;
 use burn::tensor::Tensor;
-
-/// Reshapes `[N, C, ...]` to `[N, C, S]`.
-fn to_ncs<const D: usize>(x: Tensor<D>, op: &str) -> (Tensor<3>, [usize; D]) {
-    let dims = x.dims();
-    assert!(D >= 2, "{op}: input must be [N, C, ...], got {dims:?}");
-    let s: usize = dims[2..].iter().product();
-    (x.reshape([dims[0], dims[1], s]), dims)
-}
-
-fn channel_param(p: Tensor<1>, x: &[usize], op: &str, name: &str) -> Tensor<3> {
-    let c = x[1];
-    assert!(
-        p.dims()[0] == c,
-        "{op}: {name} has shape {:?} but input {x:?} has {c} channels",
-        p.dims()
-    );
-    p.reshape([1, c, 1])
-}
 
 /// Batch statistics from training mode, to fold into the running statistics.
 #[derive(Clone, Debug)]
@@ -62,37 +46,16 @@ pub fn batch_norm_train<const D: usize>(
     momentum: f64,
     eps: f64,
 ) -> (Tensor<D>, BatchNormStats) {
-    let (x3, dims) = to_ncs(x, "batch_norm");
-    let [n, c, s] = x3.dims();
-    let count = (n * s) as f64;
-    assert!(
-        count > 1.0,
-        "batch_norm: training needs more than one value per channel, got input {dims:?}"
+    let (y, stats) = layers::batch_norm_train(
+        DynTensor::from(x),
+        weight.into(),
+        bias.into(),
+        running_mean,
+        running_var,
+        momentum,
+        eps,
     );
-    let mean = x3.clone().mean_dim(2).mean_dim(0); // [1, C, 1]
-    let centered = x3 - mean.clone();
-    let var = centered.clone().square().mean_dim(2).mean_dim(0);
-    let y = centered / (var.clone() + eps).sqrt()
-        * channel_param(weight, &dims, "batch_norm", "weight")
-        + channel_param(bias, &dims, "batch_norm", "bias");
-    for (name, t) in [
-        ("running_mean", &running_mean),
-        ("running_var", &running_var),
-    ] {
-        assert!(
-            t.dims() == [c],
-            "batch_norm: {name} has shape {:?} but input {dims:?} has {c} channels",
-            t.dims()
-        );
-    }
-    let m = momentum as f32;
-    let batch_mean = mean.reshape([c]).without_autodiff();
-    let unbiased = var.reshape([c]).without_autodiff() * (count / (count - 1.0)) as f32;
-    let stats = BatchNormStats {
-        running_mean: running_mean.without_autodiff() * (1.0 - m) + batch_mean * m,
-        running_var: running_var.without_autodiff() * (1.0 - m) + unbiased * m,
-    };
-    (y.reshape(dims), stats)
+    (y.into_rank(), stats)
 }
 
 /// Batch normalization in evaluation mode: `y = (x - running_mean) / sqrt(running_var + eps) * weight + bias`.
@@ -117,12 +80,8 @@ pub fn batch_norm_eval<const D: usize>(
     running_var: Tensor<1>,
     eps: f64,
 ) -> Tensor<D> {
-    let (x3, dims) = to_ncs(x, "batch_norm");
-    let mean = channel_param(running_mean, &dims, "batch_norm", "running_mean");
-    let var = channel_param(running_var, &dims, "batch_norm", "running_var");
-    let y = (x3 - mean) / (var + eps).sqrt() * channel_param(weight, &dims, "batch_norm", "weight")
-        + channel_param(bias, &dims, "batch_norm", "bias");
-    y.reshape(dims)
+    let (w, b) = (weight.into(), bias.into());
+    layers::batch_norm_eval(DynTensor::from(x), w, b, running_mean, running_var, eps).into_rank()
 }
 
 /// Layer normalization over the last axis: `y = (x - mean) / sqrt(var + eps) * weight + bias`
@@ -144,40 +103,8 @@ pub fn layer_norm<const D: usize>(
     bias: Option<Tensor<1>>,
     eps: f64,
 ) -> Tensor<D> {
-    let mean = x.clone().mean_dim(D - 1);
-    let centered = x - mean;
-    let var = centered.clone().square().mean_dim(D - 1);
-    let y = centered / (var + eps).sqrt();
-    affine_last(y, weight, bias, "layer_norm")
-}
-
-fn affine_last<const D: usize>(
-    mut y: Tensor<D>,
-    weight: Option<Tensor<1>>,
-    bias: Option<Tensor<1>>,
-    op: &str,
-) -> Tensor<D> {
-    let x = y.dims();
-    let f = x[D - 1];
-    let mut shape = [1usize; D];
-    shape[D - 1] = f;
-    if let Some(w) = weight {
-        assert!(
-            w.dims()[0] == f,
-            "{op}: weight has shape {:?} but input {x:?} has {f} features",
-            w.dims()
-        );
-        y = y * w.reshape(shape);
-    }
-    if let Some(b) = bias {
-        assert!(
-            b.dims()[0] == f,
-            "{op}: bias has shape {:?} but input {x:?} has {f} features",
-            b.dims()
-        );
-        y = y + b.reshape(shape);
-    }
-    y
+    let (w, b) = (weight.map(DynTensor::from), bias.map(DynTensor::from));
+    layers::layer_norm(DynTensor::from(x), w, b, eps).into_rank()
 }
 
 /// Group normalization: channels split into `groups`; each group of each sample is normalized
@@ -201,20 +128,8 @@ pub fn group_norm<const D: usize>(
     bias: Tensor<1>,
     eps: f64,
 ) -> Tensor<D> {
-    let (x3, dims) = to_ncs(x, "group_norm");
-    let [n, c, s] = x3.dims();
-    assert!(
-        groups > 0 && c % groups == 0,
-        "group_norm: {c} channels (input {dims:?}) do not split into {groups} groups"
-    );
-    let g = x3.reshape([n, groups, (c / groups) * s]);
-    let mean = g.clone().mean_dim(2);
-    let centered = g - mean;
-    let var = centered.clone().square().mean_dim(2);
-    let y = (centered / (var + eps).sqrt()).reshape([n, c, s]);
-    let y = y * channel_param(weight, &dims, "group_norm", "weight")
-        + channel_param(bias, &dims, "group_norm", "bias");
-    y.reshape(dims)
+    let x = DynTensor::from(x);
+    layers::group_norm(x, groups, weight.into(), bias.into(), eps).into_rank()
 }
 
 /// RMS normalization over the last axis: `y = x / sqrt(mean(x^2) + eps) * weight`.
@@ -232,6 +147,5 @@ pub fn group_norm<const D: usize>(
 /// assert!((v[0] - 3.0 / r).abs() < 1e-6 && (v[1] - 4.0 / r).abs() < 1e-6);
 /// ```
 pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: Tensor<1>, eps: f64) -> Tensor<D> {
-    let rms = (x.clone().square().mean_dim(D - 1) + eps).sqrt();
-    affine_last(x / rms, Some(weight), None, "rms_norm")
+    layers::rms_norm(DynTensor::from(x), weight.into(), eps).into_rank()
 }

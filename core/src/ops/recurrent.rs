@@ -4,8 +4,8 @@
 //! `[G*H]` (`G = 4` for LSTM with gates `i, f, g, o`; `G = 3` for GRU with gates `r, z, n`). They
 //! are the transposes of PyTorch's `weight_ih_l0` / `weight_hh_l0`.
 
-use super::linear::dense;
-use burn::tensor::activation::{sigmoid, tanh};
+use crate::layers::{self, RnnParams};
+use crate::DynTensor;
 use burn::tensor::Tensor;
 
 /// The weights of one recurrent cell.
@@ -22,30 +22,15 @@ pub struct RnnWeights {
 }
 
 impl RnnWeights {
-    fn gates(&self, op: &str, g: usize, x: Tensor<2>, h: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let (xd, hdims) = (x.dims(), h.dims());
-        let hd = hdims[1];
-        assert!(
-            xd[0] == hdims[0]
-                && self.weight_ih.dims() == [xd[1], g * hd]
-                && self.weight_hh.dims() == [hd, g * hd],
-            "{op}: x {xd:?} and h {hdims:?} do not match weight_ih {:?} / weight_hh {:?} \
-             (expected [{}, {}] / [{hd}, {}])",
-            self.weight_ih.dims(),
-            self.weight_hh.dims(),
-            xd[1],
-            g * hd,
-            g * hd
-        );
-        (
-            dense(x, self.weight_ih.clone(), self.bias_ih.clone()),
-            dense(h, self.weight_hh.clone(), self.bias_hh.clone()),
-        )
+    /// The same weights as [`crate::layers::RnnParams`] over [`DynTensor`].
+    pub fn to_params(&self) -> RnnParams<DynTensor> {
+        RnnParams {
+            weight_ih: self.weight_ih.clone().into(),
+            weight_hh: self.weight_hh.clone().into(),
+            bias_ih: self.bias_ih.clone().map(DynTensor::from),
+            bias_hh: self.bias_hh.clone().map(DynTensor::from),
+        }
     }
-}
-
-fn chunk(t: Tensor<2>, n: usize) -> Vec<Tensor<2>> {
-    t.chunk(n, 1)
 }
 
 /// One LSTM step: `[i, f, g, o] = x W_ih + b_ih + h W_hh + b_hh`,
@@ -70,11 +55,8 @@ pub fn lstm_cell(
     c: Tensor<2>,
     w: &RnnWeights,
 ) -> (Tensor<2>, Tensor<2>) {
-    let (gi, gh) = w.gates("lstm_cell", 4, x, h);
-    let g = chunk(gi + gh, 4);
-    let c2 = sigmoid(g[1].clone()) * c + sigmoid(g[0].clone()) * tanh(g[2].clone());
-    let h2 = sigmoid(g[3].clone()) * tanh(c2.clone());
-    (h2, c2)
+    let (h, c) = layers::lstm_cell(x.into(), h.into(), c.into(), &w.to_params());
+    (h.into_rank(), c.into_rank())
 }
 
 /// One GRU step: `r = sigmoid(x_r + h_r)`, `z = sigmoid(x_z + h_z)`, `n = tanh(x_n + r * h_n)`,
@@ -93,19 +75,7 @@ pub fn lstm_cell(
 /// assert_eq!(h.into_scalar::<f32>(), 1.0);
 /// ```
 pub fn gru_cell(x: Tensor<2>, h: Tensor<2>, w: &RnnWeights) -> Tensor<2> {
-    let (gi, gh) = w.gates("gru_cell", 3, x, h.clone());
-    let (xi, hh) = (chunk(gi, 3), chunk(gh, 3));
-    let r = sigmoid(xi[0].clone() + hh[0].clone());
-    let z = sigmoid(xi[1].clone() + hh[1].clone());
-    let n = tanh(xi[2].clone() + r * hh[2].clone());
-    (z.clone().neg() + 1.0) * n + z * h
-}
-
-fn steps(x: &Tensor<3>) -> Vec<Tensor<2>> {
-    let [b, t, i] = x.dims();
-    (0..t)
-        .map(|s| x.clone().slice([0..b, s..s + 1, 0..i]).reshape([b, i]))
-        .collect()
+    layers::gru_cell(x.into(), h.into(), &w.to_params()).into_rank()
 }
 
 /// Runs [`lstm_cell`] over a sequence. Returns every step's `h` and the final `(h, c)`.
@@ -118,13 +88,8 @@ pub fn lstm(
     c0: Tensor<2>,
     w: &RnnWeights,
 ) -> (Tensor<3>, (Tensor<2>, Tensor<2>)) {
-    let (mut h, mut c) = (h0, c0);
-    let mut outs = Vec::new();
-    for xt in steps(&x) {
-        (h, c) = lstm_cell(xt, h, c, w);
-        outs.push(h.clone());
-    }
-    (Tensor::stack(outs, 1), (h, c))
+    let (y, (h, c)) = layers::lstm(x.into(), h0.into(), c0.into(), &w.to_params());
+    (y.into_rank(), (h.into_rank(), c.into_rank()))
 }
 
 /// Runs [`gru_cell`] over a sequence. Returns every step's `h` and the final `h`.
@@ -132,11 +97,6 @@ pub fn lstm(
 /// # Shapes
 /// `x`: `[B, T, I]`, `h0`: `[B, H]` -> `([B, T, H], [B, H])`.
 pub fn gru(x: Tensor<3>, h0: Tensor<2>, w: &RnnWeights) -> (Tensor<3>, Tensor<2>) {
-    let mut h = h0;
-    let mut outs = Vec::new();
-    for xt in steps(&x) {
-        h = gru_cell(xt, h, w);
-        outs.push(h.clone());
-    }
-    (Tensor::stack(outs, 1), h)
+    let (y, h) = layers::gru(x.into(), h0.into(), &w.to_params());
+    (y.into_rank(), h.into_rank())
 }

@@ -1,7 +1,7 @@
 //! One golden case and its hyper-parameters.
 
 use duet_core::burn::tensor::{Device, Int, Tensor, TensorData};
-use duet_core::golden::Fixture;
+use duet_testing::Fixture;
 use duet_core::ops::{ConvSpec, Padding, Reduction};
 use duet_core::{DynTensor, Params};
 use serde_json::Value;

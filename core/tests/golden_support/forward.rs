@@ -2,6 +2,7 @@
 
 use super::Case;
 use duet_core::burn::tensor::Tensor;
+use duet_core::layers::{Ctx, LayerConfig, PReluConfig, PReluParams};
 use duet_core::ops::{
     self, activation as act, AttentionMask, ConvTransposeSpec, CrossEntropy, PoolSpec,
     QkvProjection, Reduction,
@@ -282,6 +283,23 @@ pub fn forward(c: &Case) -> (DynTensor, Option<RunningStats>) {
             let b = c.has("bias").then(|| c.t("bias").flatten());
             let eps = c.f64_or("eps", 1e-5);
             by_rank!(x.reshape(&shape), |x| ops::layer_norm(x, w, b, eps)).reshape(&xd)
+        }
+        "prelu" => {
+            c.known_hyper(&["num_parameters"]);
+            let cfg = PReluConfig::new().with_num_parameters(c.usize("num_parameters"));
+            let p = PReluParams {
+                weight: c.t("weight"),
+            };
+            let mut state = duet_core::Params::new();
+            let mode = duet_core::Mode::Eval;
+            cfg.apply(
+                &p,
+                c.t("x"),
+                &mut Ctx {
+                    mode,
+                    state: &mut state,
+                },
+            )
         }
         "group_norm" => {
             c.known_hyper(&["eps", "groups"]);

@@ -2,8 +2,10 @@
 
 use crate::layer::{expect_inputs, BuildError, Init, Layer, Mode, Shape};
 use duet_core::burn::tensor::Device;
-use duet_core::ops::{self, AttentionMask, QkvProjection};
-use duet_core::{DynTensor, Fans, Initializer, Key, Params};
+use duet_core::layers::MultiHeadAttentionConfig;
+use duet_core::layers::{from_params, to_params, AttentionParams, LayerConfig};
+use duet_core::ops::AttentionMask;
+use duet_core::{DynTensor, Key, Params};
 
 /// Multi-head attention (batch first) with separate projections `q_proj`, `k_proj`, `v_proj`,
 /// `out_proj` (each `weight` `[E, E]` + `bias` `[E]`). Self-attention takes one input; built with
@@ -48,6 +50,10 @@ impl MultiHeadAttention {
         self.causal = true;
         self
     }
+    /// The shared definition (init and maths): [`MultiHeadAttentionConfig`].
+    pub fn config(&self) -> MultiHeadAttentionConfig {
+        MultiHeadAttentionConfig::new(self.heads).with_causal(self.causal)
+    }
 }
 
 impl Layer for MultiHeadAttention {
@@ -82,26 +88,10 @@ impl Layer for MultiHeadAttention {
     }
     fn init(&self, inputs: &[Shape], key: Key, device: &Device) -> Result<Init, BuildError> {
         self.output_signature(inputs)?;
-        let e = inputs[0][2];
-        let mut params = Params::new();
-        for (i, name) in ["q_proj", "k_proj", "v_proj", "out_proj"]
-            .iter()
-            .enumerate()
-        {
-            let [kw, kb] = key.fold_in(i as u64).split2();
-            let fans = Fans::linear(&[e, e]);
-            params.insert(
-                format!("{name}.weight"),
-                Initializer::GlorotUniform.init([e, e], fans, kw, device),
-            );
-            params.insert(
-                format!("{name}.bias"),
-                Initializer::Zeros.init([e], fans, kb, device),
-            );
-        }
+        let (params, state) = self.config().init(inputs[0][2], key, device);
         Ok(Init {
-            params,
-            state: Params::new(),
+            params: to_params(params),
+            state,
         })
     }
     fn forward(
@@ -111,33 +101,19 @@ impl Layer for MultiHeadAttention {
         x: Vec<DynTensor>,
         _: Mode,
     ) -> (Vec<DynTensor>, Params) {
-        let w = |n: &str| {
-            (
-                p.get::<2>(&format!("{n}.weight"))
-                    .expect("attention weight"),
-                p.get::<1>(&format!("{n}.bias")).ok(),
-            )
-        };
-        let proj = QkvProjection::Separate {
-            q: w("q_proj"),
-            k: w("k_proj"),
-            v: w("v_proj"),
-        };
-        let (ow, ob) = w("out_proj");
-        let mut it = x.into_iter().map(|t| t.into_rank::<3>());
+        let p: AttentionParams<DynTensor> =
+            from_params(p).unwrap_or_else(|e| panic!("{}: {e}", self.name()));
+        let mut it = x.into_iter();
         let q = it.next().expect("query");
         let (k, v) = if self.cross {
             (it.next().expect("key"), it.next().expect("value"))
         } else {
             (q.clone(), q.clone())
         };
-        let mask = AttentionMask {
-            causal: self.causal,
-            key_padding: None,
-        };
-        (
-            vec![ops::multi_head_attention(q, k, v, &proj, ow, ob, self.heads, &mask).into()],
-            s.clone(),
-        )
+        let y = self.config().attend(&p, q, k, v, &AttentionMask::default());
+        (vec![y], s.clone())
+    }
+    fn kind(&self) -> Option<&'static str> {
+        Some(MultiHeadAttentionConfig::KIND)
     }
 }

@@ -1,10 +1,10 @@
-//! [`Dropout`].
+//! [`Dropout`], the functional face of [`DropoutConfig`].
 
-use crate::layer::{expect_inputs, BuildError, Layer, Mode, Shape};
-use duet_core::{ops, DynTensor, Params};
+use crate::layer::config_layer;
+pub use duet_core::layers::DropoutConfig;
 
-/// Inverted dropout with probability `p` in [`Mode::Train`] (the mode's key draws the mask);
-/// the identity in [`Mode::Eval`]. See `duet_core::ops::dropout`.
+/// Inverted dropout with probability `p` in [`crate::Mode::Train`] (the mode's key draws the
+/// mask); the identity in [`crate::Mode::Eval`]. See [`DropoutConfig`].
 ///
 /// # Shapes
 /// Output shape = input shape.
@@ -20,45 +20,6 @@ use duet_core::{ops, DynTensor, Params};
 /// let (y, _) = Dropout::new(0.5).apply(&none, &none, x.clone(), Mode::Eval);
 /// assert_eq!(y.to_vec(), x.to_vec());
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Dropout {
-    p: f64,
-}
+pub type Dropout = DropoutConfig;
 
-impl Dropout {
-    /// Drops each element with probability `p` (in `[0, 1)`).
-    pub fn new(p: f64) -> Self {
-        assert!(
-            (0.0..1.0).contains(&p),
-            "Dropout: p = {p} must be in [0, 1)"
-        );
-        Dropout { p }
-    }
-}
-
-impl Layer for Dropout {
-    fn name(&self) -> String {
-        format!("Dropout({})", self.p)
-    }
-    fn output_signature(&self, inputs: &[Shape]) -> Result<Vec<Shape>, BuildError> {
-        expect_inputs(self, inputs)?;
-        Ok(inputs.to_vec())
-    }
-    fn forward(
-        &self,
-        _: &Params,
-        state: &Params,
-        x: Vec<DynTensor>,
-        mode: Mode,
-    ) -> (Vec<DynTensor>, Params) {
-        let x = x.into_iter().next().expect("one input");
-        let key = match mode {
-            Mode::Train(k) => Some(k),
-            Mode::Eval => None,
-        };
-        (
-            vec![x.map_flat(|t| ops::dropout(t, self.p, key))],
-            state.clone(),
-        )
-    }
-}
+config_layer!(DropoutConfig);

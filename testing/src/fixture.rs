@@ -2,7 +2,7 @@
 //! comparing tensors against them. duet's own golden tests use this; it is public so users can
 //! check their layers against PyTorch the same way.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use duet_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use safetensors::tensor::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::Path;
@@ -135,7 +135,7 @@ pub fn errors(actual: &[f32], expected: &[f32]) -> (f64, f64) {
 ///
 /// # Example
 /// ```
-/// duet_core::golden::assert_close("x", &[1.0, 2.0], &[1.0, 2.000001], 1e-5, 1e-6);
+/// duet_testing::assert_close("x", &[1.0, 2.0], &[1.0, 2.000001], 1e-5, 1e-6);
 /// ```
 pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], rel: f64, abs: f64) {
     let (r, a) = errors(actual, expected);
@@ -145,7 +145,7 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], rel: f64, abs:
     );
 }
 
-/// The device the golden suites run on: the [`crate::device`] name in `DUET_TEST_DEVICE`, or the
+/// The device the golden suites run on: the [`duet_core::device()`] name in `DUET_TEST_DEVICE`, or the
 /// CPU (`flex`) when it is unset. CI runs the suites once on the CPU and once with
 /// `DUET_TEST_DEVICE=wgpu` (lavapipe).
 ///
@@ -154,11 +154,11 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], rel: f64, abs:
 /// # Example
 /// ```
 /// # std::env::remove_var("DUET_TEST_DEVICE");
-/// assert_eq!(duet_core::golden::test_device(), duet_core::burn::tensor::Device::flex());
+/// assert_eq!(duet_testing::test_device(), duet_core::burn::tensor::Device::flex());
 /// ```
 pub fn test_device() -> Device {
     let name = std::env::var("DUET_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
-    crate::device(&name).unwrap_or_else(|e| panic!("DUET_TEST_DEVICE={name}: {e}"))
+    duet_core::device(&name).unwrap_or_else(|e| panic!("DUET_TEST_DEVICE={name}: {e}"))
 }
 
 /// How much looser than the CPU tolerance a comparison on `device` may be: 1 on `flex`; 20 on
@@ -169,11 +169,12 @@ pub fn test_device() -> Device {
 ///
 /// # Example
 /// ```
-/// use duet_core::{burn::tensor::Device, golden::tolerance_scale};
+/// use duet_core::burn::tensor::Device;
+/// use duet_testing::tolerance_scale;
 /// assert_eq!(tolerance_scale(&Device::flex()), 1.0);
 /// ```
 pub fn tolerance_scale(device: &Device) -> f64 {
-    if crate::kernels::is_flex(device) {
+    if duet_core::kernels::is_flex(device) {
         1.0
     } else {
         20.0
@@ -187,7 +188,8 @@ pub fn tolerance_scale(device: &Device) -> f64 {
 ///
 /// # Example
 /// ```
-/// use duet_core::{burn::tensor::Device, golden::case_tolerance_scale};
+/// use duet_core::burn::tensor::Device;
+/// use duet_testing::case_tolerance_scale;
 /// assert_eq!(case_tolerance_scale(&Device::flex(), Some("gelu_erf")), 1.0);
 /// ```
 pub fn case_tolerance_scale(device: &Device, function: Option<&str>) -> f64 {

@@ -1,0 +1,267 @@
+//! [`Val`]: what layer maths runs on, and its implementation for [`DynTensor`].
+
+use super::Act;
+use crate::ops::{self, ConvSpec, ConvTransposeSpec, PoolSpec};
+use crate::DynTensor;
+use burn::tensor::{Device, Int, Tensor};
+
+/// What layer maths runs on: [`DynTensor`] (plain values) today; a value carrying a tangent next
+/// to its primal (forward-mode AD) or a batch of values later, without writing a layer twice.
+///
+/// Every layer's `apply` is generic over `V: Val` and monomorphised, so on `DynTensor` each
+/// method is one `match` on the rank and then exactly the op duet calls without it (same kernels,
+/// same autodiff graph, same numbers). Ranks and shapes are checked at run time, naming the op.
+///
+/// Element-wise methods take operands of the same rank; axes of size 1 broadcast. Reductions
+/// keep the reduced axis (size 1).
+pub trait Val: Clone + Send + Sync + Sized + 'static {
+    /// The shape.
+    fn dims(&self) -> Vec<usize>;
+    /// The device the value lives on.
+    fn device(&self) -> Device;
+    /// The same elements in another shape.
+    fn reshape(self, dims: &[usize]) -> Self;
+    /// Swaps two axes.
+    fn swap_dims(self, a: usize, b: usize) -> Self;
+    /// `len` entries of `axis` from `start`.
+    fn narrow(self, axis: usize, start: usize, len: usize) -> Self;
+    /// Concatenates along `axis` (a stack is a reshape and a cat).
+    fn cat(xs: Vec<Self>, axis: usize) -> Self;
+    /// A constant: no tangent (dropout masks, initial states, attention masks).
+    fn constant(t: DynTensor) -> Self;
+    /// The plain part (running statistics, integer ids).
+    fn primal(&self) -> &DynTensor;
+    /// `self + o`.
+    fn add(self, o: Self) -> Self;
+    /// `self - o`.
+    fn sub(self, o: Self) -> Self;
+    /// `self * o`.
+    fn mul(self, o: Self) -> Self;
+    /// `self / o`.
+    fn div(self, o: Self) -> Self;
+    /// `self * s`.
+    fn scale(self, s: f64) -> Self;
+    /// `self / s` (not `scale(1 / s)`: the two round differently).
+    fn div_scalar(self, s: f64) -> Self;
+    /// `self + s`.
+    fn shift(self, s: f64) -> Self;
+    /// Element-wise square root.
+    fn sqrt(self) -> Self;
+    /// Element-wise square (not `mul(self, self)`: burn's kernel may round differently).
+    fn square(self) -> Self;
+    /// Element-wise `e^x`.
+    fn exp(self) -> Self;
+    /// Element-wise natural logarithm.
+    fn log(self) -> Self;
+    /// An activation; `Softmax`/`LogSoftmax` over the last axis.
+    fn act(self, a: Act) -> Self;
+    /// The sum over `axis` (kept, size 1).
+    fn sum_dim(self, axis: usize) -> Self;
+    /// The mean over `axis` (kept, size 1).
+    fn mean_dim(self, axis: usize) -> Self;
+    /// Batched matrix product over the last two axes.
+    fn matmul(self, rhs: Self) -> Self;
+    /// `x @ w + b` over the last axis (any rank >= 1; `w` is `[in, out]`).
+    fn dense(self, w: Self, b: Option<Self>) -> Self;
+    /// Convolution: rank 3 is `conv1d`, rank 4 `conv2d`.
+    fn conv(self, w: Self, b: Option<Self>, spec: &ConvSpec) -> Self;
+    /// 2-D transposed convolution.
+    fn conv_transpose2d(self, w: Self, b: Option<Self>, spec: &ConvTransposeSpec) -> Self;
+    /// 2-D max pooling.
+    fn max_pool2d(self, spec: &PoolSpec) -> Self;
+    /// 2-D average pooling.
+    fn avg_pool2d(self, spec: &PoolSpec, count_include_pad: bool) -> Self;
+    /// Adaptive 2-D average pooling to `out`.
+    fn adaptive_avg_pool2d(self, out: [usize; 2]) -> Self;
+    /// Rows of the table `w` at `ids`: `[B, T]` -> `[B, T, dim]`.
+    fn embedding(ids: Tensor<2, Int>, w: Self) -> Self;
+    /// `[N, K]` -> `[N, 1]`: the entry of each row at its label.
+    fn pick(self, labels: Tensor<1, Int>) -> Self;
+}
+
+/// Runs `$body` with `$x` bound to `$t` as a `Tensor<D>` of its rank, returning a `DynTensor`.
+macro_rules! by_rank {
+    ($t:expr, |$x:ident| $body:expr) => {{
+        let t: DynTensor = $t;
+        match t.rank() {
+            1 => {
+                let $x = t.into_rank::<1>();
+                DynTensor::from($body)
+            }
+            2 => {
+                let $x = t.into_rank::<2>();
+                DynTensor::from($body)
+            }
+            3 => {
+                let $x = t.into_rank::<3>();
+                DynTensor::from($body)
+            }
+            4 => {
+                let $x = t.into_rank::<4>();
+                DynTensor::from($body)
+            }
+            5 => {
+                let $x = t.into_rank::<5>();
+                DynTensor::from($body)
+            }
+            _ => {
+                let $x = t.into_rank::<6>();
+                DynTensor::from($body)
+            }
+        }
+    }};
+}
+
+/// As `by_rank!` over two operands of the same rank.
+macro_rules! by_rank2 {
+    ($a:expr, $b:expr, $op:literal, |$x:ident, $y:ident| $body:expr) => {{
+        let (a, b): (DynTensor, DynTensor) = ($a, $b);
+        if a.rank() != b.rank() {
+            panic!("{}: rank mismatch, {:?} vs {:?}", $op, a.dims(), b.dims());
+        }
+        match a.rank() {
+            1 => {
+                let ($x, $y) = (a.into_rank::<1>(), b.into_rank::<1>());
+                DynTensor::from($body)
+            }
+            2 => {
+                let ($x, $y) = (a.into_rank::<2>(), b.into_rank::<2>());
+                DynTensor::from($body)
+            }
+            3 => {
+                let ($x, $y) = (a.into_rank::<3>(), b.into_rank::<3>());
+                DynTensor::from($body)
+            }
+            4 => {
+                let ($x, $y) = (a.into_rank::<4>(), b.into_rank::<4>());
+                DynTensor::from($body)
+            }
+            5 => {
+                let ($x, $y) = (a.into_rank::<5>(), b.into_rank::<5>());
+                DynTensor::from($body)
+            }
+            _ => {
+                let ($x, $y) = (a.into_rank::<6>(), b.into_rank::<6>());
+                DynTensor::from($body)
+            }
+        }
+    }};
+}
+
+fn bias1(b: Option<DynTensor>) -> Option<Tensor<1>> {
+    b.map(DynTensor::into_rank::<1>)
+}
+
+impl Val for DynTensor {
+    fn dims(&self) -> Vec<usize> {
+        DynTensor::dims(self)
+    }
+    fn device(&self) -> Device {
+        DynTensor::device(self)
+    }
+    fn reshape(self, dims: &[usize]) -> Self {
+        DynTensor::reshape(self, dims)
+    }
+    fn swap_dims(self, a: usize, b: usize) -> Self {
+        by_rank!(self, |x| x.swap_dims(a, b))
+    }
+    fn narrow(self, axis: usize, start: usize, len: usize) -> Self {
+        by_rank!(self, |x| x.narrow(axis, start, len))
+    }
+    fn cat(xs: Vec<Self>, axis: usize) -> Self {
+        DynTensor::cat(xs, axis)
+    }
+    fn constant(t: DynTensor) -> Self {
+        t
+    }
+    fn primal(&self) -> &DynTensor {
+        self
+    }
+    fn add(self, o: Self) -> Self {
+        by_rank2!(self, o, "add", |x, y| x + y)
+    }
+    fn sub(self, o: Self) -> Self {
+        by_rank2!(self, o, "sub", |x, y| x - y)
+    }
+    fn mul(self, o: Self) -> Self {
+        by_rank2!(self, o, "mul", |x, y| x * y)
+    }
+    fn div(self, o: Self) -> Self {
+        by_rank2!(self, o, "div", |x, y| x / y)
+    }
+    fn scale(self, s: f64) -> Self {
+        by_rank!(self, |x| x * s)
+    }
+    fn div_scalar(self, s: f64) -> Self {
+        by_rank!(self, |x| x / s)
+    }
+    fn shift(self, s: f64) -> Self {
+        by_rank!(self, |x| x + s)
+    }
+    fn sqrt(self) -> Self {
+        by_rank!(self, |x| x.sqrt())
+    }
+    fn square(self) -> Self {
+        by_rank!(self, |x| x.square())
+    }
+    fn exp(self) -> Self {
+        by_rank!(self, |x| x.exp())
+    }
+    fn log(self) -> Self {
+        by_rank!(self, |x| x.log())
+    }
+    fn act(self, a: Act) -> Self {
+        by_rank!(self, |x| a.apply_tensor(x))
+    }
+    fn sum_dim(self, axis: usize) -> Self {
+        by_rank!(self, |x| x.sum_dim(axis))
+    }
+    fn mean_dim(self, axis: usize) -> Self {
+        by_rank!(self, |x| x.mean_dim(axis))
+    }
+    fn matmul(self, rhs: Self) -> Self {
+        by_rank2!(self, rhs, "matmul", |x, y| x.matmul(y))
+    }
+    fn dense(self, w: Self, b: Option<Self>) -> Self {
+        let (w, b) = (w.into_rank::<2>(), bias1(b));
+        match self.rank() {
+            2 => ops::dense(self.into_rank::<2>(), w, b).into(),
+            3 => ops::dense(self.into_rank::<3>(), w, b).into(),
+            _ => {
+                let mut dims = self.dims();
+                let inp = *dims.last().expect("rank >= 1");
+                let rows = self.num_elements() / inp;
+                *dims.last_mut().expect("rank >= 1") = w.dims()[1];
+                let y = ops::dense(self.flatten().reshape([rows, inp]), w, b);
+                DynTensor::from(y).reshape(&dims)
+            }
+        }
+    }
+    fn conv(self, w: Self, b: Option<Self>, spec: &ConvSpec) -> Self {
+        match self.rank() {
+            3 => ops::conv1d(self.into_rank(), w.into_rank(), bias1(b), spec).into(),
+            4 => ops::conv2d(self.into_rank(), w.into_rank(), bias1(b), spec).into(),
+            r => panic!("conv: expected a rank-3 or rank-4 input, got rank {r}"),
+        }
+    }
+    fn conv_transpose2d(self, w: Self, b: Option<Self>, spec: &ConvTransposeSpec) -> Self {
+        ops::conv_transpose2d(self.into_rank(), w.into_rank(), bias1(b), spec).into()
+    }
+    fn max_pool2d(self, spec: &PoolSpec) -> Self {
+        ops::max_pool2d(self.into_rank(), spec).into()
+    }
+    fn avg_pool2d(self, spec: &PoolSpec, count_include_pad: bool) -> Self {
+        ops::avg_pool2d(self.into_rank(), spec, count_include_pad).into()
+    }
+    fn adaptive_avg_pool2d(self, out: [usize; 2]) -> Self {
+        ops::adaptive_avg_pool2d(self.into_rank(), out).into()
+    }
+    fn embedding(ids: Tensor<2, Int>, w: Self) -> Self {
+        ops::embedding(ids, w.into_rank()).into()
+    }
+    fn pick(self, labels: Tensor<1, Int>) -> Self {
+        let x = self.into_rank::<2>();
+        let n = labels.dims()[0];
+        x.gather(1, labels.reshape([n, 1])).into()
+    }
+}
