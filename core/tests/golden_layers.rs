@@ -8,8 +8,8 @@
 //! the test, so nothing is skipped silently.
 
 use duet_core::burn::tensor::Device;
-use duet_testing::{assert_close, case_tolerance_scale, errors, test_device, Fixture};
 use duet_core::{value_and_grad_with_aux, DynTensor, Params};
+use duet_testing::{assert_close, case_tolerance_scale, errors, test_device, Fixture};
 use serde_json::Value;
 
 const REL: f64 = 1e-5;

@@ -6,11 +6,11 @@
 //! `flex`, 20x on GPU backends: different reduction orders and WGSL transcendentals).
 
 use duet_core::burn::tensor::{Device, Int, Tensor};
-use duet_testing::{assert_close, test_device, tolerance_scale};
 use duet_core::{value_and_grad, DynTensor, Key, Params};
 use duet_examples::cli::args::OptimizerKind;
 use duet_examples::{cli::models, functional_models};
 use duet_functional::{serial, Dense, LayerExt, Mode, OnDevice, Relu};
+use duet_testing::{assert_close, test_device, tolerance_scale};
 use duet_train::{Classifier, DataParallel, FunctionalClassifier};
 
 fn lenet(device: &Device) -> FunctionalClassifier {

@@ -2,10 +2,10 @@
 //! import-torch and predict, cross-API checkpoints.
 
 use duet_core::burn::tensor::{Device, Tensor};
-use duet_testing::{assert_close, Fixture};
 use duet_core::{checkpoint, CheckpointFile, DynTensor, Key, Params};
 use duet_examples::cli::args::{Api, ModelKind, OptimizerKind};
 use duet_examples::cli::models;
+use duet_testing::{assert_close, Fixture};
 use duet_train::{fit, FunctionalClassifier, TrainConfig, TrainError};
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -12,9 +12,9 @@
 //! `DIR/optax.{json,safetensors}` instead of the committed files.
 
 use duet_core::burn::tensor::Device;
-use duet_testing::{errors, Fixture};
 use duet_core::{DynTensor, Params};
 use duet_optim::*;
+use duet_testing::{errors, Fixture};
 use serde_json::Value;
 
 mod golden_optim_support;

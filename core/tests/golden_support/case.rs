@@ -1,9 +1,9 @@
 //! One golden case and its hyper-parameters.
 
 use duet_core::burn::tensor::{Device, Int, Tensor, TensorData};
-use duet_testing::Fixture;
 use duet_core::ops::{ConvSpec, Padding, Reduction};
 use duet_core::{DynTensor, Params};
+use duet_testing::Fixture;
 use serde_json::Value;
 
 /// One case: its name, kind, hyper-parameters, leaves (autodiff-tracked, duet layouts) and the
