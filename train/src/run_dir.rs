@@ -87,8 +87,9 @@ impl RunDir {
         Self::open_inner(dir.as_ref(), mode, true)
     }
 
-    /// Whether [`open`](Self::open) would succeed now, changing nothing on disk (the
-    /// directory is not created, nothing is deleted, the lock is released at once). For
+    /// Whether [`open`](Self::open) would succeed now, changing nothing of the run (the
+    /// directory is not created, nothing is deleted; at most the empty `.duet.lock` is created,
+    /// and the lock is released at once). For
     /// front-ends that want to report a bad directory before they start loading data.
     ///
     /// # Errors
