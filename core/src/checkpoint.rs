@@ -356,6 +356,18 @@ impl CheckpointFile {
         Ok(out)
     }
 
+    /// Every tree as stored, in saved order, with its name (to edit a checkpoint and save it
+    /// again with [`save`]).
+    ///
+    /// # Errors
+    /// As [`tree`](Self::tree).
+    pub fn trees(&self, device: &Device) -> Result<Vec<(String, Params)>, CheckpointError> {
+        self.tree_names()
+            .into_iter()
+            .map(|n| Ok((n.to_string(), self.tree(n, device)?)))
+            .collect()
+    }
+
     /// Loads tree `name` into the structure of `template`: same paths, same shapes, in the
     /// template's order. See [`LoadOptions`] for partial loading and remapping.
     ///

@@ -113,11 +113,7 @@ fn resuming_gives_bitwise_the_same_weights_as_an_uninterrupted_run() {
             std::fs::create_dir_all(&c).unwrap();
             let f = CheckpointFile::from_bytes(c.join("x"), ten).unwrap();
             let dev = Device::flex();
-            let trees: Vec<(String, Params)> = f
-                .tree_names()
-                .iter()
-                .map(|n| (n.to_string(), f.tree(n, &dev).unwrap()))
-                .collect();
+            let trees = f.trees(&dev).unwrap();
             let nudged = trees[0]
                 .1
                 .map_with_path(|p, t| if p == "fc3.bias" { t + 1e-2 } else { t });

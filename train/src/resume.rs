@@ -155,11 +155,6 @@ fn check_opt_state(found: &Params, expected: &OptState) -> Result<(), String> {
                 t.dims()
             ));
         }
-        if f.to_vec().iter().any(|v| !v.is_finite()) {
-            return Err(format!(
-                "optimizer tensor opt/{p} holds NaN or infinite values"
-            ));
-        }
     }
     if let Some((p, _)) = found
         .iter()
@@ -169,5 +164,10 @@ fn check_opt_state(found: &Params, expected: &OptState) -> Result<(), String> {
             "unexpected optimizer tensor opt/{p} (this optimizer has no such state)"
         ));
     }
-    Ok(())
+    match first_non_finite(found) {
+        Some(p) => Err(format!(
+            "optimizer tensor opt/{p} holds NaN or infinite values"
+        )),
+        None => Ok(()),
+    }
 }

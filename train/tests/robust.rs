@@ -372,11 +372,7 @@ fn a_checkpoint_that_does_not_fit_the_run_is_refused() {
     let latest = CheckpointDir::latest(&src).unwrap().unwrap();
     let f = CheckpointFile::open(&latest).unwrap();
     let dev = Device::flex();
-    let trees: Vec<(String, Params)> = f
-        .tree_names()
-        .iter()
-        .map(|n| (n.to_string(), f.tree(n, &dev).unwrap()))
-        .collect();
+    let trees = f.trees(&dev).unwrap();
     let mut opt_tree = trees.iter().find(|(n, _)| n == "opt").unwrap().1.clone();
     let path = opt_tree
         .iter()

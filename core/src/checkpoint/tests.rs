@@ -32,6 +32,13 @@ fn round_trip_several_trees_and_metadata() {
     save(&file, &[("params", &params), ("state", &state)], &meta).unwrap();
     let ck = CheckpointFile::open(&file).unwrap();
     assert_eq!(ck.tree_names(), vec!["params", "state"]);
+    let all = ck.trees(&dev).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[0].0.as_str(), all[1].0.as_str()), ("params", "state"));
+    assert_eq!(
+        all[1].1.get_dyn("bn.running_mean").unwrap().to_vec(),
+        vec![1.0, 2.0]
+    );
     assert_eq!(ck.metadata()["step"], "42");
     assert_eq!(ck.metadata()["duet.format"], FORMAT_VERSION);
     let p = ck.tree("params", &dev).unwrap();
