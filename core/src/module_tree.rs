@@ -101,6 +101,8 @@ struct Load<'a> {
     path: Vec<String>,
     tree: &'a Params,
     state: bool,
+    /// Add the tree's tensor to the param (an optimizer step) instead of replacing it.
+    add: bool,
     used: usize,
     error: Option<TreeError>,
 }
@@ -134,16 +136,24 @@ impl ModuleMapper for Load<'_> {
             return param;
         }
         self.used += 1;
+        if self.add {
+            let u = new.clone();
+            return param.map(move |p| {
+                let p = DynTensor::from(p).without_autodiff();
+                (p + u).without_autodiff().into_rank()
+            });
+        }
         let t: Tensor<D> = DynTensor::into_rank(new.clone());
         param.map(move |_| t)
     }
 }
 
-fn load<M: Module>(m: M, tree: &Params, state: bool) -> Result<M, TreeError> {
+fn load<M: Module>(m: M, tree: &Params, state: bool, add: bool) -> Result<M, TreeError> {
     let mut l = Load {
         path: Vec::new(),
         tree,
         state,
+        add,
         used: 0,
         error: None,
     };
@@ -172,7 +182,7 @@ fn load<M: Module>(m: M, tree: &Params, state: bool) -> Result<M, TreeError> {
 /// # Errors
 /// The first path that is missing, extra or of another shape.
 pub fn load_module_params<M: Module>(m: M, tree: &Params) -> Result<M, TreeError> {
-    load(m, tree, false)
+    load(m, tree, false, false)
 }
 
 /// Replaces a module's state (`running_*` tensors) with `tree`.
@@ -180,7 +190,7 @@ pub fn load_module_params<M: Module>(m: M, tree: &Params) -> Result<M, TreeError
 /// # Errors
 /// As [`load_module_params`].
 pub fn load_module_state<M: Module>(m: M, tree: &Params) -> Result<M, TreeError> {
-    load(m, tree, true)
+    load(m, tree, true, false)
 }
 
 impl<M: Module> Parameterized for M {
@@ -190,6 +200,12 @@ impl<M: Module> Parameterized for M {
 
     fn load_params(&mut self, params: &Params) -> Result<(), TreeError> {
         *self = load_module_params(self.clone(), params)?;
+        Ok(())
+    }
+
+    /// One pass over the module's fields: each param becomes `param + updates[path]`.
+    fn apply_updates(&mut self, updates: Params) -> Result<(), TreeError> {
+        *self = load(self.clone(), &updates, false, true)?;
         Ok(())
     }
 }

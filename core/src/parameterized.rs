@@ -28,6 +28,18 @@ pub trait Parameterized {
     /// # Errors
     /// [`TreeError`] naming the first path or shape that does not match.
     fn load_params(&mut self, params: &Params) -> Result<(), TreeError>;
+
+    /// `params += updates`, path by path (an optimizer step). The result has no autodiff
+    /// association. The default reads, adds and loads; a [`Params`] adds in place (reusing a
+    /// buffer it alone holds) and a module in one pass over its fields.
+    ///
+    /// # Errors
+    /// [`TreeError`] naming the first path or shape that does not match.
+    fn apply_updates(&mut self, updates: Params) -> Result<(), TreeError> {
+        let mut p = self.params();
+        p.apply_updates(updates)?;
+        self.load_params(&p)
+    }
 }
 
 impl Parameterized for Params {
@@ -38,6 +50,19 @@ impl Parameterized for Params {
     fn load_params(&mut self, params: &Params) -> Result<(), TreeError> {
         self.check_same_structure(params)?;
         *self = params.clone();
+        Ok(())
+    }
+
+    fn apply_updates(&mut self, updates: Params) -> Result<(), TreeError> {
+        self.check_same_structure(&updates)?;
+        let mut updates = updates;
+        *self = std::mem::take(self)
+            .into_iter()
+            .map(|(path, p)| {
+                let u = updates.remove(&path).expect("same structure");
+                (path, (p.without_autodiff() + u).without_autodiff())
+            })
+            .collect();
         Ok(())
     }
 }

@@ -16,6 +16,7 @@
 
 mod archive;
 mod augment;
+mod batches;
 mod cifar;
 mod dataset;
 mod digits;
@@ -29,6 +30,7 @@ pub mod parse;
 
 pub use archive::extract_tar_gz;
 pub use augment::{ResizeFilter, Transform};
+pub use batches::{BatchIter, Batches, InMemory};
 pub use cifar::{cifar10, cifar100, cifar100_coarse};
 pub use dataset::{ImageDataset, Splits};
 pub use digits::{digits, digits_all, DIGITS_TEST};

@@ -9,7 +9,7 @@ use duet_datasets::{digits, Loader, LoaderConfig, Transform};
 use duet_examples::module_models::LeNet;
 use duet_module::{value_and_grad, Rngs};
 use duet_optim::{adam, Adam, Optimizer};
-use duet_train::ImageModule;
+use duet_train::Forward;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dev = Device::flex();
@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (loss, grads) = value_and_grad(
                 |m: &LeNet| {
                     ops::cross_entropy(
-                        m.logits(batch.images.clone(), mode),
+                        m.forward(batch.images.clone(), mode),
                         batch.labels.clone(),
                         &Default::default(),
                     )
@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let b = b?;
             n += b.labels.dims()[0];
             right +=
-                ops::correct(model.logits(b.images, Mode::Eval), b.labels).into_scalar::<f32>();
+                ops::correct(model.forward(b.images, Mode::Eval), b.labels).into_scalar::<f32>();
         }
         println!(
             "epoch {epoch}: test accuracy {:.2}%",

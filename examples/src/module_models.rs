@@ -11,7 +11,7 @@ use duet_core::{Key, Mode};
 use duet_module::{
     Act, Build, Conv2d, Dropout, Flatten, Layer, Linear, MaxPool2d, Rngs, Sequential,
 };
-use duet_train::{Classifier, ImageModule, ModuleClassifier};
+use duet_train::{Forward, ImageClassifier, ModuleModel};
 
 /// LeNet-5 for `[N, C, 32, 32]`: conv1 `C -> 6` (5x5), ReLU, 2x2 max pool, conv2 `6 -> 16`
 /// (5x5), ReLU, 2x2 max pool, flatten (400), fc1 120, ReLU, fc2 84, ReLU, fc3 `classes`. Field
@@ -58,8 +58,8 @@ impl LeNet {
     }
 }
 
-impl ImageModule for LeNet {
-    fn logits(&self, x: Tensor<4>, _: Mode) -> Tensor<2> {
+impl Forward<Tensor<4>, Tensor<2>> for LeNet {
+    fn forward(&self, x: Tensor<4>, _: Mode) -> Tensor<2> {
         use duet_core::ops::activation::relu;
         let x = self.pool.forward(relu(self.conv1.forward(x)));
         let x = self.pool.forward(relu(self.conv2.forward(x)));
@@ -140,8 +140,8 @@ impl AlexNet {
     }
 }
 
-impl ImageModule for AlexNet {
-    fn logits(&self, x: Tensor<4>, mode: Mode) -> Tensor<2> {
+impl Forward<Tensor<4>, Tensor<2>> for AlexNet {
+    fn forward(&self, x: Tensor<4>, mode: Mode) -> Tensor<2> {
         let x = self.features.forward(x.into(), mode.child(0));
         let x = Flatten.forward(x.into_rank::<4>());
         // Child 2, as in the functional AlexNet (features, Flatten, classifier): same dropout masks.
@@ -173,8 +173,8 @@ impl Mlp {
     }
 }
 
-impl ImageModule for Mlp {
-    fn logits(&self, x: Tensor<4>, _: Mode) -> Tensor<2> {
+impl Forward<Tensor<4>, Tensor<2>> for Mlp {
+    fn forward(&self, x: Tensor<4>, _: Mode) -> Tensor<2> {
         use duet_core::ops::activation::relu;
         let x: Tensor<2> = x.flatten(1, 3);
         self.fc3
@@ -182,7 +182,7 @@ impl ImageModule for Mlp {
     }
 }
 
-/// A module model of `kind` as a [`Classifier`], initialized from `key`.
+/// A module model of `kind` as an [`ImageClassifier`], initialized from `key`.
 ///
 /// # Errors
 /// An input shape the model cannot take.
@@ -192,7 +192,7 @@ pub fn build(
     classes: usize,
     key: Key,
     device: &Device,
-) -> Result<Box<dyn Classifier + Send>, CliError> {
+) -> Result<Box<ImageClassifier<'static>>, CliError> {
     let mut rngs = Rngs::new(key.to_raw()[0]);
     let need32 = |name: &str| {
         if chw[1..] == [32, 32] {
@@ -206,9 +206,7 @@ pub fn build(
     Ok(match kind {
         ModelKind::Lenet => {
             need32("LeNet")?;
-            Box::new(ModuleClassifier(LeNet::new(
-                chw[0], classes, &mut rngs, device,
-            )))
+            Box::new(ModuleModel(LeNet::new(chw[0], classes, &mut rngs, device)))
         }
         ModelKind::Alexnet => {
             need32("AlexNet")?;
@@ -217,9 +215,9 @@ pub fn build(
                     "AlexNet needs 3 channels, got {chw:?}"
                 )));
             }
-            Box::new(ModuleClassifier(AlexNet::new(classes, &mut rngs, device)))
+            Box::new(ModuleModel(AlexNet::new(classes, &mut rngs, device)))
         }
-        ModelKind::Mlp => Box::new(ModuleClassifier(Mlp::new(
+        ModelKind::Mlp => Box::new(ModuleModel(Mlp::new(
             chw.iter().product(),
             classes,
             &mut rngs,

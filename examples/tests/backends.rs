@@ -11,14 +11,14 @@ use duet_examples::cli::args::OptimizerKind;
 use duet_examples::{cli::models, functional_models};
 use duet_functional::{serial, Dense, LayerExt, Mode, OnDevice, Relu};
 use duet_testing::{assert_close, test_device, tolerance_scale};
-use duet_train::{Classifier, DataParallel, FunctionalClassifier};
+use duet_train::{DataParallel, FunctionalModel, ImageClassifier};
 
-fn lenet(device: &Device) -> FunctionalClassifier {
+fn lenet(device: &Device) -> FunctionalModel {
     let model = functional_models::lenet(10);
     let (params, state) = model
         .init_model(&[1, 3, 32, 32], Key::new(7), device)
         .unwrap();
-    FunctionalClassifier {
+    FunctionalModel {
         model: Box::new(model),
         params,
         state,
@@ -43,7 +43,7 @@ fn values(p: &Params) -> Vec<(String, Vec<f32>)> {
 
 /// `steps` optimizer steps on one batch; returns the losses.
 fn train(
-    model: &mut dyn Classifier,
+    model: &mut ImageClassifier<'_>,
     (kind, lr): (OptimizerKind, f64),
     steps: usize,
     x: Tensor<4>,

@@ -8,7 +8,7 @@ use duet_examples::cli::args::{Api, ModelKind, OptimizerKind};
 use duet_examples::cli::models;
 use duet_examples::functional_models;
 use duet_testing::{assert_close, Fixture};
-use duet_train::Classifier;
+use duet_train::{Classification, ImageClassifier, Task};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -41,7 +41,7 @@ const NAMES: [&str; 10] = [
     "fc3.bias",
 ];
 
-fn lenet(api: Api, fx: &Fixture, dev: &Device) -> Box<dyn Classifier> {
+fn lenet(api: Api, fx: &Fixture, dev: &Device) -> Box<ImageClassifier<'static>> {
     let mut m = models::build(ModelKind::Lenet, api, [3, 32, 32], 10, Key::new(9), dev).unwrap();
     let p = from_torch(&torch_tree(fx, "init.", &NAMES, dev), &m.params(), &kinds()).unwrap();
     m.load_params(&p).unwrap();
@@ -63,7 +63,7 @@ fn forward_and_gradients_match_pytorch_in_both_apis() {
     let mut outs = Vec::new();
     for api in [Api::Functional, Api::Module] {
         let mut m = lenet(api, &fx, &dev);
-        let logits = m.logits(x.clone());
+        let logits = m.forward(x.clone());
         assert_close(
             &format!("{api:?} logits"),
             &DynTensor::from(logits.clone()).to_vec(),
@@ -71,7 +71,8 @@ fn forward_and_gradients_match_pytorch_in_both_apis() {
             1e-5,
             1e-6,
         );
-        let out = m.loss_and_grad(x.clone(), y.clone(), Key::new(0));
+        let task = Classification::default();
+        let out = m.loss_and_grad(x.clone(), Key::new(0), &|o, r| task.loss(o, &y, r));
         assert_close(
             &format!("{api:?} loss"),
             &DynTensor::from(out.loss.clone()).to_vec(),

@@ -6,11 +6,9 @@ use duet_core::{checkpoint, CheckpointFile, DynTensor, Key, Params};
 use duet_examples::cli::args::{Api, ModelKind, OptimizerKind};
 use duet_examples::cli::models;
 use duet_testing::{assert_close, Fixture};
-use duet_train::{fit, FunctionalClassifier, TrainConfig, TrainError};
+use duet_train::{Classification, FunctionalModel, Task, TrainConfig, TrainError, Trainer};
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 fn duet() -> Command {
     Command::new(env!("CARGO_BIN_EXE_duet"))
@@ -380,7 +378,7 @@ fn a_nan_loss_stops_training_and_names_the_last_good_checkpoint() {
     ];
     let (params, state) =
         duet_functional::LayerExt::init_model(&layer, &[1, 1, 8, 8], Key::new(0), &dev).unwrap();
-    let mut model = FunctionalClassifier {
+    let mut model = FunctionalModel {
         model: Box::new(layer),
         params,
         state,
@@ -394,19 +392,16 @@ fn a_nan_loss_stops_training_and_names_the_last_good_checkpoint() {
     let test = duet_datasets::Loader::new(data.test, cfg, Key::new(0), dev);
     let tc = TrainConfig {
         total_steps: 5,
-        checkpoint_every: 0,
         keep_last: 2,
-        out_dir: tmp.path().into(),
-        overwrite: false,
-        reset_optimizer: false,
-        key: Key::new(0),
         log_every: 1,
         quiet: true,
-        metadata: BTreeMap::new(),
-        stop: Arc::new(AtomicBool::new(false)),
+        ..TrainConfig::new(tmp.path())
     };
     let mut opt = models::optimizer(OptimizerKind::Sgd, 0.1);
-    let e = fit(&mut model, &mut opt, &|_| 0.1, &train, &test, &tc, None).unwrap_err();
+    let trainer = Trainer::new(Classification::default(), tc);
+    let e = trainer
+        .fit(&mut model, &mut opt, &train, &test, None)
+        .unwrap_err();
     assert!(
         matches!(e, TrainError::NonFiniteLoss { step: 0, .. }),
         "{e}"
@@ -542,12 +537,14 @@ fn alexnet_checkpoints_cross_apis_with_identical_outputs_and_gradients() {
     let x = Key::new(3).normal([2, 3, 32, 32], 0.0, 1.0, &dev);
     let y = Tensor::<1, duet_core::burn::tensor::Int>::from_ints([1, 7], &dev);
     assert_eq!(
-        DynTensor::from(f.logits(x.clone())).to_vec(),
-        DynTensor::from(m.logits(x.clone())).to_vec()
+        DynTensor::from(f.forward(x.clone())).to_vec(),
+        DynTensor::from(m.forward(x.clone())).to_vec()
     );
+    let task = Classification::default();
+    let loss = |logits, rows| task.loss(logits, &y, rows);
     let (of, om) = (
-        f.loss_and_grad(x.clone(), y.clone(), Key::new(4)),
-        m.loss_and_grad(x, y, Key::new(4)),
+        f.loss_and_grad(x.clone(), Key::new(4), &loss),
+        m.loss_and_grad(x, Key::new(4), &loss),
     );
     assert_eq!(
         of.loss.into_scalar::<f32>(),

@@ -99,4 +99,14 @@ impl Transform for Partition {
             out,
         ))
     }
+
+    /// The first group's rate.
+    fn learning_rate(&self, state: &OptState) -> Option<f64> {
+        let groups = self.groups.iter().enumerate();
+        let mut rates = groups.map(|(i, (_, t))| t.learning_rate(&state.sub(&i.to_string())));
+        rates.find_map(|r| r).or_else(|| {
+            let d = self.default.as_ref()?;
+            d.learning_rate(&state.sub("default"))
+        })
+    }
 }

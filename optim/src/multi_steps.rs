@@ -56,4 +56,8 @@ impl<T: Transform> Transform for MultiSteps<T> {
         out.set_counter("micro", 0);
         Ok((u, out))
     }
+
+    fn learning_rate(&self, state: &OptState) -> Option<f64> {
+        self.inner.learning_rate(&state.sub("inner"))
+    }
 }

@@ -2,7 +2,7 @@
 //! NNX's `Optimizer`).
 
 use crate::state::OptState;
-use crate::transform::{apply_owned_updates, OptimError, Transform};
+use crate::transform::{OptimError, Transform};
 use duet_core::{Parameterized, Params};
 
 /// A transform plus its state. The state is created from the params on the first update.
@@ -64,28 +64,55 @@ impl Optimizer {
     /// # Errors
     /// [`OptimError::Tree`] naming the first path where `grads` and `params` differ.
     pub fn update_params(&mut self, params: &mut Params, grads: Params) -> Result<(), OptimError> {
-        params.check_same_structure(&grads)?;
-        let state = match self.state.take() {
-            Some(s) => s,
-            None => self.tx.init(params),
-        };
-        let (updates, state) = self.tx.update(grads, state, params)?;
-        self.state = Some(state);
-        apply_owned_updates(params, updates)
+        self.update(params, grads)
     }
 
-    /// One step on any model whose params are a tree (functional params, a module).
+    /// The learning rate of the last update (of the first one before any update), read from
+    /// the transform's state: what a training loop logs, with no second schedule to keep in
+    /// step. `None` for a transform without a rate.
+    ///
+    /// # Example
+    /// ```
+    /// use duet_optim::{sgd, Cosine, Optimizer, Sgd};
+    /// use duet_core::{burn::tensor::{Device, Tensor}, Params};
+    /// let dev = Device::flex();
+    /// let mut p = Params::new().with("x", Tensor::<1>::from_floats([1.0], &dev));
+    /// let mut opt = Optimizer::new(sgd(Cosine { lr: 1.0, steps: 2, alpha: 0.0 }, Sgd::default()));
+    /// assert_eq!(opt.learning_rate(), Some(1.0));
+    /// for _ in 0..2 {
+    ///     let zero = p.map(|t| t * 0.0);
+    ///     opt.update(&mut p, zero).unwrap();
+    /// }
+    /// // The second update used lr(1) = (1 + cos(pi / 2)) / 2 = 0.5.
+    /// assert!((opt.learning_rate().unwrap() - 0.5).abs() < 1e-12);
+    /// ```
+    pub fn learning_rate(&self) -> Option<f64> {
+        let empty = OptState::new();
+        self.tx.learning_rate(self.state.as_ref().unwrap_or(&empty))
+    }
+
+    /// One step on any model whose params are a tree (functional params, a module): the
+    /// transform reads the params, then [`Parameterized::apply_updates`] adds the updates in one
+    /// pass (in place for a [`Params`]).
     ///
     /// # Errors
-    /// As [`update_params`](Self::update_params).
+    /// [`OptimError::Tree`] naming the first path where `grads` and the params differ.
     pub fn update<M: Parameterized + ?Sized>(
         &mut self,
         model: &mut M,
         grads: Params,
     ) -> Result<(), OptimError> {
-        let mut p = model.params();
-        self.update_params(&mut p, grads)?;
-        model.load_params(&p)?;
+        let params = model.params();
+        params.check_same_structure(&grads)?;
+        let state = match self.state.take() {
+            Some(s) => s,
+            None => self.tx.init(&params),
+        };
+        let (updates, state) = self.tx.update(grads, state, &params)?;
+        self.state = Some(state);
+        // Dropped first, so that a `Params` model owns its buffers and adds in place.
+        drop(params);
+        model.apply_updates(updates)?;
         Ok(())
     }
 }

@@ -57,6 +57,10 @@ impl Transform for ScaleByLearningRate {
         s.set_counter("count", count + 1);
         Ok((g.into_map(|t| t * lr), s))
     }
+
+    fn learning_rate(&self, state: &OptState) -> Option<f64> {
+        Some(self.0.lr(state.counter("count").saturating_sub(1)))
+    }
 }
 
 /// `u = g + wd * p`: L2 regularization when placed before a scaling transform, decoupled weight

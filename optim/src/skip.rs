@@ -59,4 +59,8 @@ impl<T: Transform> Transform for SkipNotFinite<T> {
         out.set_counter("skipped", s.counter("skipped"));
         Ok((u, out))
     }
+
+    fn learning_rate(&self, state: &OptState) -> Option<f64> {
+        self.inner.learning_rate(&state.sub("inner"))
+    }
 }

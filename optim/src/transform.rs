@@ -1,7 +1,7 @@
 //! The [`Transform`] contract, [`chain`], [`apply_updates`], errors.
 
 use crate::state::OptState;
-use duet_core::{Params, TreeError};
+use duet_core::{Parameterized, Params, TreeError};
 
 /// Optimizer errors.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -33,6 +33,12 @@ pub trait Transform: Send + Sync {
         state: OptState,
         params: &Params,
     ) -> Result<(Params, OptState), OptimError>;
+
+    /// The learning rate of the last update (of the first one before any), for logging;
+    /// `None` for a transform without one. A chain answers with its first child that has one.
+    fn learning_rate(&self, _state: &OptState) -> Option<f64> {
+        None
+    }
 }
 
 impl<T: Transform + ?Sized> Transform for Box<T> {
@@ -46,6 +52,9 @@ impl<T: Transform + ?Sized> Transform for Box<T> {
         params: &Params,
     ) -> Result<(Params, OptState), OptimError> {
         (**self).update(grads, state, params)
+    }
+    fn learning_rate(&self, state: &OptState) -> Option<f64> {
+        (**self).learning_rate(state)
     }
 }
 
@@ -95,6 +104,13 @@ impl Transform for Chain {
         }
         Ok((g, out))
     }
+
+    fn learning_rate(&self, state: &OptState) -> Option<f64> {
+        self.0
+            .iter()
+            .enumerate()
+            .find_map(|(i, t)| t.learning_rate(&state.sub(&i.to_string())))
+    }
 }
 
 /// `params += updates`, tensor by tensor. The result has no autodiff association.
@@ -108,17 +124,7 @@ pub fn apply_updates(params: &mut Params, updates: &Params) -> Result<(), OptimE
 /// [`apply_updates`] taking the updates by value: `p + u` then writes into the buffer of `p` or
 /// of `u`, whichever nothing else holds, instead of allocating a new parameter.
 pub(crate) fn apply_owned_updates(params: &mut Params, updates: Params) -> Result<(), OptimError> {
-    params.check_same_structure(&updates)?;
-    let mut updates = updates;
-    *params = std::mem::take(params)
-        .into_iter()
-        .map(|(path, p)| {
-            let u = updates.remove(&path).expect("same structure");
-            let p = (p.without_autodiff() + u).without_autodiff();
-            (path, p)
-        })
-        .collect();
-    Ok(())
+    Ok(params.apply_updates(updates)?)
 }
 
 /// Checks that `grads` matches `params` (paths and shapes).

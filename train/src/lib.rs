@@ -2,10 +2,13 @@
 //!
 //! The training loop, written once for both front-ends (Swift for TensorFlow's loop:
 //! value-and-gradient, then `optimizer.update`), and the pieces it is made of, so users can write
-//! their own loop from the same parts: [`Classifier`] (what a model must offer),
-//! [`CheckpointDir`] (retention of the last K and the best), [`MetricsLog`] (`metrics.jsonl`),
-//! [`plot_curves`] (a PNG), [`evaluate`] and [`restore`]. [`DataParallel`] trains one model over
-//! several devices (batch split, gradients averaged by a pluggable [`Collective`]).
+//! their own loop from the same parts. [`Trainer`] trains any [`Task`] (what is trained: the
+//! batch, the loss as a value, the metrics; [`Classification`] and [`Regression`] are two) on
+//! any [`Model`] (what a model must offer: [`FunctionalModel`], [`ModuleModel`], a box of
+//! either, a [`DataParallel`] of either). The parts: [`CheckpointDir`] (retention of the last K
+//! and the best), [`MetricsLog`] (`metrics.jsonl`), [`plot_curves`] (a PNG), [`restore`].
+//! [`DataParallel`] trains one model over several devices (batch split, gradients averaged by a
+//! pluggable [`Collective`]).
 //!
 //! Design choices:
 //! - Exact resume: a checkpoint holds params, state, optimizer state and the step; the batch of
@@ -15,27 +18,31 @@
 //!   last good checkpoint. Ctrl-C (via [`TrainConfig::stop`]) saves one and stops.
 
 mod checkpoints;
-mod classifier;
 mod error;
 mod functional;
 mod metrics;
+mod model;
 mod module;
 mod parallel;
 mod plot;
 mod resume;
 mod run_dir;
+mod shard;
+mod task;
 mod trainer;
 
 pub use checkpoints::{Better, CheckpointDir};
-pub use classifier::{Classifier, StepOutput};
 pub use error::TrainError;
-pub use functional::FunctionalClassifier;
+pub use functional::{FromOutputs, FunctionalModel, IntoInputs};
 pub use metrics::{MetricsLog, Record};
-pub use module::{ImageModule, ModuleClassifier};
+pub use model::{ImageClassifier, LossFn, Model, Stateful, StepOutput};
+pub use module::{Forward, ModuleModel};
 pub use parallel::{Collective, DataParallel, HostCollective};
 pub use plot::{plot_curves, PlotError};
 pub use resume::{
     check_metadata, first_non_finite, restore, restore_checked, OPTIMIZER_KEY, RUN_KEYS,
 };
 pub use run_dir::{RunDir, RunDirError, RunMode};
-pub use trainer::{evaluate, fit, run_mode, TrainConfig, TrainSummary};
+pub use shard::Shard;
+pub use task::{Classification, Metrics, Regression, RegressionLoss, Scored, Task};
+pub use trainer::{evaluate, run_mode, TaskData, TaskModel, TrainConfig, TrainSummary, Trainer};

@@ -1,6 +1,7 @@
 //! [`MetricsLog`]: one JSON object per line (`metrics.jsonl`), flushed as it is written.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -16,12 +17,21 @@ pub struct Record {
     pub split: String,
     /// Mean loss over the window (train) or the split (eval).
     pub loss: f64,
-    /// Accuracy in `[0, 1]`.
-    pub accuracy: f64,
-    /// Throughput over the window (train only; 0 for eval).
+    /// Examples per second over the window (train only; 0 for eval). The name is kept from
+    /// image classification, so older files still read.
     pub images_per_s: f64,
-    /// Learning rate at this step.
+    /// Learning rate of the step's update.
     pub lr: f64,
+    /// The task's metrics (`accuracy` in `[0, 1]` for classification), as top-level keys.
+    #[serde(flatten)]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+impl Record {
+    /// The metric `name`, if this record has it.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics.get(name).copied()
+    }
 }
 
 /// An append-only JSONL metrics file.
@@ -31,7 +41,8 @@ pub struct Record {
 /// use duet_train::{MetricsLog, Record};
 /// let path = std::env::temp_dir().join(format!("duet-metrics-doc-{}.jsonl", std::process::id()));
 /// let mut log = MetricsLog::create(&path, false).unwrap();
-/// let r = Record { step: 1, epoch: 0, split: "train".into(), loss: 2.3, accuracy: 0.1, images_per_s: 5e3, lr: 1e-3 };
+/// let metrics = [("accuracy".to_string(), 0.1)].into();
+/// let r = Record { step: 1, epoch: 0, split: "train".into(), loss: 2.3, images_per_s: 5e3, lr: 1e-3, metrics };
 /// log.write(&r).unwrap();
 /// assert_eq!(MetricsLog::read(&path).unwrap(), vec![r]);
 /// std::fs::remove_file(&path).unwrap();
@@ -63,7 +74,7 @@ impl MetricsLog {
     /// ```
     /// use duet_train::{MetricsLog, Record};
     /// let path = std::env::temp_dir().join(format!("duet-metrics-resume-{}.jsonl", std::process::id()));
-    /// let rec = |step| Record { step, epoch: 0, split: "train".into(), loss: 1.0, accuracy: 0.5, images_per_s: 0.0, lr: 1e-3 };
+    /// let rec = |step| Record { step, epoch: 0, split: "train".into(), loss: 1.0, images_per_s: 0.0, lr: 1e-3, metrics: Default::default() };
     /// let mut log = MetricsLog::create(&path, false).unwrap();
     /// for s in 1..=5 { log.write(&rec(s)).unwrap(); }
     /// // The last checkpoint was at step 3: resuming there drops steps 4 and 5.

@@ -1,7 +1,7 @@
 //! [`DataParallel`]: one model replicated over several devices, each batch split between them.
 //!
 //! The scheme is PyTorch DDP's, written over duet's parameter trees so it works for any
-//! [`Classifier`] on any mix of burn devices (two wgpu adapters, CPU + GPU, several CUDA cards):
+//! [`Model`] on any mix of burn devices (two wgpu adapters, CPU + GPU, several CUDA cards):
 //!
 //! 1. the batch is split along its first axis, one shard per device (sizes differ by at most one);
 //! 2. every replica runs its forward and backward pass on its own device, in its own thread;
@@ -19,8 +19,10 @@
 //! multi-GPU or multi-node all-reduce (NCCL, MPI, burn's collective once it has transports)
 //! plugs in as another [`Collective`].
 
-use crate::classifier::{Classifier, StepOutput};
-use duet_core::burn::tensor::{Device, Int, Tensor};
+use crate::model::{LossFn, Model, Stateful, StepOutput};
+use crate::shard::Shard;
+use crate::task::Metrics;
+use duet_core::burn::tensor::{Device, Tensor};
 use duet_core::{Key, Parameterized, Params, TreeError};
 
 /// Reduces per-replica gradient trees to their weighted mean on one device.
@@ -58,9 +60,9 @@ impl Collective for HostCollective {
     }
 }
 
-/// A [`Classifier`] replicated over several devices; see the module docs.
+/// A [`Model`] replicated over several devices; see the module docs.
 ///
-/// It is itself a [`Classifier`], so [`crate::fit`], checkpoints and resumption work unchanged:
+/// It is itself a [`Model`], so [`crate::Trainer`], checkpoints and resumption work unchanged:
 /// `params()` are the main replica's, `load_params` broadcasts to every replica.
 ///
 /// # Example
@@ -69,21 +71,25 @@ impl Collective for HostCollective {
 /// ```
 /// use duet_core::{burn::tensor::{Device, Int, Tensor}, Key};
 /// use duet_functional::{serial, Dense, Flatten, LayerExt};
-/// use duet_train::{Classifier, DataParallel, FunctionalClassifier};
+/// use duet_train::{Classification, DataParallel, FunctionalModel, Model, Task};
 /// let dev = Device::flex();
 /// let build = |device: &Device| {
 ///     let model = serial![Flatten, Dense::new(3)];
 ///     let (params, state) = model.init_model(&[1, 1, 2, 2], Key::new(0), device).unwrap();
-///     FunctionalClassifier { model: Box::new(model), params, state }
+///     FunctionalModel { model: Box::new(model), params, state }
 /// };
 /// let mut single = build(&dev);
 /// let mut pair = DataParallel::new(&[dev.clone(), dev.clone()], build).unwrap();
 /// let x = Tensor::<4>::ones([4, 1, 2, 2], &dev);
 /// let y = Tensor::<1, Int>::from_ints([0, 1, 2, 1], &dev);
-/// let (a, b) = (single.loss_and_grad(x.clone(), y.clone(), Key::new(1)),
-///               pair.loss_and_grad(x, y, Key::new(1)));
+/// let task = Classification::default();
+/// let loss = |logits: Tensor<2>, rows| task.loss(logits, &y, rows);
+/// let (a, b) = (single.loss_and_grad(x.clone(), Key::new(1), &loss),
+///               pair.loss_and_grad(x, Key::new(1), &loss));
 /// let (la, lb): (f32, f32) = (a.loss.into_scalar(), b.loss.into_scalar());
 /// assert!((la - lb).abs() < 1e-6, "{la} vs {lb}");
+/// // The accuracy sums of the two halves add up to the whole batch's.
+/// assert_eq!(a.metrics.means(4), b.metrics.means(4));
 /// ```
 pub struct DataParallel<C> {
     replicas: Vec<C>,
@@ -91,7 +97,7 @@ pub struct DataParallel<C> {
     collective: Box<dyn Collective>,
 }
 
-impl<C: Classifier + Send> DataParallel<C> {
+impl<C: Stateful> DataParallel<C> {
     /// One replica per device, built by `build(device)`, then given the first replica's params
     /// and state (so replicas start identical whatever `build` does). Uses [`HostCollective`].
     ///
@@ -138,7 +144,7 @@ impl<C: Classifier + Send> DataParallel<C> {
     }
 }
 
-impl<C: Classifier + Send> Parameterized for DataParallel<C> {
+impl<C: Stateful> Parameterized for DataParallel<C> {
     fn params(&self) -> Params {
         self.replicas[0].params()
     }
@@ -166,7 +172,7 @@ fn shards(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
-impl<C: Classifier + Send> Classifier for DataParallel<C> {
+impl<C: Stateful> Stateful for DataParallel<C> {
     fn state(&self) -> Params {
         self.replicas[0].state()
     }
@@ -174,12 +180,15 @@ impl<C: Classifier + Send> Classifier for DataParallel<C> {
     fn load_state(&mut self, state: &Params) -> Result<(), TreeError> {
         self.broadcast_state(state)
     }
+}
 
-    /// # Shapes
-    /// As [`Classifier::loss_and_grad`]; the loss, logits and gradients are on the main device.
-    /// Every replica draws its dropout masks from `key` folded with its index.
-    fn loss_and_grad(&mut self, images: Tensor<4>, labels: Tensor<1, Int>, key: Key) -> StepOutput {
-        let n = images.dims()[0];
+impl<I: Shard, O, C: Model<I, O>> Model<I, O> for DataParallel<C> {
+    /// Each replica runs on its shard of `x` (rows split evenly) and its loss sees the rows
+    /// it covers; the loss is the batch-weighted mean, the metric sums are added, the
+    /// gradients reduced by the [`Collective`]; all on the main device. Every replica draws
+    /// its randomness from `key` folded with its index.
+    fn loss_and_grad(&mut self, x: I, key: Key, loss: &LossFn<'_, O>) -> StepOutput {
+        let n = x.rows();
         let ranges = shards(n, self.replicas.len());
         let outs: Vec<StepOutput> = std::thread::scope(|s| {
             let handles: Vec<_> = self
@@ -189,14 +198,15 @@ impl<C: Classifier + Send> Classifier for DataParallel<C> {
                 .zip(&ranges)
                 .enumerate()
                 .map(|(i, ((r, d), range))| {
-                    let x = images.clone().slice(range.clone()).to_device(d);
-                    let y = labels.clone().slice(range.clone()).to_device(d);
+                    let x = x.shard(range.clone(), d);
                     let key = if ranges.len() == 1 {
                         key
                     } else {
                         key.fold_in(i as u64)
                     };
-                    s.spawn(move || r.loss_and_grad(x, y, key))
+                    let range = range.clone();
+                    let part = move |o: O, _| loss(o, Some(range.clone()));
+                    s.spawn(move || r.loss_and_grad(x, key, &part))
                 })
                 .collect();
             handles
@@ -207,11 +217,11 @@ impl<C: Classifier + Send> Classifier for DataParallel<C> {
         let main = &self.devices[0];
         let weights: Vec<f32> = ranges.iter().map(|r| r.len() as f32 / n as f32).collect();
         let mut loss = Tensor::<1>::zeros([1], main);
-        let mut logits = Vec::with_capacity(outs.len());
+        let mut metrics = Metrics::default();
         let mut grads = Vec::with_capacity(outs.len());
         for (o, w) in outs.into_iter().zip(&weights) {
             loss = loss + o.loss.to_device(main) * *w;
-            logits.push(o.logits.to_device(main));
+            metrics.merge(o.metrics.detached(main));
             grads.push(o.grads);
         }
         let grads = self
@@ -223,14 +233,15 @@ impl<C: Classifier + Send> Classifier for DataParallel<C> {
             .expect("replicas have the same state trees");
         StepOutput {
             loss,
-            logits: Tensor::cat(logits, 0),
+            metrics,
             grads,
         }
     }
 
     /// Evaluation on the main replica.
-    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
-        self.replicas[0].logits(images.to_device(&self.devices[0]))
+    fn forward(&self, x: I) -> O {
+        let main = &self.devices[0];
+        self.replicas[0].forward(x.shard(0..x.rows(), main))
     }
 }
 

@@ -1,4 +1,5 @@
-//! A PNG of the training curves: train loss by step (left) and eval accuracy by epoch (right).
+//! A PNG of the training curves: the loss by step (left) and one metric by step (right), train
+//! and eval.
 
 use crate::metrics::Record;
 use plotters::prelude::*;
@@ -21,19 +22,23 @@ pub struct PlotError {
     pub message: String,
 }
 
-/// Draws `records` (as written by [`MetricsLog`](crate::MetricsLog)) to a 1200x480 PNG at `path`.
+/// Draws `records` (as written by [`MetricsLog`](crate::MetricsLog)) to a 1200x480 PNG at `path`:
+/// the loss on the left, the metric `metric` (e.g. `"accuracy"`, a task's [`best`]) on the right.
+///
+/// [`best`]: crate::Task::best
 ///
 /// # Example
 /// ```
 /// use duet_train::{plot_curves, Record};
-/// let rec = |step, split: &str, loss, accuracy| Record { step, epoch: 0, split: split.into(), loss, accuracy, images_per_s: 0.0, lr: 0.1 };
+/// let rec = |step, split: &str, loss, accuracy| Record { step, epoch: 0, split: split.into(), loss,
+///     images_per_s: 0.0, lr: 0.1, metrics: [("accuracy".to_string(), accuracy)].into() };
 /// let records = vec![rec(1, "train", 2.3, 0.1), rec(2, "train", 1.0, 0.6), rec(2, "eval", 0.9, 0.7)];
 /// let path = std::env::temp_dir().join(format!("duet-plot-doc-{}.png", std::process::id()));
-/// plot_curves(&records, &path).unwrap();
+/// plot_curves(&records, "accuracy", &path).unwrap();
 /// assert!(std::fs::metadata(&path).unwrap().len() > 1000);
 /// std::fs::remove_file(&path).unwrap();
 /// ```
-pub fn plot_curves(records: &[Record], path: &Path) -> Result<(), PlotError> {
+pub fn plot_curves(records: &[Record], metric: &str, path: &Path) -> Result<(), PlotError> {
     REGISTER.call_once(|| {
         let _ = register_font("sans-serif", FontStyle::Normal, FONT);
     });
@@ -41,17 +46,26 @@ pub fn plot_curves(records: &[Record], path: &Path) -> Result<(), PlotError> {
         path: path.display().to_string(),
         message: e.to_string(),
     };
-    let series = |split: &str, f: fn(&Record) -> f64| -> Vec<(f64, f64)> {
-        records
-            .iter()
-            .filter(|r| r.split == split && f(r).is_finite())
-            .map(|r| (r.step as f64, f(r)))
-            .collect()
+    let series = |split: &str, f: &dyn Fn(&Record) -> Option<f64>| -> Vec<(f64, f64)> {
+        let points = records.iter().filter(|r| r.split == split);
+        let points = points.filter_map(|r| Some((r.step as f64, f(r)?)));
+        points.filter(|p| p.1.is_finite()).collect()
     };
-    let loss = series("train", |r| r.loss);
-    let eval_loss = series("eval", |r| r.loss);
-    let acc = series("train", |r| r.accuracy);
-    let eval_acc = series("eval", |r| r.accuracy);
+    let loss = series("train", &|r| Some(r.loss));
+    let eval_loss = series("eval", &|r| Some(r.loss));
+    let acc = series("train", &|r| r.metric(metric));
+    let eval_acc = series("eval", &|r| r.metric(metric));
+    let metric_max = acc
+        .iter()
+        .chain(&eval_acc)
+        .map(|p| p.1)
+        .fold(0.0f64, f64::max);
+    // A fraction (accuracy) keeps the [0, 1] axis.
+    let metric_max = if metric_max <= 1.0 {
+        1.0
+    } else {
+        metric_max * 1.05
+    };
     let root = BitMapBackend::new(path, (1200, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let (left, right) = root.split_horizontally(600);
@@ -77,8 +91,8 @@ pub fn plot_curves(records: &[Record], path: &Path) -> Result<(), PlotError> {
         ),
         (
             &right,
-            "accuracy",
-            1.0,
+            metric,
+            metric_max,
             [(&acc, BLUE, "train"), (&eval_acc, RED, "eval")],
         ),
     ];

@@ -1,8 +1,8 @@
 //! [`restore`]: loading a training checkpoint back into a model and an optimizer, after checking
 //! that it belongs to this run (model, data, optimizer) and that every tensor fits.
 
-use crate::classifier::Classifier;
 use crate::error::TrainError;
+use crate::model::Stateful;
 use duet_core::checkpoint::CheckpointFile;
 use duet_core::Params;
 use duet_optim::{OptState, Optimizer};
@@ -30,7 +30,7 @@ pub fn first_non_finite(tree: &Params) -> Option<String> {
 /// As [`restore_checked`].
 pub fn restore(
     path: &Path,
-    model: &mut dyn Classifier,
+    model: &mut dyn Stateful,
     opt: &mut Optimizer,
 ) -> Result<u64, TrainError> {
     restore_checked(path, model, opt, &BTreeMap::new(), false)
@@ -48,7 +48,7 @@ pub fn restore(
 /// [`TrainError::Resume`] naming the key or tensor that does not fit; checkpoint errors.
 pub fn restore_checked(
     path: &Path,
-    model: &mut dyn Classifier,
+    model: &mut dyn Stateful,
     opt: &mut Optimizer,
     expect: &BTreeMap<String, String>,
     reset_optimizer: bool,

@@ -1,19 +1,18 @@
-//! The training loop, written once for both APIs (Swift for TensorFlow's: value-and-gradient,
-//! then `optimizer.update`).
+//! [`Trainer`]: the training loop over any [`Task`], written once for both APIs (Swift for
+//! TensorFlow's: value-and-gradient, then `optimizer.update`), in small steps.
 
-use crate::checkpoints::{Better, CheckpointDir};
-use crate::classifier::Classifier;
+use crate::checkpoints::CheckpointDir;
 use crate::error::TrainError;
 use crate::metrics::{MetricsLog, Record};
+use crate::model::Model;
 use crate::plot::plot_curves;
 use crate::resume::{first_non_finite, restore_checked};
 #[allow(unused_imports)] // for the docs
 use crate::resume::{OPTIMIZER_KEY, RUN_KEYS};
 use crate::run_dir::{RunDir, RunMode};
-use duet_core::checkpoint::CheckpointError;
-use duet_core::ops::correct;
+use crate::task::{Metrics, Task};
 use duet_core::Key;
-use duet_datasets::Loader;
+use duet_datasets::{BatchIter, Batches};
 use duet_optim::{OptState, Optimizer};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -22,7 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// What [`fit`] needs besides the model, optimizer and data.
+/// How a [`Trainer`] runs: length, checkpoints, output, randomness. `TrainConfig::new(dir)`
+/// gives the defaults; set fields with struct update syntax.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
     /// Total optimizer steps, counted from the start of training (a resumed run stops here too).
@@ -52,6 +52,33 @@ pub struct TrainConfig {
     pub stop: Arc<AtomicBool>,
 }
 
+impl TrainConfig {
+    /// The defaults, writing to `out_dir`: 1000 steps, checkpoints at epoch ends only, keep the
+    /// last 3, key 0, a log line every 20 steps, a progress bar, no metadata.
+    pub fn new(out_dir: impl Into<PathBuf>) -> Self {
+        TrainConfig {
+            total_steps: 1000,
+            checkpoint_every: 0,
+            keep_last: 3,
+            out_dir: out_dir.into(),
+            overwrite: false,
+            reset_optimizer: false,
+            key: Key::new(0),
+            log_every: 20,
+            quiet: false,
+            metadata: BTreeMap::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+impl Default for TrainConfig {
+    /// [`TrainConfig::new`] with `runs/train`.
+    fn default() -> Self {
+        TrainConfig::new("runs/train")
+    }
+}
+
 /// How a run ended.
 #[derive(Clone, Debug)]
 pub struct TrainSummary {
@@ -59,58 +86,14 @@ pub struct TrainSummary {
     pub steps: u64,
     /// The step this run started from (0, or the resumed checkpoint's step).
     pub start_step: u64,
-    /// The last evaluation: `(loss, accuracy)`.
-    pub eval: Option<(f64, f64)>,
+    /// The last evaluation: `loss` and the task's metrics.
+    pub eval: Option<BTreeMap<String, f64>>,
     /// The last checkpoint written.
     pub checkpoint: Option<PathBuf>,
-    /// Training images per second over this run.
-    pub images_per_s: f64,
+    /// Training examples per second over this run.
+    pub examples_per_s: f64,
     /// Whether the run was interrupted (Ctrl-C) before `total_steps`.
     pub interrupted: bool,
-}
-
-/// Mean loss and accuracy of `model` over every batch of `loader`'s epoch 0 (no shuffling needed).
-///
-/// # Errors
-/// [`TrainError::EmptyEval`] for an empty split; [`TrainError::Data`] if a batch fails.
-pub fn evaluate(model: &dyn Classifier, loader: &Loader) -> Result<(f64, f64), TrainError> {
-    if loader.data().is_empty() {
-        return Err(TrainError::EmptyEval);
-    }
-    let (mut loss, mut right, mut n) = (0.0f64, 0.0f64, 0usize);
-    for b in loader.epoch(0) {
-        let b = b.map_err(|error| TrainError::Data { error, last: None })?;
-        let count = b.labels.dims()[0];
-        let logits = model.logits(b.images);
-        let l =
-            duet_core::ops::cross_entropy(logits.clone(), b.labels.clone(), &Default::default());
-        loss += l.into_scalar::<f32>() as f64 * count as f64;
-        right += correct(logits, b.labels).into_scalar::<f32>() as f64;
-        n += count;
-    }
-    Ok((loss / n as f64, right / n as f64))
-}
-
-/// The trees and metadata of a training checkpoint.
-fn save(
-    ck: &mut CheckpointDir,
-    step: u64,
-    model: &dyn Classifier,
-    opt: &Optimizer,
-    meta: &BTreeMap<String, String>,
-    metric: Option<f64>,
-) -> Result<PathBuf, CheckpointError> {
-    let (params, state) = (model.params(), model.state());
-    let empty = OptState::new();
-    let st = opt.state().unwrap_or(&empty);
-    let mut m = meta.clone();
-    m.insert("opt.counters".into(), st.counters_json());
-    ck.save(
-        step,
-        &[("params", &params), ("state", &state), ("opt", &st.tensors)],
-        &m,
-        metric,
-    )
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
@@ -141,220 +124,430 @@ pub fn run_mode(out: &Path, resume: Option<&Path>, overwrite: bool) -> Result<Ru
     }
 }
 
-/// Trains `model` for `cfg.total_steps` steps (resuming from `resume`'s latest checkpoint if
-/// given), evaluating on `test` at every epoch end, logging to `metrics.jsonl`, checkpointing,
-/// and plotting the curves at the end.
-///
-/// The output directory is locked for the run ([`RunDir`]). A checkpoint is *good* once its
-/// params are finite and gave a finite loss (the next step's, or the evaluation saved with
-/// it); pruning never deletes the last good one, and a checkpoint whose params gave a
-/// non-finite loss is renamed `diverged-step-*.safetensors` so that `--resume` skips it.
+/// Mean loss and metrics (after [`Task::finish`]) of `model` over epoch 0 of `data`, for
+/// `task`.
 ///
 /// # Errors
-/// [`TrainError::NonFiniteLoss`] / [`TrainError::NonFiniteParams`] (nothing is saved after
-/// the bad step), [`TrainError::Data`], [`TrainError::EmptyEval`], run-directory, checkpoint
-/// and output errors.
-pub fn fit(
-    model: &mut dyn Classifier,
-    opt: &mut Optimizer,
-    lr: &dyn Fn(u64) -> f64,
-    train: &Loader,
-    test: &Loader,
-    cfg: &TrainConfig,
-    resume: Option<&Path>,
-) -> Result<TrainSummary, TrainError> {
-    if test.data().is_empty() {
+/// [`TrainError::EmptyEval`] for an empty split; [`TrainError::Data`] if a batch fails.
+pub fn evaluate<T: Task>(
+    task: &T,
+    model: &TaskModel<'_, T>,
+    data: &TaskData<'_, T>,
+) -> Result<BTreeMap<String, f64>, TrainError> {
+    if data.examples() == 0 {
         return Err(TrainError::EmptyEval);
     }
-    let mode = run_mode(&cfg.out_dir, resume, cfg.overwrite)?;
-    let same = mode == RunMode::Resume;
-    let latest = match resume {
-        Some(dir) => Some(
-            CheckpointDir::latest(dir)?.ok_or_else(|| TrainError::Resume {
-                path: dir.into(),
-                message: "no step-*.safetensors checkpoint in this directory".into(),
-            })?,
-        ),
-        None => None,
-    };
-    let _run = RunDir::open(&cfg.out_dir, mode)?;
-    let mut ck = CheckpointDir::new(&cfg.out_dir, cfg.keep_last, Better::Higher)?;
-    let mut step = 0;
-    let mut last_good = None;
-    if let Some(latest) = &latest {
-        step = restore_checked(latest, model, opt, &cfg.metadata, cfg.reset_optimizer)?;
-        if same {
-            ck.set_last_good(step);
-            last_good = Some(latest.clone());
+    let (mut loss, mut sums, mut n) = (0.0f64, Metrics::default(), 0usize);
+    for b in data.epoch_from(0, 0) {
+        let b = b.map_err(|error| TrainError::Data { error, last: None })?;
+        let (x, target, count) = task.split(b);
+        let scored = task.loss(model.forward(x), &target, None);
+        loss += scored.loss.into_scalar::<f32>() as f64 * count as f64;
+        sums.merge(scored.sums);
+        n += count;
+    }
+    let mut means = sums.means(n);
+    means.insert("loss".into(), loss / n.max(1) as f64);
+    task.finish(&mut means);
+    Ok(means)
+}
+
+/// The training loop for a [`Task`]: the same loop trains an image classifier, a regression, a
+/// VAE on its ELBO or a language model, with either API's models ([`Model`]).
+///
+/// [`fit`](Self::fit) runs `config.total_steps` steps, evaluating at every epoch end, logging
+/// to `metrics.jsonl`, checkpointing and plotting `curves.png`. The output directory is locked
+/// for the run ([`RunDir`]). A checkpoint is *good* once its params are finite and gave a
+/// finite loss (the next step's, or the evaluation saved with it); pruning never deletes the
+/// last good one, and a checkpoint whose params gave a non-finite loss is renamed
+/// `diverged-step-*.safetensors` so that `--resume` skips it. The learning rate logged is the
+/// optimizer's ([`Optimizer::learning_rate`]).
+pub struct Trainer<T: Task> {
+    /// What is trained.
+    pub task: T,
+    /// How.
+    pub config: TrainConfig,
+}
+
+/// The model a [`Trainer`] of `T` trains.
+pub type TaskModel<'a, T> = dyn Model<<T as Task>::Input, <T as Task>::Output> + 'a;
+/// The data a [`Trainer`] of `T` reads.
+pub type TaskData<'a, T> = dyn Batches<Batch = <T as Task>::Batch> + 'a;
+
+/// One run's files and counters.
+struct Run {
+    _lock: RunDir,
+    ck: CheckpointDir,
+    log: MetricsLog,
+    bar: ProgressBar,
+    step: u64,
+    start_step: u64,
+    last_good: Option<PathBuf>,
+    /// The newest checkpoint whose params have not produced a loss yet.
+    pending: Option<(u64, PathBuf)>,
+    last_ckpt: Option<PathBuf>,
+    last_eval: Option<BTreeMap<String, f64>>,
+    window: Window,
+    t0: Instant,
+}
+
+/// Training metrics since the last log line.
+struct Window {
+    loss: f64,
+    examples: usize,
+    sums: Metrics,
+    t: Instant,
+}
+
+impl Window {
+    fn new() -> Self {
+        let sums = Metrics::default();
+        Window {
+            loss: 0.0,
+            examples: 0,
+            sums,
+            t: Instant::now(),
         }
     }
-    let out_err = |e: std::io::Error| TrainError::Output(format!("{}: {e}", cfg.out_dir.display()));
-    let metrics_path = cfg.out_dir.join("metrics.jsonl");
-    let mut log = if same {
-        MetricsLog::resume(&metrics_path, step)
-    } else {
-        MetricsLog::create(&metrics_path, false)
+}
+
+impl Run {
+    /// The checkpoint to name in an error: the newest one known good or still unjudged.
+    fn last(&self) -> Option<PathBuf> {
+        self.pending
+            .as_ref()
+            .map(|(_, p)| p.clone())
+            .or(self.last_good.clone())
     }
-    .map_err(out_err)?;
-    let spe = train.batches_per_epoch().max(1) as u64;
-    let bar = if cfg.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(cfg.total_steps)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}",
-        )
-        .expect("template"),
-    );
-    bar.set_position(step);
-    let (start_step, t0) = (step, Instant::now());
-    let (mut win_loss, mut win_right, mut win_n, mut win_t) =
-        (0.0f64, 0.0f64, 0usize, Instant::now());
-    // The newest checkpoint whose params have not produced a loss yet.
-    let mut pending: Option<(u64, PathBuf)> = None;
-    let mut last_ckpt = last_good.clone();
-    let mut last_eval = None;
-    let mut batches: Option<duet_datasets::EpochIter> = None;
-    let mut interrupted = false;
-    let fail = |bar: &ProgressBar, e: TrainError| {
-        bar.abandon();
-        Err(e)
-    };
-    while step < cfg.total_steps {
-        let (epoch, b) = (step / spe, (step % spe) as usize);
-        if b == 0 || batches.is_none() {
-            batches = Some(train.epoch_from(epoch, b));
+}
+
+impl<T: Task> Trainer<T> {
+    /// A trainer of `task` with `config`.
+    pub fn new(task: T, config: TrainConfig) -> Self {
+        Trainer { task, config }
+    }
+
+    /// Trains `model` (resuming from `resume`'s latest checkpoint if given); see the type docs.
+    ///
+    /// # Errors
+    /// [`TrainError::NonFiniteLoss`] / [`TrainError::NonFiniteParams`] (nothing is saved after
+    /// the bad step), [`TrainError::Data`], [`TrainError::EmptyEval`], run-directory, checkpoint
+    /// and output errors.
+    pub fn fit(
+        &self,
+        model: &mut TaskModel<'_, T>,
+        opt: &mut Optimizer,
+        train: &TaskData<'_, T>,
+        test: &TaskData<'_, T>,
+        resume: Option<&Path>,
+    ) -> Result<TrainSummary, TrainError> {
+        if test.examples() == 0 {
+            return Err(TrainError::EmptyEval);
         }
-        let batch = match batches.as_mut().and_then(Iterator::next) {
-            Some(Ok(batch)) => batch,
-            Some(Err(error)) => {
-                let last = pending.map(|(_, p)| p).or(last_good);
-                return fail(&bar, TrainError::Data { error, last });
+        let mut run = self.begin(model, opt, resume)?;
+        match self.run(&mut run, model, opt, train, test) {
+            Ok(interrupted) => self.finish(run, train, interrupted),
+            Err(e) => {
+                run.bar.abandon();
+                Err(e)
             }
-            None => {
-                let msg = format!("the loader ended epoch {epoch} at batch {b} of {spe}");
-                return fail(&bar, TrainError::Output(msg));
-            }
+        }
+    }
+
+    /// Locks the output directory, restores the checkpoint to resume, opens the metrics log.
+    fn begin(
+        &self,
+        model: &mut TaskModel<'_, T>,
+        opt: &mut Optimizer,
+        resume: Option<&Path>,
+    ) -> Result<Run, TrainError> {
+        let cfg = &self.config;
+        let mode = run_mode(&cfg.out_dir, resume, cfg.overwrite)?;
+        let latest = match resume {
+            Some(dir) => Some(
+                CheckpointDir::latest(dir)?.ok_or_else(|| TrainError::Resume {
+                    path: dir.into(),
+                    message: "no step-*.safetensors checkpoint in this directory".into(),
+                })?,
+            ),
+            None => None,
         };
-        let n = batch.labels.dims()[0];
-        let out = model.loss_and_grad(batch.images, batch.labels.clone(), cfg.key.fold_in(step));
+        let lock = RunDir::open(&cfg.out_dir, mode)?;
+        let mut ck = CheckpointDir::new(&cfg.out_dir, cfg.keep_last, self.task.best().1)?;
+        let (mut step, mut last_good) = (0, None);
+        if let Some(latest) = &latest {
+            step = restore_checked(latest, model, opt, &cfg.metadata, cfg.reset_optimizer)?;
+            if mode == RunMode::Resume {
+                ck.set_last_good(step);
+                last_good = Some(latest.clone());
+            }
+        }
+        let path = cfg.out_dir.join("metrics.jsonl");
+        let log = match mode {
+            RunMode::Resume => MetricsLog::resume(&path, step),
+            _ => MetricsLog::create(&path, false),
+        }
+        .map_err(|e| self.out_err(e))?;
+        let bar = match cfg.quiet {
+            true => ProgressBar::hidden(),
+            false => ProgressBar::new(cfg.total_steps),
+        };
+        let style = "{bar:30} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}";
+        bar.set_style(ProgressStyle::with_template(style).expect("template"));
+        bar.set_position(step);
+        let (last_ckpt, pending, last_eval) = (last_good.clone(), None, None);
+        let (window, t0) = (Window::new(), Instant::now());
+        Ok(Run {
+            _lock: lock,
+            ck,
+            log,
+            bar,
+            step,
+            start_step: step,
+            last_good,
+            pending,
+            last_ckpt,
+            last_eval,
+            window,
+            t0,
+        })
+    }
+
+    /// Steps until `total_steps` or an interruption (returns whether interrupted).
+    fn run(
+        &self,
+        r: &mut Run,
+        model: &mut TaskModel<'_, T>,
+        opt: &mut Optimizer,
+        train: &TaskData<'_, T>,
+        test: &TaskData<'_, T>,
+    ) -> Result<bool, TrainError> {
+        let cfg = &self.config;
+        let per_epoch = train.batches_per_epoch().max(1) as u64;
+        let mut batches: Option<BatchIter<'_, T::Batch>> = None;
+        while r.step < cfg.total_steps {
+            let (epoch, index) = (r.step / per_epoch, (r.step % per_epoch) as usize);
+            if index == 0 || batches.is_none() {
+                batches = Some(train.epoch_from(epoch, index));
+            }
+            let batch = match batches.as_mut().and_then(Iterator::next) {
+                Some(Ok(batch)) => batch,
+                Some(Err(error)) => {
+                    return Err(TrainError::Data {
+                        error,
+                        last: r.last(),
+                    })
+                }
+                None => {
+                    let msg =
+                        format!("the loader ended epoch {epoch} at batch {index} of {per_epoch}");
+                    return Err(TrainError::Output(msg));
+                }
+            };
+            self.step(r, model, opt, batch)?;
+            let epoch_end = r.step % per_epoch == 0;
+            let last = r.step == cfg.total_steps;
+            if r.step % cfg.log_every.max(1) == 0 || epoch_end || last {
+                self.log_train(r, epoch, opt)?;
+            }
+            let mut evaluated = false;
+            if epoch_end || last {
+                self.eval_and_log(r, model, opt, test, epoch)?;
+                evaluated = true;
+            }
+            let interrupted = cfg.stop.load(Ordering::SeqCst);
+            let periodic = cfg.checkpoint_every > 0 && r.step % cfg.checkpoint_every == 0;
+            if evaluated || periodic || interrupted || last {
+                self.checkpoint(r, model, opt, evaluated)?;
+            }
+            if interrupted {
+                let saved = r.last_ckpt.as_ref().expect("just saved");
+                r.bar
+                    .println(format!("interrupted: saved {}", saved.display()));
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// One optimizer step; a non-finite loss stops the run (and marks the checkpoint whose
+    /// params produced it as diverged).
+    fn step(
+        &self,
+        r: &mut Run,
+        model: &mut TaskModel<'_, T>,
+        opt: &mut Optimizer,
+        batch: T::Batch,
+    ) -> Result<(), TrainError> {
+        let (x, target, n) = self.task.split(batch);
+        let loss_fn = |out, rows| self.task.loss(out, &target, rows);
+        let out = model.loss_and_grad(x, self.config.key.fold_in(r.step), &loss_fn);
         let loss = out.loss.into_scalar::<f32>();
         if !loss.is_finite() {
-            let diverged = match pending {
-                Some((s, _)) => Some(ck.mark_diverged(s)?),
+            let diverged = match r.pending.take() {
+                Some((s, _)) => Some(r.ck.mark_diverged(s)?),
                 None => None,
             };
-            let last = last_good;
-            let e = TrainError::NonFiniteLoss {
+            let (step, last) = (r.step, r.last_good.clone());
+            return Err(TrainError::NonFiniteLoss {
                 step,
                 loss,
                 last,
                 diverged,
-            };
-            return fail(&bar, e);
+            });
         }
-        if let Some((s, p)) = pending.take() {
-            ck.set_last_good(s);
-            last_good = Some(p);
+        if let Some((s, p)) = r.pending.take() {
+            r.ck.set_last_good(s);
+            r.last_good = Some(p);
         }
-        win_right += correct(out.logits, batch.labels).into_scalar::<f32>() as f64;
         opt.update(model, out.grads)
             .map_err(|e| TrainError::Output(e.to_string()))?;
-        step += 1;
-        win_loss += loss as f64 * n as f64;
-        win_n += n;
-        bar.set_position(step);
-        bar.set_message(format!("loss {loss:.4}"));
-        let epoch_end = step % spe == 0;
-        if step % cfg.log_every.max(1) == 0 || epoch_end || step == cfg.total_steps {
-            let dt = win_t.elapsed().as_secs_f64().max(1e-9);
-            let r = Record {
-                step,
-                epoch,
-                split: "train".into(),
-                loss: win_loss / win_n as f64,
-                accuracy: win_right / win_n as f64,
-                images_per_s: win_n as f64 / dt,
-                lr: lr(step - 1),
-            };
-            log.write(&r).map_err(out_err)?;
-            (win_loss, win_right, win_n, win_t) = (0.0, 0.0, 0, Instant::now());
-        }
-        let mut metric = None;
-        if epoch_end || step == cfg.total_steps {
-            let (l, a) = match evaluate(model, test) {
-                Ok(e) => e,
-                Err(TrainError::Data { error, .. }) => {
-                    let last = pending.map(|(_, p)| p).or(last_good);
-                    return fail(&bar, TrainError::Data { error, last });
-                }
-                Err(e) => return fail(&bar, e),
-            };
-            if !l.is_finite() {
-                let e = TrainError::NonFiniteLoss {
-                    step,
-                    loss: l as f32,
-                    last: last_good,
-                    diverged: None,
-                };
-                return fail(&bar, e);
-            }
-            log.write(&Record {
-                step,
-                epoch,
-                split: "eval".into(),
-                loss: l,
-                accuracy: a,
-                images_per_s: 0.0,
-                lr: lr(step - 1),
-            })
-            .map_err(out_err)?;
-            bar.println(format!(
-                "epoch {} step {step}: eval loss {l:.4}, accuracy {:.2}%",
-                epoch + 1,
-                a * 100.0
-            ));
-            last_eval = Some((l, a));
-            metric = Some(a);
-        }
-        interrupted = cfg.stop.load(Ordering::SeqCst);
-        let periodic = cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0;
-        if metric.is_some() || periodic || interrupted || step == cfg.total_steps {
-            if let Some(tensor) = first_non_finite(&model.params()) {
-                let last = last_good;
-                return fail(&bar, TrainError::NonFiniteParams { step, tensor, last });
-            }
-            let path = save(&mut ck, step, model, opt, &cfg.metadata, metric)?;
-            if metric.is_some() {
-                // The evaluation just computed a finite loss from these params.
-                ck.set_last_good(step);
-                last_good = Some(path.clone());
-            } else {
-                pending = Some((step, path.clone()));
-            }
-            last_ckpt = Some(path);
-        }
-        if interrupted {
-            bar.println(format!(
-                "interrupted: saved {}",
-                last_ckpt.as_ref().expect("just saved").display()
-            ));
-            break;
-        }
+        r.step += 1;
+        r.window.loss += loss as f64 * n as f64;
+        r.window.examples += n;
+        r.window.sums.merge(out.metrics);
+        r.bar.set_position(r.step);
+        r.bar.set_message(format!("loss {loss:.4}"));
+        Ok(())
     }
-    bar.finish_and_clear();
-    let records = MetricsLog::read(&metrics_path).map_err(out_err)?;
-    plot_curves(&records, &cfg.out_dir.join("curves.png"))
-        .map_err(|e| TrainError::Output(e.to_string()))?;
-    let images = (step - start_step) as f64 * train.batch_size() as f64;
-    Ok(TrainSummary {
-        steps: step,
-        start_step,
-        eval: last_eval,
-        checkpoint: last_ckpt,
-        images_per_s: images / t0.elapsed().as_secs_f64().max(1e-9),
-        interrupted,
-    })
+
+    /// Writes the training window's means and starts a new window.
+    fn log_train(&self, r: &mut Run, epoch: u64, opt: &Optimizer) -> Result<(), TrainError> {
+        let w = std::mem::replace(&mut r.window, Window::new());
+        let mut means = w.sums.means(w.examples);
+        means.insert("loss".into(), w.loss / w.examples.max(1) as f64);
+        self.task.finish(&mut means);
+        let rate = w.examples as f64 / w.t.elapsed().as_secs_f64().max(1e-9);
+        self.write(r, "train", epoch, means, rate, opt)
+    }
+
+    /// Evaluates on `test`, logs and prints the result; a non-finite loss stops the run.
+    fn eval_and_log(
+        &self,
+        r: &mut Run,
+        model: &TaskModel<'_, T>,
+        opt: &Optimizer,
+        test: &TaskData<'_, T>,
+        epoch: u64,
+    ) -> Result<(), TrainError> {
+        let means = match evaluate(&self.task, model, test) {
+            Err(TrainError::Data { error, .. }) => Err(TrainError::Data {
+                error,
+                last: r.last(),
+            }),
+            other => other,
+        }?;
+        let loss = means["loss"];
+        if !loss.is_finite() {
+            let (step, last) = (r.step, r.last_good.clone());
+            return Err(TrainError::NonFiniteLoss {
+                step,
+                loss: loss as f32,
+                last,
+                diverged: None,
+            });
+        }
+        let shown: Vec<String> = means.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+        r.bar.println(format!(
+            "epoch {} step {}: eval {}",
+            epoch + 1,
+            r.step,
+            shown.join(", ")
+        ));
+        self.write(r, "eval", epoch, means.clone(), 0.0, opt)?;
+        r.last_eval = Some(means);
+        Ok(())
+    }
+
+    fn write(
+        &self,
+        r: &mut Run,
+        split: &str,
+        epoch: u64,
+        mut metrics: BTreeMap<String, f64>,
+        rate: f64,
+        opt: &Optimizer,
+    ) -> Result<(), TrainError> {
+        let loss = metrics.remove("loss").unwrap_or(f64::NAN);
+        let lr = opt.learning_rate().unwrap_or(0.0);
+        let (step, split) = (r.step, split.to_string());
+        let record = Record {
+            step,
+            epoch,
+            split,
+            loss,
+            images_per_s: rate,
+            lr,
+            metrics,
+        };
+        r.log.write(&record).map_err(|e| self.out_err(e))
+    }
+
+    /// Saves params, state and optimizer state; `evaluated`: the evaluation just computed a
+    /// finite loss from these params, so the checkpoint is good (else pending until the next
+    /// step's loss).
+    fn checkpoint(
+        &self,
+        r: &mut Run,
+        model: &TaskModel<'_, T>,
+        opt: &Optimizer,
+        evaluated: bool,
+    ) -> Result<(), TrainError> {
+        let (params, state) = (model.params(), model.state());
+        if let Some(tensor) = first_non_finite(&params) {
+            let (step, last) = (r.step, r.last_good.clone());
+            return Err(TrainError::NonFiniteParams { step, tensor, last });
+        }
+        let empty = OptState::new();
+        let opt_state = opt.state().unwrap_or(&empty);
+        let mut meta = self.config.metadata.clone();
+        meta.insert("opt.counters".into(), opt_state.counters_json());
+        let best = self.task.best().0;
+        let metric = if evaluated {
+            r.last_eval.as_ref().and_then(|m| m.get(best).copied())
+        } else {
+            None
+        };
+        let trees = [
+            ("params", &params),
+            ("state", &state),
+            ("opt", &opt_state.tensors),
+        ];
+        let path = r.ck.save(r.step, &trees, &meta, metric)?;
+        if evaluated {
+            r.ck.set_last_good(r.step);
+            r.last_good = Some(path.clone());
+        } else {
+            r.pending = Some((r.step, path.clone()));
+        }
+        r.last_ckpt = Some(path);
+        Ok(())
+    }
+
+    /// Plots the curves and sums the run up.
+    fn finish(
+        &self,
+        r: Run,
+        train: &TaskData<'_, T>,
+        interrupted: bool,
+    ) -> Result<TrainSummary, TrainError> {
+        r.bar.finish_and_clear();
+        let dir = &self.config.out_dir;
+        let records = MetricsLog::read(&dir.join("metrics.jsonl")).map_err(|e| self.out_err(e))?;
+        plot_curves(&records, self.task.best().0, &dir.join("curves.png"))
+            .map_err(|e| TrainError::Output(e.to_string()))?;
+        let examples = (r.step - r.start_step) as f64 * train.batch_size() as f64;
+        Ok(TrainSummary {
+            steps: r.step,
+            start_step: r.start_step,
+            eval: r.last_eval,
+            checkpoint: r.last_ckpt,
+            examples_per_s: examples / r.t0.elapsed().as_secs_f64().max(1e-9),
+            interrupted,
+        })
+    }
+
+    fn out_err(&self, e: std::io::Error) -> TrainError {
+        TrainError::Output(format!("{}: {e}", self.config.out_dir.display()))
+    }
 }

@@ -2,7 +2,7 @@
 //! being finite, a directory that holds another run, a killed run's leftovers, a resume whose
 //! checkpoint does not fit.
 
-use duet_core::burn::tensor::{Device, Int, Tensor};
+use duet_core::burn::tensor::{Device, Tensor};
 use duet_core::{checkpoint, CheckpointFile, Key, Parameterized, Params, TreeError};
 use duet_datasets::{ImageDataset, Loader, LoaderConfig};
 use duet_functional::{serial, Dense, Flatten, LayerExt};
@@ -10,8 +10,6 @@ use duet_optim::{adam, sgd, Adam, Optimizer, Sgd};
 use duet_train::*;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 fn data(n: usize) -> ImageDataset {
     ImageDataset {
@@ -24,12 +22,12 @@ fn data(n: usize) -> ImageDataset {
     }
 }
 
-fn model() -> FunctionalClassifier {
+fn model() -> FunctionalModel {
     let layer = serial![Flatten, "fc" => Dense::new(3)];
     let (params, state) = layer
         .init_model(&[1, 1, 4, 4], Key::new(0), &Device::flex())
         .unwrap();
-    FunctionalClassifier {
+    FunctionalModel {
         model: Box::new(layer),
         params,
         state,
@@ -51,14 +49,11 @@ fn config(out: &Path, total_steps: u64, checkpoint_every: u64, keep_last: usize)
         total_steps,
         checkpoint_every,
         keep_last,
-        out_dir: out.into(),
-        overwrite: false,
-        reset_optimizer: false,
         key: Key::new(2),
         log_every: 1,
         quiet: true,
         metadata: BTreeMap::from([("duet.model".into(), "tiny".into())]),
-        stop: Arc::new(AtomicBool::new(false)),
+        ..TrainConfig::new(out)
     }
 }
 
@@ -66,22 +61,34 @@ fn sgd_opt() -> Optimizer {
     Optimizer::new(sgd(0.1, Sgd::default()))
 }
 
-/// `fit` with plain SGD (lr 0.1).
-fn sgd_fit(
-    m: &mut dyn Classifier,
+/// The classification trainer's `fit`.
+fn fit(
+    m: &mut ImageClassifier<'_>,
+    opt: &mut Optimizer,
     train: &Loader,
     test: &Loader,
     cfg: &TrainConfig,
     resume: Option<&Path>,
 ) -> Result<TrainSummary, TrainError> {
-    fit(m, &mut sgd_opt(), &|_| 0.1, train, test, cfg, resume)
+    Trainer::new(Classification::default(), cfg.clone()).fit(m, opt, train, test, resume)
+}
+
+/// `fit` with plain SGD (lr 0.1).
+fn sgd_fit(
+    m: &mut ImageClassifier<'_>,
+    train: &Loader,
+    test: &Loader,
+    cfg: &TrainConfig,
+    resume: Option<&Path>,
+) -> Result<TrainSummary, TrainError> {
+    fit(m, &mut sgd_opt(), train, test, cfg, resume)
 }
 
 /// Wraps a classifier: from step `nan_from` on, the loss is NaN; at step `inf_from` its params
 /// become infinite while the loss it reports stays finite (gradients zero), as when a weight
 /// overflows without reaching the loss.
 struct Faulty {
-    inner: FunctionalClassifier,
+    inner: FunctionalModel,
     step: u64,
     nan_from: u64,
     inf_from: u64,
@@ -96,19 +103,27 @@ impl Parameterized for Faulty {
     }
 }
 
-impl Classifier for Faulty {
+impl Stateful for Faulty {
     fn state(&self) -> Params {
         self.inner.state()
     }
     fn load_state(&mut self, state: &Params) -> Result<(), TreeError> {
         self.inner.load_state(state)
     }
-    fn loss_and_grad(&mut self, images: Tensor<4>, labels: Tensor<1, Int>, key: Key) -> StepOutput {
+}
+
+impl Model<Tensor<4>, Tensor<2>> for Faulty {
+    fn loss_and_grad(
+        &mut self,
+        images: Tensor<4>,
+        key: Key,
+        loss: &LossFn<'_, Tensor<2>>,
+    ) -> StepOutput {
         if self.step == self.inf_from {
             let inf = self.inner.params().map(|t| t * f32::INFINITY);
             self.inner.load_params(&inf).unwrap();
         }
-        let mut out = self.inner.loss_and_grad(images, labels, key);
+        let mut out = self.inner.loss_and_grad(images, key, loss);
         if self.step >= self.nan_from {
             out.loss = out.loss * f32::NAN;
         }
@@ -119,8 +134,8 @@ impl Classifier for Faulty {
         self.step += 1;
         out
     }
-    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
-        self.inner.logits(images)
+    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.inner.forward(images)
     }
 }
 
@@ -221,7 +236,7 @@ fn an_empty_evaluation_split_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let test = loader(data(8).shape_only(), 0);
     assert!(matches!(
-        evaluate(&model(), &test),
+        evaluate(&Classification::default(), &model(), &test),
         Err(TrainError::EmptyEval)
     ));
     let cfg = config(tmp.path(), 5, 0, 2);
@@ -339,21 +354,12 @@ fn a_checkpoint_that_does_not_fit_the_run_is_refused() {
     let mut cfg = config(&src, 4, 2, 5);
     cfg.metadata.insert(OPTIMIZER_KEY.into(), "adam".into());
     let adam_opt = || Optimizer::new(adam(1e-2, Adam::default()));
-    fit(
-        &mut model(),
-        &mut adam_opt(),
-        &|_| 0.1,
-        &train,
-        &test,
-        &cfg,
-        None,
-    )
-    .unwrap();
+    fit(&mut model(), &mut adam_opt(), &train, &test, &cfg, None).unwrap();
     let resume_into = |name: &str, cfg: &TrainConfig, opt: &mut Optimizer| {
         let mut c = cfg.clone();
         c.out_dir = tmp.path().join(name);
         c.total_steps = 6;
-        fit(&mut model(), opt, &|_| 0.1, &train, &test, &c, Some(&src))
+        fit(&mut model(), opt, &train, &test, &c, Some(&src))
     };
     // Another optimizer.
     let mut other = cfg.clone();

@@ -238,7 +238,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
             let mut opt = super::models::optimizer(optimizer, lr);
             if args.inference {
                 time_steps(args.warmup, args.steps, || {
-                    trainer.logits(x.clone()).sum().into_scalar::<f32>()
+                    trainer.forward(x.clone()).sum().into_scalar::<f32>()
                 })
             } else {
                 let mut step = 0u64;

@@ -6,14 +6,14 @@ use clap::ValueEnum;
 use duet_core::checkpoint::{self, CheckpointFile};
 use duet_core::{Key, Params};
 use duet_datasets::{Loader, LoaderConfig, Transform};
-use duet_train::{evaluate, Classifier};
+use duet_train::{evaluate, Classification, ImageClassifier};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A model rebuilt from a checkpoint's metadata and loaded with its params and state.
 pub struct Loaded {
     /// The model.
-    pub model: Box<dyn Classifier>,
+    pub model: Box<ImageClassifier<'static>>,
     /// `[C, H, W]` it expects.
     pub input: [usize; 3],
     /// Its number of outputs (`duet.classes`).
@@ -257,8 +257,9 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), CliError> {
         Key::new(0),
         device,
     );
-    let (loss, acc) = evaluate(l.model.as_ref(), &loader)
+    let m = evaluate(&Classification::default(), l.model.as_ref(), &loader)
         .map_err(|e| CliError::Other(format!("{:?} test split: {e}", args.data.dataset)))?;
+    let (loss, acc) = (m["loss"], m["accuracy"]);
     println!("{{\"checkpoint\": \"{}\", \"api\": \"{:?}\", \"images\": {}, \"accuracy\": {acc:.6}, \"loss\": {loss:.6}}}", args.checkpoint.display(), args.api, loader.data().len());
     Ok(())
 }
@@ -294,7 +295,7 @@ pub fn run_predict(args: &PredictArgs) -> Result<(), CliError> {
         );
     }
     let x = x.into_rank::<4>();
-    let logits = l.model.logits(x);
+    let logits = l.model.forward(x);
     checkpoint::save(
         &args.output,
         &[("", &Params::new().with("logits", logits))],

@@ -4,10 +4,10 @@ use super::args::{Api, ModelKind, OptimizerKind};
 use super::CliError;
 use crate::functional_models;
 use duet_core::burn::tensor::{Device, Int, Tensor};
-use duet_core::{Key, Parameterized, Params, TreeError};
+use duet_core::Key;
 use duet_functional::LayerExt;
 use duet_optim::{adam, adamw, rmsprop, sgd, Adam, Optimizer, RmsProp, Sgd};
-use duet_train::{Classifier, DataParallel, FunctionalClassifier, StepOutput};
+use duet_train::{Classification, DataParallel, FunctionalModel, ImageClassifier, Task};
 
 /// A model of `kind` for `[C, H, W]` inputs and `classes` outputs, initialized from `key`.
 ///
@@ -20,7 +20,7 @@ pub fn build(
     classes: usize,
     key: Key,
     device: &Device,
-) -> Result<Box<dyn Classifier + Send>, CliError> {
+) -> Result<Box<ImageClassifier<'static>>, CliError> {
     match api {
         Api::Functional => {
             let layer: Box<dyn duet_functional::Layer> = Box::new(match kind {
@@ -29,7 +29,7 @@ pub fn build(
                 ModelKind::Mlp => functional_models::mlp(classes),
             });
             let (params, state) = layer.init_model(&[1, chw[0], chw[1], chw[2]], key, device)?;
-            Ok(Box::new(FunctionalClassifier {
+            Ok(Box::new(FunctionalModel {
                 model: layer,
                 params,
                 state,
@@ -55,44 +55,17 @@ pub fn build_on(
     classes: usize,
     key: Key,
     devices: &[Device],
-) -> Result<Box<dyn Classifier + Send>, CliError> {
+) -> Result<Box<ImageClassifier<'static>>, CliError> {
     let mut replicas = devices
         .iter()
-        .map(|d| build(kind, api, chw, classes, key, d).map(Replica))
+        .map(|d| build(kind, api, chw, classes, key, d))
         .collect::<Result<Vec<_>, _>>()?;
     if replicas.len() == 1 {
-        return Ok(replicas.pop().expect("one replica").0);
+        return Ok(replicas.pop().expect("one replica"));
     }
     let mut built = replicas.into_iter();
     let dp = DataParallel::new(devices, |_| built.next().expect("one replica per device"))?;
     Ok(Box::new(dp))
-}
-
-/// A boxed model as a [`DataParallel`] replica.
-struct Replica(Box<dyn Classifier + Send>);
-
-impl Parameterized for Replica {
-    fn params(&self) -> Params {
-        self.0.params()
-    }
-    fn load_params(&mut self, params: &Params) -> Result<(), TreeError> {
-        self.0.load_params(params)
-    }
-}
-
-impl Classifier for Replica {
-    fn state(&self) -> Params {
-        self.0.state()
-    }
-    fn load_state(&mut self, state: &Params) -> Result<(), TreeError> {
-        self.0.load_state(state)
-    }
-    fn loss_and_grad(&mut self, images: Tensor<4>, labels: Tensor<1, Int>, key: Key) -> StepOutput {
-        self.0.loss_and_grad(images, labels, key)
-    }
-    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
-        self.0.logits(images)
-    }
 }
 
 /// The optimizer for a flag, with PyTorch's defaults (RMSProp alpha 0.9 as the benchmarks).
@@ -125,13 +98,14 @@ pub fn optimizer(kind: OptimizerKind, lr: f64) -> Optimizer {
 
 /// One training step; returns the loss (read from the device, so the step has finished).
 pub fn train_step(
-    model: &mut dyn Classifier,
+    model: &mut ImageClassifier<'_>,
     opt: &mut Optimizer,
     x: Tensor<4>,
     y: Tensor<1, Int>,
     key: Key,
 ) -> f32 {
-    let out = model.loss_and_grad(x, y, key);
+    let task = Classification::default();
+    let out = model.loss_and_grad(x, key, &|logits, rows| task.loss(logits, &y, rows));
     opt.update(model, out.grads)
         .expect("gradients match the model");
     out.loss.into_scalar::<f32>()

@@ -7,7 +7,8 @@ use duet_core::CheckpointFile;
 use duet_core::Key;
 use duet_datasets::{Loader, LoaderConfig};
 use duet_train::{
-    check_metadata, fit, run_mode, CheckpointDir, RunDir, TrainConfig, OPTIMIZER_KEY,
+    check_metadata, run_mode, CheckpointDir, Classification, RunDir, TrainConfig, Trainer,
+    OPTIMIZER_KEY,
 };
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -172,19 +173,21 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         "training {:?} ({:?} API) on {:?}: {} train / {} test images of {:?}, {} steps of {batch} on {on}",
         args.model, args.api, args.data.dataset, train.data().len(), test.data().len(), chw, total_steps
     );
-    let lr = args.lr;
-    let summary = fit(
-        model.as_mut(),
-        &mut opt,
-        &move |_| lr,
-        &train,
-        &test,
-        &cfg,
-        args.resume.as_deref(),
-    )
-    .map_err(|e| CliError::Other(e.to_string()))?;
+    let summary = Trainer::new(Classification::default(), cfg)
+        .fit(
+            model.as_mut(),
+            &mut opt,
+            &train,
+            &test,
+            args.resume.as_deref(),
+        )
+        .map_err(|e| CliError::Other(e.to_string()))?;
     let eval = match summary.eval {
-        Some((loss, acc)) => format!("test accuracy {:.2}%, test loss {loss:.4}", acc * 100.0),
+        Some(m) => format!(
+            "test accuracy {:.2}%, test loss {:.4}",
+            m["accuracy"] * 100.0,
+            m["loss"]
+        ),
         None => "not evaluated yet (no epoch ended)".into(),
     };
     let resumed = match summary.start_step {
@@ -199,7 +202,7 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
             "done"
         },
         summary.steps,
-        summary.images_per_s,
+        summary.examples_per_s,
         summary
             .checkpoint
             .map(|p| p.display().to_string())

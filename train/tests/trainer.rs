@@ -1,0 +1,269 @@
+//! One `Trainer` for any task and either API: a regression (MSE) trained to the known answer
+//! with both APIs step for step equal, data-parallel equal to one device, the learning rate
+//! logged from the optimizer's schedule, and a next-token language-model task defined here,
+//! outside duet-train, trained without any change to it.
+
+use duet_core::burn::module::Module;
+use duet_core::burn::tensor::{Device, Int, Tensor};
+use duet_core::ops::{cross_entropy, CrossEntropy};
+use duet_core::{Key, Mode, Parameterized};
+use duet_datasets::InMemory;
+use duet_functional::{serial, Dense, Embedding, LayerExt};
+use duet_module::{Linear, Rngs};
+use duet_optim::{sgd, Cosine, Optimizer, Sgd};
+use duet_train::*;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+
+/// `y = x A + b` for fixed `A` (`[4, 2]`) and `b`, as batches of 8.
+fn linear_data(batches: usize, seed: u64, dev: &Device) -> InMemory<(Tensor<2>, Tensor<2>)> {
+    let a = Tensor::<1>::from_floats([0.5, -1.0, 2.0, 0.25, -0.75, 1.5, 1.0, -2.0], dev)
+        .reshape([4, 2]);
+    let b = Tensor::<1>::from_floats([0.3, -0.1], dev).reshape([1, 2]);
+    let xs = (0..batches as u64).map(|i| {
+        let x = Key::new(seed).fold_in(i).normal([8, 4], 0.0, 1.0, dev);
+        let y = x.clone().matmul(a.clone()) + b.clone();
+        (x, y)
+    });
+    InMemory::new(xs.collect(), 8)
+}
+
+fn functional_regressor(dev: &Device) -> FunctionalModel {
+    let layer = serial!["fc" => Dense::new(2)];
+    let (params, state) = layer.init_model(&[1, 4], Key::new(5), dev).unwrap();
+    FunctionalModel {
+        model: Box::new(layer),
+        params,
+        state,
+    }
+}
+
+#[derive(Module, Debug)]
+struct Regressor {
+    fc: Linear,
+}
+
+impl Forward<Tensor<2>, Tensor<2>> for Regressor {
+    fn forward(&self, x: Tensor<2>, _: Mode) -> Tensor<2> {
+        self.fc.forward(x)
+    }
+}
+
+fn config(out: &Path, steps: u64) -> TrainConfig {
+    TrainConfig {
+        total_steps: steps,
+        log_every: 1,
+        quiet: true,
+        ..TrainConfig::new(out)
+    }
+}
+
+fn read_log(dir: &Path) -> Vec<Record> {
+    MetricsLog::read(dir.join("metrics.jsonl")).unwrap()
+}
+
+fn train_losses(dir: &Path) -> Vec<f64> {
+    read_log(dir)
+        .iter()
+        .filter(|r| r.split == "train")
+        .map(|r| r.loss)
+        .collect()
+}
+
+#[test]
+fn regression_reaches_the_answer_with_both_apis_step_for_step() {
+    let dev = Device::flex();
+    let tmp = tempfile::tempdir().unwrap();
+    let (train, test) = (linear_data(16, 1, &dev), linear_data(2, 2, &dev));
+    let trainer =
+        |dir: &str| Trainer::new(Regression::default(), config(&tmp.path().join(dir), 160));
+    let opt = || Optimizer::new(sgd(0.1, Sgd::default()));
+    let mut f = functional_regressor(&dev);
+    let mut m = ModuleModel(Regressor {
+        fc: Linear::new(4, 2, &mut Rngs::new(0), &dev),
+    });
+    m.load_params(&f.params()).unwrap();
+    let sf = trainer("f")
+        .fit(&mut f, &mut opt(), &train, &test, None)
+        .unwrap();
+    let sm = trainer("m")
+        .fit(&mut m, &mut opt(), &train, &test, None)
+        .unwrap();
+    let eval = sf.eval.unwrap();
+    assert!(eval["loss"] < 1e-2, "test MSE {eval:?}");
+    assert!(eval["mae"] < 0.1, "{eval:?}");
+    let (lf, lm) = (
+        train_losses(&tmp.path().join("f")),
+        train_losses(&tmp.path().join("m")),
+    );
+    assert_eq!(lf.len(), 160);
+    assert!(
+        lf[0] > 10.0 * lf[159],
+        "the loss fell: {} -> {}",
+        lf[0],
+        lf[159]
+    );
+    for (s, (a, b)) in lf.iter().zip(&lm).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-6 * a.abs().max(1e-3),
+            "step {s}: {a} vs {b}"
+        );
+    }
+    assert_eq!(
+        sm.eval.unwrap()["loss"].to_bits() as f64,
+        eval["loss"].to_bits() as f64
+    );
+    // `best.safetensors` is the lowest evaluation loss (Regression's `best` is the loss, lower).
+    let evals: Vec<(u64, f64)> = read_log(&tmp.path().join("f"))
+        .iter()
+        .filter(|r| r.split == "eval")
+        .map(|r| (r.step, r.loss))
+        .collect();
+    let lowest = evals.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    let best = duet_core::CheckpointFile::open(tmp.path().join("f/best.safetensors")).unwrap();
+    assert_eq!(
+        best.metadata()["duet.step"],
+        lowest.0.to_string(),
+        "{evals:?}"
+    );
+}
+
+#[test]
+fn data_parallel_regression_equals_one_device() {
+    let dev = Device::flex();
+    let tmp = tempfile::tempdir().unwrap();
+    let (train, test) = (linear_data(4, 3, &dev), linear_data(1, 4, &dev));
+    let run = |dir: &str, model: &mut TaskModel<'_, Regression>| {
+        let t = Trainer::new(Regression::default(), config(&tmp.path().join(dir), 8));
+        let mut opt = Optimizer::new(sgd(0.05, Sgd::default()));
+        t.fit(model, &mut opt, &train, &test, None).unwrap()
+    };
+    let one = run("one", &mut functional_regressor(&dev));
+    let mut pair = DataParallel::new(
+        &[dev.clone(), dev.clone(), dev.clone()],
+        functional_regressor,
+    )
+    .unwrap();
+    let three = run("three", &mut pair);
+    let (a, b) = (
+        train_losses(&tmp.path().join("one")),
+        train_losses(&tmp.path().join("three")),
+    );
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 1e-5 * x.abs(), "{a:?} vs {b:?}");
+    }
+    let (ea, eb) = (one.eval.unwrap(), three.eval.unwrap());
+    assert!(
+        (ea["mae"] - eb["mae"]).abs() <= 1e-5 * ea["mae"],
+        "{ea:?} vs {eb:?}"
+    );
+}
+
+#[test]
+fn the_logged_learning_rate_is_the_optimizers_schedule() {
+    let dev = Device::flex();
+    let tmp = tempfile::tempdir().unwrap();
+    let (train, test) = (linear_data(4, 1, &dev), linear_data(1, 2, &dev));
+    let schedule = Cosine {
+        lr: 0.1,
+        steps: 10,
+        alpha: 0.0,
+    };
+    let mut opt = Optimizer::new(sgd(schedule, Sgd::default()));
+    let t = Trainer::new(Regression::default(), config(tmp.path(), 10));
+    t.fit(
+        &mut functional_regressor(&dev),
+        &mut opt,
+        &train,
+        &test,
+        None,
+    )
+    .unwrap();
+    let logged: Vec<(u64, f64)> = read_log(tmp.path())
+        .iter()
+        .filter(|r| r.split == "train")
+        .map(|r| (r.step, r.lr))
+        .collect();
+    assert_eq!(logged.len(), 10);
+    for (step, lr) in logged {
+        // Step `s` (1-based) applied the schedule's rate for update `s - 1`.
+        let want = duet_optim::Schedule::lr(&schedule, step - 1);
+        assert!((lr - want).abs() < 1e-12, "step {step}: {lr} vs {want}");
+    }
+}
+
+/// Next-token prediction over `[B, T + 1]` token ids: a task written outside duet-train.
+struct NextToken;
+
+impl Task for NextToken {
+    type Batch = Tensor<2, Int>;
+    type Input = Tensor<2, Int>;
+    type Target = Tensor<2, Int>;
+    type Output = Tensor<3>;
+
+    fn split(&self, tokens: Tensor<2, Int>) -> (Tensor<2, Int>, Tensor<2, Int>, usize) {
+        let [b, t1] = tokens.dims();
+        (
+            tokens.clone().slice([0..b, 0..t1 - 1]),
+            tokens.slice([0..b, 1..t1]),
+            b,
+        )
+    }
+
+    fn loss(&self, logits: Tensor<3>, next: &Tensor<2, Int>, rows: Option<Range<usize>>) -> Scored {
+        let next = next.part(rows, &logits.device().without_autodiff());
+        let [b, t, v] = logits.dims();
+        let loss = cross_entropy(
+            logits.reshape([b * t, v]),
+            next.reshape([b * t]),
+            &CrossEntropy::default(),
+        );
+        Scored {
+            loss,
+            sums: Metrics::default(),
+        }
+    }
+
+    fn finish(&self, means: &mut BTreeMap<String, f64>) {
+        means.insert("perplexity".into(), means["loss"].exp());
+    }
+}
+
+#[test]
+fn a_language_model_task_defined_outside_the_crate_trains() {
+    let dev = Device::flex();
+    let tmp = tempfile::tempdir().unwrap();
+    // A cyclic text over 5 symbols: each token determines the next.
+    let seqs = |offset: i64| -> Tensor<2, Int> {
+        let ids: Vec<i32> = (0..4 * 9)
+            .map(|i| (((i / 9) + (i % 9) + offset) % 5) as i32)
+            .collect();
+        Tensor::<1, Int>::from_ints(ids.as_slice(), &dev).reshape([4, 9])
+    };
+    let (train, test) = (
+        InMemory::new(vec![seqs(0), seqs(1)], 4),
+        InMemory::new(vec![seqs(2)], 4),
+    );
+    let layer = serial!["wte" => Embedding::new(5, 8), "head" => Dense::new(5)];
+    let (params, state) = layer.init_model(&[1, 8], Key::new(0), &dev).unwrap();
+    let mut model = FunctionalModel {
+        model: Box::new(layer),
+        params,
+        state,
+    };
+    let mut opt = Optimizer::new(duet_optim::adam(0.05, duet_optim::Adam::default()));
+    let t = Trainer::new(NextToken, config(tmp.path(), 60));
+    let s = t.fit(&mut model, &mut opt, &train, &test, None).unwrap();
+    let eval = s.eval.unwrap();
+    let first = read_log(tmp.path())
+        .into_iter()
+        .find(|r| r.split == "eval")
+        .unwrap();
+    assert!(first.metric("perplexity").unwrap() > 1.5, "{first:?}");
+    assert!(
+        eval["perplexity"] < 1.1,
+        "a deterministic sequence is learned: {eval:?}"
+    );
+    assert!((eval["perplexity"] - eval["loss"].exp()).abs() < 1e-9);
+}
