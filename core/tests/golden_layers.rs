@@ -79,6 +79,7 @@ fn run_case(name: &str, entry: &Value, fx: &Fixture, dev: &Device) -> usize {
     }
     let probe = fx.get(&format!("{name}.probe"));
     let probe_shape = non_scalar(&probe.shape);
+    let catalog_only = std::cell::Cell::new(false);
     let (_, (out, stats), grads) = value_and_grad_with_aux(
         |p| {
             let c = Case {
@@ -90,7 +91,11 @@ fn run_case(name: &str, entry: &Value, fx: &Fixture, dev: &Device) -> usize {
                 fx,
                 dev,
             };
-            let (y, stats) = forward(&c);
+            let Some((y, stats)) = forward(&c) else {
+                catalog_only.set(true);
+                let any = p.iter().next().expect("a leaf").1.clone();
+                return ((any.clone() * 0.0).sum(), (any, None));
+            };
             if kind == "loss" {
                 // Reduced losses are `[1]` (PyTorch: `[]`); unreduced ones may be flattened.
                 assert_eq!(y.num_elements(), probe.f32s.len(), "{name}: output size");
@@ -103,6 +108,9 @@ fn run_case(name: &str, entry: &Value, fx: &Fixture, dev: &Device) -> usize {
         },
         &leaves,
     );
+    if catalog_only.get() {
+        return 0; // a layer with no typed op: duet-testing's catalog runs it in both APIs
+    }
     let want = |k: &str| fx.get(&format!("{name}.{k}")).f32s.clone();
     check(&format!("{name}: output"), &out.to_vec(), &want("output"));
     let mut checked = 1;

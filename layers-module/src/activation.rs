@@ -130,6 +130,13 @@ impl PRelu {
     }
 }
 
+impl Build for Act {
+    type Module = Activation;
+    fn build(&self, _: usize, _: &mut Rngs, _: &Device) -> Activation {
+        Activation::new(*self)
+    }
+}
+
 impl Build for PReluConfig {
     type Module = PRelu;
     fn build(&self, d_in: usize, rngs: &mut Rngs, device: &Device) -> PRelu {

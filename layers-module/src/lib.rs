@@ -62,18 +62,19 @@ mod rngs;
 mod sequential;
 mod summary;
 
-pub use activation::{Act, Activation, Flatten, PRelu};
-pub use attention::MultiHeadAttention;
+// Globs for the layer families: a new layer needs no edit here.
+pub use activation::*;
+pub use attention::*;
 pub use config::Build;
-pub use conv::{Conv1d, Conv2d, ConvTranspose2d};
-pub use dropout::Dropout;
+pub use conv::*;
+pub use dropout::*;
 pub use duet_core::Mode;
-pub use embedding::Embedding;
+pub use embedding::*;
 pub use grad::{value_and_grad, value_and_grad_with_aux};
-pub use linear::Linear;
-pub use norm::{BatchNorm, GroupNorm, LayerNorm, RmsNorm};
-pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
-pub use recurrent::{Gru, Lstm};
+pub use linear::*;
+pub use norm::*;
+pub use pool::*;
+pub use recurrent::*;
 pub use rngs::{KeyStream, Rngs};
 pub use sequential::{Layer, Sequential};
 pub use summary::summary;

@@ -125,3 +125,39 @@ impl AdaptiveAvgPool2d {
         ops::adaptive_avg_pool2d(x, self.output)
     }
 }
+
+impl crate::Build for duet_core::layers::MaxPool2dConfig {
+    type Module = MaxPool2d;
+    fn build(
+        &self,
+        _: usize,
+        _: &mut crate::Rngs,
+        _: &duet_core::burn::tensor::Device,
+    ) -> MaxPool2d {
+        MaxPool2d::with_spec(self.spec)
+    }
+}
+
+impl crate::Build for duet_core::layers::AvgPool2dConfig {
+    type Module = AvgPool2d;
+    fn build(
+        &self,
+        _: usize,
+        _: &mut crate::Rngs,
+        _: &duet_core::burn::tensor::Device,
+    ) -> AvgPool2d {
+        AvgPool2d::with_spec(self.spec, self.count_include_pad)
+    }
+}
+
+impl crate::Build for duet_core::layers::AdaptiveAvgPool2dConfig {
+    type Module = AdaptiveAvgPool2d;
+    fn build(
+        &self,
+        _: usize,
+        _: &mut crate::Rngs,
+        _: &duet_core::burn::tensor::Device,
+    ) -> AdaptiveAvgPool2d {
+        AdaptiveAvgPool2d::new(self.output)
+    }
+}

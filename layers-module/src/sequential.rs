@@ -1,11 +1,6 @@
 //! [`Sequential`]: a list of [`Layer`]s for the simple cases, with PyTorch's index paths.
 
-use crate::activation::{Act, Activation, Flatten, PRelu};
-use crate::conv::{Conv1d, Conv2d, ConvTranspose2d};
-use crate::dropout::Dropout;
-use crate::linear::Linear;
-use crate::norm::{BatchNorm, GroupNorm, LayerNorm, RmsNorm};
-use crate::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
+use crate::*;
 use duet_core::burn::module::{
     Content, Devices, Module, ModuleDisplay, ModuleDisplayDefault, ModuleMapper, ModuleVisitor,
 };
@@ -44,103 +39,82 @@ macro_rules! by_rank {
     };
 }
 
-/// One layer of a [`Sequential`]: any of duet's single-input layers. An enum variant adds no
-/// path segment, so layer `i`'s params are at `i.weight`, ... (`Layer` is itself a burn module).
-#[derive(Module, Debug)]
-pub enum Layer {
-    /// [`Linear`] on the last axis.
-    Linear(Linear),
-    /// [`Conv1d`], `[N, C, L]`.
-    Conv1d(Conv1d),
-    /// [`Conv2d`], `[N, C, H, W]`.
-    Conv2d(Conv2d),
-    /// [`ConvTranspose2d`], `[N, C, H, W]`.
-    ConvTranspose2d(ConvTranspose2d),
-    /// [`BatchNorm`] over axis 1 (params and running state).
-    BatchNorm(BatchNorm),
-    /// [`LayerNorm`] over the last axis.
-    LayerNorm(LayerNorm),
-    /// [`GroupNorm`], `[N, C, ...]`.
-    GroupNorm(GroupNorm),
-    /// [`RmsNorm`] over the last axis.
-    RmsNorm(RmsNorm),
-    /// [`MaxPool2d`].
-    MaxPool2d(MaxPool2d),
-    /// [`AvgPool2d`].
-    AvgPool2d(AvgPool2d),
-    /// [`AdaptiveAvgPool2d`].
-    AdaptiveAvgPool2d(AdaptiveAvgPool2d),
-    /// [`Dropout`] (keyed by the mode).
-    Dropout(Dropout),
-    /// An [`Activation`].
-    Activation(Activation),
-    /// [`PRelu`] (learned slopes).
-    PRelu(PRelu),
-    /// [`Flatten`].
-    Flatten(Flatten),
-}
+/// The enum of built-in layers, its `From` impls and its forward pass, from one list: a new
+/// layer is one line here (its type, its doc and how it runs on a rank-erased tensor).
+macro_rules! catalog {
+    ($($(#[doc = $doc:literal])* $ty:ident => |$l:ident, $x:ident, $mode:ident| $run:expr),* $(,)?) => {
+        /// One layer of a [`Sequential`]: any of duet's single-input layers. An enum variant adds no
+        /// path segment, so layer `i`'s params are at `i.weight`, ... (`Layer` is itself a burn module).
+        #[derive(Module, Debug)]
+        pub enum Layer {
+            $($(#[doc = $doc])* $ty($ty),)*
+        }
 
-macro_rules! into_layer {
-    ($($ty:ident),*) => {$(
-        impl From<$ty> for Layer {
+        $(impl From<$ty> for Layer {
             fn from(l: $ty) -> Self {
                 Layer::$ty(l)
             }
+        })*
+
+        impl Layer {
+            /// Runs one layer on a rank-erased tensor; `mode` is this layer's own (see
+            /// [`Sequential::forward`]).
+            ///
+            /// # Shapes
+            /// Linear, layer/RMS norm, activations, dropout: any rank; conv1d `[N, C, L]`; conv2d,
+            /// pooling `[N, C, H, W]`; batch/group norm `[N, C, ...]`; flatten `[N, ...] -> [N, prod]`.
+            #[allow(unused_variables)]
+            pub fn forward(&self, x: DynTensor, mode: Mode) -> DynTensor {
+                match self {
+                    $(Layer::$ty($l) => {
+                        let ($x, $mode) = (x, mode);
+                        $run
+                    })*
+                }
+            }
         }
-    )*};
+    };
 }
-into_layer!(
-    Linear,
-    Conv1d,
-    Conv2d,
-    ConvTranspose2d,
-    BatchNorm,
-    LayerNorm,
-    GroupNorm,
-    RmsNorm,
-    MaxPool2d,
-    AvgPool2d,
-    AdaptiveAvgPool2d,
-    Dropout,
-    Activation,
-    PRelu,
-    Flatten
-);
+
+catalog! {
+    /// [`Linear`] on the last axis.
+    Linear => |l, x, mode| by_rank!(x, |t| l.forward(t)),
+    /// [`Conv1d`], `[N, C, L]`.
+    Conv1d => |l, x, mode| l.forward(x.into_rank::<3>()).into(),
+    /// [`Conv2d`], `[N, C, H, W]`.
+    Conv2d => |l, x, mode| l.forward(x.into_rank::<4>()).into(),
+    /// [`ConvTranspose2d`], `[N, C, H, W]`.
+    ConvTranspose2d => |l, x, mode| l.forward(x.into_rank::<4>()).into(),
+    /// [`BatchNorm`] over axis 1 (params and running state).
+    BatchNorm => |l, x, mode| by_rank!(x, |t| l.forward(t, mode)),
+    /// [`LayerNorm`] over the last axis.
+    LayerNorm => |l, x, mode| by_rank!(x, |t| l.forward(t)),
+    /// [`GroupNorm`], `[N, C, ...]`.
+    GroupNorm => |l, x, mode| by_rank!(x, |t| l.forward(t)),
+    /// [`RmsNorm`] over the last axis.
+    RmsNorm => |l, x, mode| by_rank!(x, |t| l.forward(t)),
+    /// [`MaxPool2d`].
+    MaxPool2d => |l, x, mode| l.forward(x.into_rank::<4>()).into(),
+    /// [`AvgPool2d`].
+    AvgPool2d => |l, x, mode| l.forward(x.into_rank::<4>()).into(),
+    /// [`AdaptiveAvgPool2d`].
+    AdaptiveAvgPool2d => |l, x, mode| l.forward(x.into_rank::<4>()).into(),
+    /// [`Dropout`] (keyed by the mode).
+    Dropout => |l, x, mode| x.map_flat(|t| l.forward(t, mode)),
+    /// An [`Activation`].
+    Activation => |l, x, mode| by_rank!(x, |t| l.forward(t)),
+    /// [`PRelu`] (learned slopes).
+    PRelu => |l, x, mode| l.forward_dyn(x),
+    /// [`Flatten`].
+    Flatten => |l, x, mode| {
+        let d = x.dims();
+        x.reshape(&[d[0], d[1..].iter().product()])
+    },
+}
 
 impl From<Act> for Layer {
     fn from(act: Act) -> Self {
         Layer::Activation(Activation::new(act))
-    }
-}
-
-impl Layer {
-    /// Runs one layer on a rank-erased tensor; `mode` is this layer's own (see
-    /// [`Sequential::forward`]).
-    ///
-    /// # Shapes
-    /// Linear, layer/RMS norm, activations, dropout: any rank; conv1d `[N, C, L]`; conv2d,
-    /// pooling `[N, C, H, W]`; batch/group norm `[N, C, ...]`; flatten `[N, ...] -> [N, prod]`.
-    pub fn forward(&self, x: DynTensor, mode: Mode) -> DynTensor {
-        match self {
-            Layer::Linear(l) => by_rank!(x, |t| l.forward(t)),
-            Layer::Conv1d(l) => l.forward(x.into_rank::<3>()).into(),
-            Layer::Conv2d(l) => l.forward(x.into_rank::<4>()).into(),
-            Layer::ConvTranspose2d(l) => l.forward(x.into_rank::<4>()).into(),
-            Layer::BatchNorm(l) => by_rank!(x, |t| l.forward(t, mode)),
-            Layer::LayerNorm(l) => by_rank!(x, |t| l.forward(t)),
-            Layer::GroupNorm(l) => by_rank!(x, |t| l.forward(t)),
-            Layer::RmsNorm(l) => by_rank!(x, |t| l.forward(t)),
-            Layer::MaxPool2d(l) => l.forward(x.into_rank::<4>()).into(),
-            Layer::AvgPool2d(l) => l.forward(x.into_rank::<4>()).into(),
-            Layer::AdaptiveAvgPool2d(l) => l.forward(x.into_rank::<4>()).into(),
-            Layer::Dropout(l) => x.map_flat(|t| l.forward(t, mode)),
-            Layer::Activation(l) => by_rank!(x, |t| l.forward(t)),
-            Layer::PRelu(l) => l.forward_dyn(x),
-            Layer::Flatten(_) => {
-                let d = x.dims();
-                x.reshape(&[d[0], d[1..].iter().product()])
-            }
-        }
     }
 }
 

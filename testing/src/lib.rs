@@ -1,15 +1,25 @@
 //! # duet-testing
 //!
 //! Test support shared by duet's golden suites (a dev-dependency, never published): reading
-//! PyTorch reference fixtures (safetensors + a JSON manifest), comparing tensors at a tolerance,
-//! and the device the suites run on.
+//! PyTorch reference fixtures (safetensors + a JSON manifest of typed cases), comparing
+//! tensors at a tolerance, the device the suites run on, and the one golden driver: a table
+//! from a case to the layer under test ([`under_test`]) run through either front-end
+//! ([`every_layer_case`]).
 //!
 //! Only integration tests (`tests/*.rs`) use it. A `#[cfg(test)]` module inside a crate's
 //! `src/` must not: through the dev-dependency cycle it would see a second copy of that crate's
 //! types.
 
+mod catalog;
 mod fixture;
+mod generic;
+mod manifest;
+mod run;
 
+pub use catalog::{covers, under_test, GenericCheck, ModuleBuilder, UnderTest, KINDS};
 pub use fixture::{
     assert_close, case_tolerance_scale, errors, test_device, tolerance_scale, Fixture, Stored,
 };
+pub use generic::{both, check_generic, Counting};
+pub use manifest::{cases, Case, Hyper};
+pub use run::{every_layer_case, run_case, Api, LAYER_FIXTURES};
