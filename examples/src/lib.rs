@@ -2,9 +2,12 @@
 //!
 //! Example models to read and run: LeNet-5, AlexNet (CIFAR-sized) and an MLP, written with the
 //! functional API ([`functional_models`]), with the module API ([`module_models`]), and directly
-//! with burn ([`burn_models`], the overhead baseline); and the `duet` command ([`cli`]).
+//! with burn ([`burn_models`], the overhead baseline); the architectures by name ([`models`]);
+//! what a checkpoint records about its run ([`run_info`]); and the `duet` command ([`cli`]).
 
 pub mod burn_models;
 pub mod cli;
 pub mod functional_models;
+pub mod models;
 pub mod module_models;
+pub mod run_info;

@@ -1,8 +1,7 @@
 //! LeNet-5, AlexNet and the MLP with the module API. Field names give the same paths as the
 //! functional models (and PyTorch's state dicts): `conv1.weight`, `features.3.weight`, ...
 
-use crate::cli::args::ModelKind;
-use crate::cli::CliError;
+use crate::models::{ModelError, ModelKind};
 use duet_core::burn::module::Module;
 use duet_core::burn::tensor::{Device, Tensor};
 use duet_core::layers::Conv2dConfig;
@@ -185,35 +184,47 @@ impl Forward<Tensor<4>, Tensor<2>> for Mlp {
 /// A module model of `kind` as an [`ImageClassifier`], initialized from `key`.
 ///
 /// # Errors
-/// An input shape the model cannot take.
+/// [`ModelError::InputSize`] or [`ModelError::Channels`]: an input shape the model cannot take
+/// (LeNet and AlexNet need 32x32, AlexNet 3 channels).
+///
+/// # Example
+/// ```
+/// use duet_examples::models::{ModelError, ModelKind};
+/// use duet_examples::module_models::build;
+/// let dev = duet_core::burn::tensor::Device::flex();
+/// let key = duet_core::Key::new(0);
+/// assert!(build(ModelKind::Mlp, [1, 28, 28], 10, key, &dev).is_ok());
+/// let e = build(ModelKind::Lenet, [1, 28, 28], 10, key, &dev).err().unwrap();
+/// assert_eq!(e, ModelError::InputSize { model: ModelKind::Lenet, chw: [1, 28, 28] });
+/// ```
 pub fn build(
     kind: ModelKind,
     chw: [usize; 3],
     classes: usize,
     key: Key,
     device: &Device,
-) -> Result<Box<ImageClassifier<'static>>, CliError> {
+) -> Result<Box<ImageClassifier<'static>>, ModelError> {
     let mut rngs = Rngs::new(key.to_raw()[0]);
-    let need32 = |name: &str| {
+    let need32 = |model| {
         if chw[1..] == [32, 32] {
             Ok(())
         } else {
-            Err(CliError::Other(format!(
-                "{name} needs 32x32 inputs, got {chw:?}"
-            )))
+            Err(ModelError::InputSize { model, chw })
         }
     };
     Ok(match kind {
         ModelKind::Lenet => {
-            need32("LeNet")?;
+            need32(kind)?;
             Box::new(ModuleModel(LeNet::new(chw[0], classes, &mut rngs, device)))
         }
         ModelKind::Alexnet => {
-            need32("AlexNet")?;
+            need32(kind)?;
             if chw[0] != 3 {
-                return Err(CliError::Other(format!(
-                    "AlexNet needs 3 channels, got {chw:?}"
-                )));
+                return Err(ModelError::Channels {
+                    model: kind,
+                    channels: 3,
+                    chw,
+                });
             }
             Box::new(ModuleModel(AlexNet::new(classes, &mut rngs, device)))
         }

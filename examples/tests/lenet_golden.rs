@@ -4,9 +4,10 @@
 use duet_core::burn::tensor::{Device, Tensor};
 use duet_core::checkpoint::torch::{from_torch, to_torch, Kinds};
 use duet_core::{DynTensor, Key, Params};
-use duet_examples::cli::args::{Api, ModelKind, OptimizerKind};
+use duet_examples::cli::args::{Api, OptimizerKind};
 use duet_examples::cli::models;
 use duet_examples::functional_models;
+use duet_examples::models::ModelKind;
 use duet_testing::{assert_close, Fixture};
 use duet_train::{Classification, ImageClassifier, Task};
 

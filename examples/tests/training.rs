@@ -3,8 +3,9 @@
 
 use duet_core::burn::tensor::{Device, Tensor};
 use duet_core::{checkpoint, CheckpointFile, DynTensor, Key, Params};
-use duet_examples::cli::args::{Api, ModelKind, OptimizerKind};
+use duet_examples::cli::args::{Api, OptimizerKind};
 use duet_examples::cli::models;
+use duet_examples::models::ModelKind;
 use duet_testing::{assert_close, Fixture};
 use duet_train::{Classification, FunctionalModel, Task, TrainConfig, TrainError, Trainer};
 use std::collections::BTreeMap;

@@ -1,7 +1,9 @@
 //! The `duet` command's flags (clap derive).
 
-use clap::builder::RangedU64ValueParser;
+use crate::models::ModelKind;
+use clap::builder::{PossibleValue, PossibleValuesParser, RangedU64ValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use duet_datasets::DatasetKind;
 use std::path::PathBuf;
 
 /// The largest `--batch-size` accepted.
@@ -37,17 +39,49 @@ pub fn positive_finite(s: &str) -> Result<f64, String> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloatList(pub Vec<f32>);
 
-/// Parses a [`FloatList`].
+/// Parses a [`FloatList`] ([`parse_floats`](crate::run_info::parse_floats), as the checkpoint
+/// metadata).
 pub fn finite_list(s: &str) -> Result<FloatList, String> {
-    s.split(',')
-        .map(|v| match v.trim().parse::<f32>() {
-            Ok(x) if x.is_finite() => Ok(x),
-            _ => Err(format!(
-                "`{v}` in `{s}` is not a finite number (expected e.g. 0.5,0.5,0.5)"
-            )),
-        })
-        .collect::<Result<_, _>>()
-        .map(FloatList)
+    crate::run_info::parse_floats(s).map(FloatList)
+}
+
+/// `--model`'s help line for each architecture.
+fn model_help(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Lenet => "LeNet-5 (32x32 inputs)",
+        ModelKind::Alexnet => "CIFAR-sized AlexNet (3x32x32 inputs)",
+        ModelKind::Mlp => "MLP with two hidden layers of 512",
+    }
+}
+
+/// `--model`: one of the [`ModelKind::name`]s (exactly, as listed by `--help`).
+fn model_kind() -> impl TypedValueParser<Value = ModelKind> {
+    PossibleValuesParser::new(
+        ModelKind::ALL.map(|k| PossibleValue::new(k.name()).help(model_help(k))),
+    )
+    .map(|name| name.parse::<ModelKind>().expect("a listed model name"))
+}
+
+/// `--dataset`'s help line for each dataset.
+fn dataset_help(kind: DatasetKind) -> &'static str {
+    match kind {
+        DatasetKind::Digits => {
+            "The UCI handwritten digits shipped in the repository (upscaled to 32x32)"
+        }
+        DatasetKind::Cifar10 => "CIFAR-10 binary distribution",
+        DatasetKind::Cifar100 => "CIFAR-100 binary distribution",
+        DatasetKind::Mnist => "MNIST IDX files",
+        DatasetKind::FashionMnist => "Fashion-MNIST IDX files",
+        DatasetKind::Folder => "A folder with one subfolder of images per class",
+    }
+}
+
+/// `--dataset`: one of the [`DatasetKind::name`]s (exactly, as listed by `--help`).
+fn dataset_kind() -> impl TypedValueParser<Value = DatasetKind> {
+    PossibleValuesParser::new(
+        DatasetKind::ALL.map(|k| PossibleValue::new(k.name()).help(dataset_help(k))),
+    )
+    .map(|name| name.parse::<DatasetKind>().expect("a listed dataset name"))
 }
 
 /// duet: train, evaluate and benchmark LeNet, AlexNet and an MLP with either API.
@@ -78,17 +112,6 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
-/// A model architecture.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModelKind {
-    /// LeNet-5 (32x32 inputs).
-    Lenet,
-    /// CIFAR-sized AlexNet (3x32x32 inputs).
-    Alexnet,
-    /// MLP with two hidden layers of 512.
-    Mlp,
-}
-
 /// Which front-end builds the model.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
@@ -98,23 +121,6 @@ pub enum Api {
     Module,
     /// Plain burn (benchmark baseline only).
     Burn,
-}
-
-/// A dataset.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DatasetKind {
-    /// The UCI handwritten digits shipped in the repository (upscaled to 32x32).
-    Digits,
-    /// CIFAR-10 binary distribution.
-    Cifar10,
-    /// CIFAR-100 binary distribution.
-    Cifar100,
-    /// MNIST IDX files.
-    Mnist,
-    /// Fashion-MNIST IDX files.
-    FashionMnist,
-    /// A folder with one subfolder of images per class.
-    Folder,
 }
 
 /// An optimizer.
@@ -134,7 +140,7 @@ pub enum OptimizerKind {
 #[derive(Args, Debug, Clone)]
 pub struct DataSource {
     /// The dataset.
-    #[arg(long, value_enum, default_value = "digits")]
+    #[arg(long, value_parser = dataset_kind(), default_value = "digits")]
     pub dataset: DatasetKind,
     /// The directory holding the dataset's files (not needed for digits).
     #[arg(long)]
@@ -145,7 +151,7 @@ pub struct DataSource {
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// The architecture.
-    #[arg(long, value_enum, default_value = "lenet")]
+    #[arg(long, value_parser = model_kind(), default_value = "lenet")]
     pub model: ModelKind,
     /// The front-end.
     #[arg(long, value_enum, default_value = "functional")]
@@ -247,7 +253,7 @@ pub struct PredictArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ImportArgs {
     /// The architecture of the state dict.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = model_kind())]
     pub model: ModelKind,
     /// A PyTorch state dict saved with `safetensors.torch.save_file`.
     #[arg(long)]
@@ -271,7 +277,7 @@ pub struct ImportArgs {
 #[derive(Args, Debug, Clone)]
 pub struct SummaryArgs {
     /// The architecture.
-    #[arg(long, value_enum, default_value = "lenet")]
+    #[arg(long, value_parser = model_kind(), default_value = "lenet")]
     pub model: ModelKind,
     /// The front-end.
     #[arg(long, value_enum, default_value = "functional")]
@@ -302,7 +308,7 @@ pub struct DataArgs {
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// The architecture.
-    #[arg(long, value_enum, default_value = "lenet")]
+    #[arg(long, value_parser = model_kind(), default_value = "lenet")]
     pub model: ModelKind,
     /// The front-end (`burn`: the same network written directly with burn).
     #[arg(long, value_enum, default_value = "functional")]

@@ -1,8 +1,9 @@
 //! `duet bench`: median training-step (or forward) time on synthetic data.
 
-use super::args::{Api, BenchArgs, ModelKind, OptimizerKind};
+use super::args::{Api, BenchArgs, OptimizerKind};
 use super::CliError;
 use crate::burn_models::{BurnAlexNet, BurnLeNet, BurnMlp, BurnNet, BurnTrainer};
+use crate::models::ModelKind;
 use duet_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use duet_core::Key;
 use std::time::Instant;
@@ -257,7 +258,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     };
     let med = median(&times);
     let line = serde_json::json!({
-        "model": format!("{:?}", args.model).to_lowercase(),
+        "model": args.model,
         "api": format!("{:?}", args.api).to_lowercase(),
         "device": args.device,
         "batch_size": args.batch_size,

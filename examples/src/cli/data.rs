@@ -1,31 +1,25 @@
 //! Loading a dataset by flag, the input shape a model gets from it, and `duet data`.
 
-use super::args::{DataArgs, DataSource, DatasetKind, ModelKind};
+use super::args::{DataArgs, DataSource};
 use super::CliError;
-use duet_datasets::{ImageDataset, Splits, Transform};
+use crate::models::ModelKind;
+use duet_datasets::{DatasetKind, ImageDataset, Splits, Transform};
 use std::path::Path;
 
-/// Loads the splits a flag names.
+/// Loads the splits a flag names ([`duet_datasets::load`]).
 ///
 /// # Errors
-/// A missing `--data-dir` or a dataset error (naming the file).
+/// A missing `--data-dir` (`--dataset cifar10 needs --data-dir DIR`) or a dataset error (naming
+/// the file).
 pub fn load(src: &DataSource) -> Result<Splits, CliError> {
-    let dir = || {
-        src.data_dir.as_deref().ok_or_else(|| {
-            CliError::Other(
-                format!("--dataset {:?} needs --data-dir DIR", src.dataset).to_lowercase(),
-            )
-        })
-    };
-    let ds = match src.dataset {
-        DatasetKind::Digits => duet_datasets::digits(),
-        DatasetKind::Cifar10 => duet_datasets::cifar10(dir()?),
-        DatasetKind::Cifar100 => duet_datasets::cifar100(dir()?),
-        DatasetKind::Mnist => duet_datasets::mnist(dir()?),
-        DatasetKind::FashionMnist => duet_datasets::fashion_mnist(dir()?),
-        DatasetKind::Folder => duet_datasets::image_folder(dir()?),
-    };
-    ds.map_err(|e| CliError::Other(e.to_string()))
+    if src.dataset.needs_dir() && src.data_dir.is_none() {
+        return Err(CliError::Other(format!(
+            "--dataset {} needs --data-dir DIR",
+            src.dataset
+        )));
+    }
+    duet_datasets::load(src.dataset, src.data_dir.as_deref())
+        .map_err(|e| CliError::Other(e.to_string()))
 }
 
 /// Per-channel mean and standard deviation of a dataset's `[0, 1]` pixels.

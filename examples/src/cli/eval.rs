@@ -1,8 +1,9 @@
 //! `duet eval` and `duet predict`: a checkpoint with either API.
 
-use super::args::{finite_list, Api, EvalArgs, ModelKind, PredictArgs};
+use super::args::{Api, EvalArgs, PredictArgs};
 use super::{data, models, CliError};
-use clap::ValueEnum;
+use crate::models::ModelKind;
+use crate::run_info::RunInfo;
 use duet_core::checkpoint::{self, CheckpointFile};
 use duet_core::{Key, Params};
 use duet_datasets::{Loader, LoaderConfig, Transform};
@@ -30,62 +31,19 @@ fn bad(path: &Path, what: String) -> CliError {
     CliError::Other(format!("{}: {what}", path.display()))
 }
 
-/// Metadata `key` of a checkpoint, or an error naming the file and the key.
-fn meta_value<'a>(
-    path: &Path,
-    meta: &'a BTreeMap<String, String>,
-    key: &str,
-) -> Result<&'a str, CliError> {
-    meta.get(key).map(String::as_str).ok_or_else(|| {
-        bad(
-            path,
-            format!("not a duet training checkpoint (no `{key}` metadata)"),
-        )
-    })
-}
-
-/// The model, input shape and classes a checkpoint's metadata declares, checked against its
-/// tensors before anything is allocated ([`models::key_shapes`]).
+/// The model, input shape and classes a checkpoint's metadata declares
+/// ([`RunInfo::model_of`]), checked against its tensors before anything is allocated
+/// ([`models::key_shapes`]).
 fn described_model(
     path: &Path,
     ck: &CheckpointFile,
 ) -> Result<(ModelKind, [usize; 3], usize), CliError> {
     let meta = ck.metadata();
-    let kind = match meta_value(path, meta, "duet.model")? {
-        "lenet" => ModelKind::Lenet,
-        "alexnet" => ModelKind::Alexnet,
-        "mlp" => ModelKind::Mlp,
-        m => return Err(bad(path, format!("unknown model `{m}` in `duet.model`"))),
-    };
-    let raw_input = meta_value(path, meta, "duet.input")?;
-    let input: [usize; 3] = raw_input
-        .split(',')
-        .map(|v| v.trim().parse::<usize>())
-        .collect::<Result<Vec<_>, _>>()
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| {
-            bad(
-                path,
-                format!("metadata `duet.input` = `{raw_input}` is not C,H,W (three whole numbers)"),
-            )
-        })?;
-    let raw_classes = meta_value(path, meta, "duet.classes")?;
-    let classes: usize = raw_classes.trim().parse().map_err(|_| {
-        bad(
-            path,
-            format!("metadata `duet.classes` = `{raw_classes}` is not a whole number"),
-        )
-    })?;
-    let on_input = |e: String| bad(path, format!("metadata `duet.input` = `{raw_input}`: {e}"));
-    models::check_input(input).map_err(on_input)?;
-    models::check_classes(classes).map_err(|e| {
-        bad(
-            path,
-            format!("metadata `duet.classes` = `{raw_classes}`: {e}"),
-        )
-    })?;
-    let shapes = models::key_shapes(kind, input, classes).map_err(on_input)?;
+    let (kind, input, classes) = RunInfo::model_of(meta).map_err(|e| bad(path, e.to_string()))?;
+    // Present: `model_of` read them.
+    let (raw_input, raw_classes) = (&meta["duet.input"], &meta["duet.classes"]);
+    let shapes = models::key_shapes(kind, input, classes)
+        .map_err(|e| bad(path, format!("metadata `duet.input` = `{raw_input}`: {e}")))?;
     let what =
         || format!("metadata `duet.input` = `{raw_input}`, `duet.classes` = `{raw_classes}`");
     for (name, want) in shapes {
@@ -103,61 +61,14 @@ fn described_model(
     Ok((kind, input, classes))
 }
 
-/// `duet.norm_mean` and `duet.norm_std`: both absent (`None`), or both lists of `channels` finite
-/// numbers with every std above 0.
-fn normalization(
-    path: &Path,
-    meta: &BTreeMap<String, String>,
-    channels: usize,
-) -> Result<Option<(Vec<f32>, Vec<f32>)>, CliError> {
-    let (mean, std) = match (meta.get("duet.norm_mean"), meta.get("duet.norm_std")) {
-        (None, None) => return Ok(None),
-        (Some(m), Some(s)) => (m, s),
-        (None, Some(_)) => {
-            return Err(bad(
-                path,
-                "`duet.norm_std` without `duet.norm_mean` metadata".into(),
-            ))
-        }
-        (Some(_), None) => {
-            return Err(bad(
-                path,
-                "`duet.norm_mean` without `duet.norm_std` metadata".into(),
-            ))
-        }
-    };
-    let parse = |key: &str, raw: &str| -> Result<Vec<f32>, CliError> {
-        let v = finite_list(raw)
-            .map_err(|e| bad(path, format!("metadata `{key}`: {e}")))?
-            .0;
-        if v.len() != channels {
-            return Err(bad(
-                path,
-                format!(
-                    "metadata `{key}` = `{raw}` has {} values, the model has {channels} input channels",
-                    v.len()
-                ),
-            ));
-        }
-        Ok(v)
-    };
-    let (mean, std) = (parse("duet.norm_mean", mean)?, parse("duet.norm_std", std)?);
-    if let Some(s) = std.iter().find(|s| **s <= 0.0) {
-        return Err(bad(
-            path,
-            format!("metadata `duet.norm_std` has {s}: every std must be above 0"),
-        ));
-    }
-    Ok(Some((mean, std)))
-}
-
 /// Opens `path`, checks its metadata against its tensors, rebuilds the model it describes with
 /// `api`, and loads its weights.
 ///
 /// # Errors
-/// A file that is not a duet training checkpoint, metadata that does not fit its tensors (bad
-/// `duet.input`, `duet.classes`, `duet.norm_mean`, `duet.norm_std`), weights that do not fit or
-/// are not finite (naming the file and the key or tensor).
+/// A file that is not a duet training checkpoint, metadata that does not fit its tensors or does
+/// not parse (bad `duet.input`, `duet.classes`, `duet.norm_mean`, `duet.norm_std`, and
+/// `duet.dataset` or `duet.seed` when present: [`RunInfo::from_metadata`]), weights that do not
+/// fit or are not finite (naming the file and the key or tensor).
 pub fn load(
     path: &Path,
     api: Api,
@@ -165,7 +76,8 @@ pub fn load(
 ) -> Result<Loaded, CliError> {
     let ck = CheckpointFile::open(path)?;
     let (kind, input, classes) = described_model(path, &ck)?;
-    let norm = normalization(path, ck.metadata(), input[0])?;
+    let info = RunInfo::from_metadata(ck.metadata()).map_err(|e| bad(path, e.to_string()))?;
+    let norm = info.norm;
     let mut model = models::build(kind, api, input, classes, Key::new(0), device)?;
     let params = ck.load_like("params", &model.params(), &Default::default(), device)?;
     if let Some((p, n)) = params.iter().find_map(|(p, t)| {
@@ -208,12 +120,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), CliError> {
         ));
     };
     let splits = data::load(&args.data)?;
-    let kind = args
-        .data
-        .dataset
-        .to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_default();
+    let kind = args.data.dataset;
     let dataset = match &args.data.data_dir {
         Some(d) => format!("--dataset {kind} ({})", d.display()),
         None => format!("--dataset {kind}"),

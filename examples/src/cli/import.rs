@@ -2,11 +2,12 @@
 //! checkpoint. This is the one adapter between PyTorch's and duet's layouts: dense weights are
 //! `[out, in]` in PyTorch and `[in, out]` in duet; everything else is the same.
 
-use super::args::{Api, ImportArgs, ModelKind};
+use super::args::{Api, ImportArgs};
 use super::{models, CliError};
+use crate::models::ModelKind;
+use crate::run_info::RunInfo;
 use duet_core::checkpoint::{self, CheckpointFile};
 use duet_core::{DynTensor, Key, Params};
-use std::collections::BTreeMap;
 
 /// Converts a PyTorch state dict into params with duet's layouts, checking names and shapes
 /// against `template` (the duet model's params).
@@ -140,27 +141,18 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     )?;
     let params = from_torch(&sd, &model.params())
         .map_err(|e| CliError::Other(format!("{}: {e}", args.input.display())))?;
-    let mut meta = BTreeMap::from([
-        (
-            "duet.model".to_string(),
-            format!("{:?}", args.model).to_lowercase(),
-        ),
-        ("duet.api".to_string(), "functional".to_string()),
-        (
-            "duet.input".to_string(),
-            chw.map(|v| v.to_string()).join(","),
-        ),
-        ("duet.classes".to_string(), classes.to_string()),
-        (
-            "duet.source".to_string(),
-            format!("import-torch {}", args.input.display()),
-        ),
-    ]);
-    if let Some((mean, std)) = norm {
-        let join = |v: &[f32]| v.iter().map(f32::to_string).collect::<Vec<_>>().join(",");
-        meta.insert("duet.norm_mean".into(), join(&mean));
-        meta.insert("duet.norm_std".into(), join(&std));
+    let meta = RunInfo {
+        model: args.model,
+        api: Some("functional".into()),
+        dataset: None,
+        input: chw,
+        classes,
+        norm,
+        seed: None,
+        optimizer: None,
+        source: Some(format!("import-torch {}", args.input.display())),
     }
+    .to_metadata();
     checkpoint::save(
         &args.output,
         &[("params", &params), ("state", &model.state())],

@@ -10,6 +10,7 @@ pub mod import;
 pub mod models;
 pub mod train;
 
+use crate::models::ModelKind;
 use clap::error::ErrorKind;
 use clap::Parser;
 
@@ -25,6 +26,9 @@ pub enum CliError {
     /// A model could not be built.
     #[error("model: {0}")]
     Build(#[from] duet_functional::BuildError),
+    /// A model could not be named or built (an input shape the architecture cannot take).
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
     /// A parameter tree did not match.
     #[error(transparent)]
     Tree(#[from] duet_core::TreeError),
@@ -89,17 +93,13 @@ fn one_line(text: &str) -> String {
 /// `duet summary`: the parameter table of a model.
 fn summary(a: &args::SummaryArgs) -> Result<(), CliError> {
     let device = duet_core::device(&a.device)?;
-    let side = if a.model == args::ModelKind::Mlp {
-        28
-    } else {
-        32
-    };
+    let side = if a.model == ModelKind::Mlp { 28 } else { 32 };
     let chw = [a.channels, side, side];
     if a.api == args::Api::Functional {
         let layer: Box<dyn duet_functional::Layer> = Box::new(match a.model {
-            args::ModelKind::Lenet => crate::functional_models::lenet(10),
-            args::ModelKind::Alexnet => crate::functional_models::alexnet(10),
-            args::ModelKind::Mlp => crate::functional_models::mlp(10),
+            ModelKind::Lenet => crate::functional_models::lenet(10),
+            ModelKind::Alexnet => crate::functional_models::alexnet(10),
+            ModelKind::Mlp => crate::functional_models::mlp(10),
         });
         println!(
             "{}",

@@ -1,8 +1,10 @@
 //! Building a model of either API by name, and the optimizers of the command line.
 
-use super::args::{Api, ModelKind, OptimizerKind};
+use super::args::{Api, OptimizerKind};
 use super::CliError;
 use crate::functional_models;
+use crate::models::ModelKind;
+use crate::run_info::{check_classes, check_input};
 use duet_core::burn::tensor::{Device, Int, Tensor};
 use duet_core::Key;
 use duet_functional::LayerExt;
@@ -35,7 +37,9 @@ pub fn build(
                 state,
             }))
         }
-        Api::Module => crate::module_models::build(kind, chw, classes, key, device),
+        Api::Module => {
+            crate::module_models::build(kind, chw, classes, key, device).map_err(CliError::from)
+        }
         Api::Burn => Err(CliError::Other(
             "--api burn is only for `duet bench`".into(),
         )),
@@ -109,42 +113,6 @@ pub fn train_step(
     opt.update(model, out.grads)
         .expect("gradients match the model");
     out.loss.into_scalar::<f32>()
-}
-
-/// The most input channels a checkpoint's `duet.input` may declare.
-pub const MAX_CHANNELS: usize = 1 << 12;
-/// The largest input height or width a checkpoint's `duet.input` may declare.
-pub const MAX_SIDE: usize = 1 << 14;
-/// The most classes a checkpoint's `duet.classes` may declare.
-pub const MAX_CLASSES: usize = 1 << 20;
-
-/// Checks `[C, H, W]` against [`MAX_CHANNELS`] and [`MAX_SIDE`] (and that none is 0).
-///
-/// # Errors
-/// The bounds, as a phrase.
-pub fn check_input(chw: [usize; 3]) -> Result<(), String> {
-    let [c, h, w] = chw;
-    if (1..=MAX_CHANNELS).contains(&c) && [h, w].iter().all(|s| (1..=MAX_SIDE).contains(s)) {
-        Ok(())
-    } else {
-        Err(format!(
-            "input {chw:?} is out of bounds (channels 1 to {MAX_CHANNELS}, height and width 1 to {MAX_SIDE})"
-        ))
-    }
-}
-
-/// Checks a number of classes against [`MAX_CLASSES`] (and that it is not 0).
-///
-/// # Errors
-/// The bounds, as a phrase.
-pub fn check_classes(classes: usize) -> Result<(), String> {
-    if (1..=MAX_CLASSES).contains(&classes) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{classes} classes is out of bounds (1 to {MAX_CLASSES})"
-        ))
-    }
 }
 
 /// The shapes (duet layout) that the key parameters of a `kind` model for `[C, H, W]` inputs and

@@ -2,15 +2,14 @@
 
 use super::args::{OptimizerKind, TrainArgs};
 use super::{data, models, CliError};
+use crate::run_info::RunInfo;
 use clap::ValueEnum;
 use duet_core::CheckpointFile;
 use duet_core::Key;
 use duet_datasets::{Loader, LoaderConfig};
 use duet_train::{
     check_metadata, run_mode, CheckpointDir, Classification, RunDir, TrainConfig, Trainer,
-    OPTIMIZER_KEY,
 };
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -31,13 +30,6 @@ fn stop_flag() -> Arc<AtomicBool> {
 /// Parses `1,2,3` back into numbers (metadata round trip).
 pub fn floats(s: &str) -> Vec<f32> {
     s.split(',').filter_map(|v| v.trim().parse().ok()).collect()
-}
-
-fn join(v: &[impl ToString]) -> String {
-    v.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// The optimizer and its hyper-parameters as JSON (checkpoint key `duet.optimizer`): a resumed
@@ -123,24 +115,21 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
             ))
         })?,
     };
-    let lower = |s: String| s.to_lowercase();
-    let metadata = BTreeMap::from([
-        ("duet.model".to_string(), lower(format!("{:?}", args.model))),
-        ("duet.api".to_string(), lower(format!("{:?}", args.api))),
-        (
-            "duet.dataset".to_string(),
-            lower(format!("{:?}", args.data.dataset)),
-        ),
-        ("duet.input".to_string(), join(&chw)),
-        ("duet.classes".to_string(), classes.to_string()),
-        ("duet.norm_mean".to_string(), join(&stats.0)),
-        ("duet.norm_std".to_string(), join(&stats.1)),
-        ("duet.seed".to_string(), args.seed.to_string()),
-        (
-            OPTIMIZER_KEY.to_string(),
-            optimizer_description(args.optimizer, args.lr),
-        ),
-    ]);
+    let metadata = RunInfo {
+        model: args.model,
+        api: args
+            .api
+            .to_possible_value()
+            .map(|v| v.get_name().to_string()),
+        dataset: Some(args.data.dataset),
+        input: chw,
+        classes,
+        norm: Some(stats),
+        seed: Some(args.seed),
+        optimizer: Some(optimizer_description(args.optimizer, args.lr)),
+        source: None,
+    }
+    .to_metadata();
     if let Some(dir) = &args.resume {
         // The checks `fit` repeats when it restores, here before anything is printed.
         if let Some(latest) = CheckpointDir::latest(dir)? {

@@ -3,8 +3,9 @@
 
 use duet_core::burn::tensor::Device;
 use duet_core::{checkpoint, DynTensor, Key, Params};
-use duet_examples::cli::args::{Api, ModelKind};
+use duet_examples::cli::args::Api;
 use duet_examples::cli::models;
+use duet_examples::models::ModelKind;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
