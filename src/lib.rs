@@ -23,3 +23,8 @@ pub use duet_functional as functional;
 pub use duet_module as module;
 pub use duet_optim as optim;
 pub use duet_train as train;
+
+/// The README's Rust examples, compiled and run as doctests (`cargo test --doc -p duet`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

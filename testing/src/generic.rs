@@ -116,6 +116,12 @@ impl Val for Counting {
     fn pick(self, labels: Tensor<1, Int>) -> Self {
         count(Counting(self.0.pick(labels)))
     }
+    fn erf(self) -> Self {
+        count(Counting(self.0.erf()))
+    }
+    fn gather_hw(self, indices: &Tensor<4, Int>) -> Self {
+        count(Counting(self.0.gather_hw(indices)))
+    }
 }
 
 /// Runs `c` on plain tensors and on [`Counting`] for an input of shape `input`, in `mode`:

@@ -13,13 +13,15 @@
 mod catalog;
 mod fixture;
 mod generic;
+mod jvp;
 mod manifest;
 mod run;
 
-pub use catalog::{covers, under_test, GenericCheck, ModuleBuilder, UnderTest, KINDS};
+pub use catalog::{covers, under_test, GenericCheck, JvpCheck, ModuleBuilder, UnderTest, KINDS};
 pub use fixture::{
     assert_close, case_tolerance_scale, errors, test_device, tolerance_scale, Fixture, Stored,
 };
 pub use generic::{both, check_generic, Counting};
+pub use jvp::jvp_case;
 pub use manifest::{cases, Case, Hyper};
 pub use run::{every_layer_case, run_case, Api, LAYER_FIXTURES};

@@ -10,7 +10,8 @@ use std::path::Path;
 pub struct Case {
     /// The case's name (prefix of its tensors).
     pub name: String,
-    /// The layer kind (`linear`, `conv2d`, `activation`, ...), as the generator names it.
+    /// The layer kind (`linear`, `conv2d`, `activation`, ...), as the generator names it; empty
+    /// for cases that are not one layer (a model, a training problem).
     pub kind: String,
     /// The hyper-parameters.
     pub hyper: Hyper,
@@ -43,7 +44,7 @@ pub fn cases(dir: impl AsRef<Path>, name: &str) -> Vec<Case> {
     all.iter()
         .map(|(name, e)| Case {
             name: name.clone(),
-            kind: e["kind"].as_str().expect("kind").to_string(),
+            kind: e["kind"].as_str().unwrap_or_default().to_string(),
             hyper: Hyper {
                 case: name.clone(),
                 values: e["hyper"].clone(),

@@ -77,6 +77,11 @@ pub trait Val: Clone + Send + Sync + Sized + 'static {
     fn embedding(ids: Tensor<2, Int>, w: Self) -> Self;
     /// `[N, K]` -> `[N, 1]`: the entry of each row at its label.
     fn pick(self, labels: Tensor<1, Int>) -> Self;
+    /// Element-wise error function.
+    fn erf(self) -> Self;
+    /// `[N, C, H, W]` -> `[N, C, Ho, Wo]`: the entries of each `[n, c]` plane at the flat
+    /// positions `indices` (`i * W + j`; a max pool's argmax).
+    fn gather_hw(self, indices: &Tensor<4, Int>) -> Self;
 }
 
 /// Runs `$body` with `$x` bound to `$t` as a `Tensor<D>` of its rank, returning a `DynTensor`.
@@ -263,5 +268,17 @@ impl Val for DynTensor {
         let x = self.into_rank::<2>();
         let n = labels.dims()[0];
         x.gather(1, labels.reshape([n, 1])).into()
+    }
+    fn erf(self) -> Self {
+        by_rank!(self, |x| x.erf())
+    }
+    fn gather_hw(self, indices: &Tensor<4, Int>) -> Self {
+        let [n, c, h, w] = self.dims()[..] else {
+            panic!("gather_hw: expected a rank-4 value, got {:?}", self.dims())
+        };
+        let [_, _, ho, wo] = indices.dims();
+        let x = self.into_rank::<4>().reshape([n, c, h * w]);
+        let y = x.gather(2, indices.clone().reshape([n, c, ho * wo]));
+        y.reshape([n, c, ho, wo]).into()
     }
 }
