@@ -35,6 +35,7 @@ pub mod ops;
 mod parameterized;
 mod params;
 mod tensor;
+pub mod transform;
 
 pub use checkpoint::{CheckpointError, CheckpointFile, LoadOptions};
 pub use device::{device, DeviceError};

@@ -1,41 +1,17 @@
-//! Forward mode against PyTorch's `torch.func` (fixtures/transforms.*): the jvp of every layer
-//! case the catalog has a config for, a PINN's u_x and u_xx (forward over forward) and the
-//! gradient of its residual loss (reverse over forward over forward), and LeNet's
-//! Hessian-vector product (reverse over forward), its jvp of logits and loss. At 1e-4 relative.
+//! Nested forward mode against PyTorch's `torch.func` (fixtures/transforms.*): a PINN's u_x and
+//! u_xx with respect to its input (forward over forward, `Dual<Dual<_>>` through the layer
+//! configs) and the gradient of its residual loss with respect to the params (reverse over
+//! forward over forward). At 1e-4 relative. The layer jvps and LeNet's Hessian-vector product
+//! run through the functional API (`layers-functional/tests/transforms.rs`).
 
-use duet_core::burn::tensor::{Device, Int, Tensor};
-use duet_core::layers::{
-    Conv2dConfig, ConvParams, Ctx, DenseConfig, DenseParams, Dual, LayerConfig, MaxPool2dConfig,
-    NoParams,
-};
-use duet_core::{value_and_grad, value_and_grad_with_aux, Act, DynTensor, Mode, Params, Val};
-use duet_testing::{assert_close, cases, test_device, under_test, Fixture};
+use duet_core::burn::tensor::Device;
+use duet_core::layers::{Ctx, DenseConfig, DenseParams, Dual, LayerConfig};
+use duet_core::{value_and_grad, Act, DynTensor, Mode, Params, Val};
+use duet_testing::{assert_close, cases, Fixture};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-const LENET: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../examples/tests/fixtures/lenet.safetensors"
-);
-
 fn fixture() -> Fixture {
     Fixture::open(format!("{DIR}/transforms.safetensors"))
-}
-
-#[test]
-fn the_jvp_of_every_catalog_layer_matches_torch_func() {
-    let (fx, dev) = (fixture(), test_device());
-    let mut ran = Vec::new();
-    for case in cases(DIR, "transforms")
-        .iter()
-        .filter(|c| c.name.starts_with("jvp."))
-    {
-        let Some(jvp) = under_test(case).and_then(|u| u.jvp) else {
-            continue;
-        };
-        jvp(case, &fx, &dev);
-        ran.push(case.name.clone());
-    }
-    assert!(ran.len() >= 29, "only {} cases: {ran:?}", ran.len());
 }
 
 /// A plain tensor from the fixture, PyTorch's rank (a scalar as `[1]`).
@@ -144,103 +120,6 @@ fn a_pinns_input_derivatives_and_residual_gradient_match_torch_func() {
             &format!("pinn: grad {n}"),
             &g.to_vec(),
             &want(&format!("pinn_grad.{n}")),
-            1e-4,
-            1e-6,
-        );
-    }
-}
-
-/// LeNet on any value type (the configs of `duet_functional`'s LeNet, applied one by one).
-fn lenet<V: Val>(x: V, lift: &impl Fn(&str) -> V) -> V {
-    let conv = |name: &str, c: Conv2dConfig, x: V| {
-        let p = ConvParams {
-            weight: lift(&format!("{name}.weight")),
-            bias: Some(lift(&format!("{name}.bias"))),
-        };
-        c.apply(
-            &p,
-            x,
-            &mut Ctx {
-                mode: Mode::Eval,
-                state: &mut Params::new(),
-            },
-        )
-    };
-    let pool = |x: V| {
-        MaxPool2dConfig::new(2).apply(
-            &NoParams,
-            x,
-            &mut Ctx {
-                mode: Mode::Eval,
-                state: &mut Params::new(),
-            },
-        )
-    };
-    let h = pool(conv("conv1", Conv2dConfig::new(6, 5), x).act(Act::Relu));
-    let h = pool(conv("conv2", Conv2dConfig::new(16, 5), h).act(Act::Relu));
-    let n = h.dims()[0];
-    let h = h.reshape(&[n, 400]);
-    let p = Params::new();
-    let h = dense(&p, "fc1", h, lift).act(Act::Relu);
-    let h = dense(&p, "fc2", h, lift).act(Act::Relu);
-    dense(&p, "fc3", h, lift)
-}
-
-/// Mean softmax cross-entropy on any value type.
-fn cross_entropy<V: Val>(logits: V, labels: Tensor<1, Int>) -> V {
-    logits
-        .act(Act::LogSoftmax)
-        .pick(labels)
-        .mean_dim(0)
-        .scale(-1.0)
-        .reshape(&[1])
-}
-
-#[test]
-fn lenets_hessian_vector_product_and_jvp_match_torch_func() {
-    let (fx, dev) = (fixture(), Device::flex());
-    let lenet_fx = Fixture::open(LENET);
-    let names = manifest_params("lenet");
-    let params = duet_tree(&lenet_fx, "init.", &names, &dev);
-    let v = duet_tree(&fx, "lenet.v.", &names, &dev);
-    let x = t(&lenet_fx, "x", &dev);
-    let labels = lenet_fx.int::<1>("labels", &dev);
-    // Reverse over forward: grad_theta <grad loss, v> = H v.
-    let (jvp_loss, (loss, jvp_logits), hv) = value_and_grad_with_aux(
-        |p| {
-            let lift =
-                |n: &str| Dual::new(p.get_dyn(n).unwrap().clone(), v.get_dyn(n).unwrap().clone());
-            let logits = lenet(Dual::zero_tangent(x.clone()), &lift);
-            let jvp_logits = logits.tangent.clone().unwrap().without_autodiff();
-            let l = cross_entropy(logits, labels.clone());
-            let value = l.value.without_autodiff();
-            (l.tangent.unwrap().into_rank::<1>(), (value, jvp_logits))
-        },
-        &params,
-    );
-    let want = |k: &str| fx.get(&format!("lenet.{k}")).f32s.clone();
-    assert_close("lenet: loss", &loss.to_vec(), &want("loss"), 1e-4, 1e-6);
-    assert_close(
-        "lenet: jvp_loss",
-        &DynTensor::from(jvp_loss).to_vec(),
-        &want("jvp_loss"),
-        1e-4,
-        1e-6,
-    );
-    assert_close(
-        "lenet: jvp_logits",
-        &jvp_logits.to_vec(),
-        &want("jvp_logits"),
-        1e-4,
-        1e-6,
-    );
-    for n in &names {
-        let g = hv.get_dyn(n).unwrap().clone();
-        let g = if g.rank() == 2 { transpose(g) } else { g };
-        assert_close(
-            &format!("lenet: hvp {n}"),
-            &g.to_vec(),
-            &want(&format!("hvp.{n}")),
             1e-4,
             1e-6,
         );

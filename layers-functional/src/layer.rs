@@ -1,7 +1,8 @@
 //! The layer contract: a layer describes a computation and owns no weights.
 
 use duet_core::burn::tensor::Device;
-use duet_core::layers::{from_params, to_params, Ctx, LayerConfig};
+use duet_core::layers::{from_params, to_params, Ctx, Dual, LayerConfig, ParamTree};
+use duet_core::transform::{DualParams, Unsupported};
 use duet_core::{DynTensor, Key, Params};
 use std::fmt;
 
@@ -110,6 +111,29 @@ pub trait Layer: Send + Sync {
         mode: Mode,
     ) -> (Vec<DynTensor>, Params);
 
+    /// Forward mode: the layer on values carrying tangents (`params.tangent` holds the params'
+    /// tangents; missing ones are zero). Returns the outputs with their tangents, and the new
+    /// state. Every built-in layer and combinator has it; see [`duet_core::transform`].
+    ///
+    /// # Shapes
+    /// As [`forward`](Self::forward), for values and tangents alike.
+    ///
+    /// # Errors
+    /// [`Unsupported`] naming a layer without a forward-mode rule (a custom [`crate::Fn`]).
+    fn forward_jvp(
+        &self,
+        params: &DualParams,
+        state: &Params,
+        inputs: Vec<Dual<DynTensor>>,
+        mode: Mode,
+    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+        let _ = (params, state, inputs, mode);
+        Err(Unsupported {
+            op: self.name(),
+            transform: "jvp",
+        })
+    }
+
     /// The sublayers with their names and the input shapes each sees, for summaries.
     /// Leaf layers return nothing; combinators list their children.
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
@@ -207,6 +231,15 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     ) -> (Vec<DynTensor>, Params) {
         (**self).forward(params, state, inputs, mode)
     }
+    fn forward_jvp(
+        &self,
+        params: &DualParams,
+        state: &Params,
+        inputs: Vec<Dual<DynTensor>>,
+        mode: Mode,
+    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+        (**self).forward_jvp(params, state, inputs, mode)
+    }
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
         (**self).expand(inputs)
     }
@@ -266,6 +299,29 @@ pub(crate) fn config_forward<C: LayerConfig + Layer>(
     (vec![y], state)
 }
 
+/// [`Layer::forward_jvp`] of a config layer: the config's maths on [`Dual`] values.
+pub(crate) fn config_forward_jvp<C: LayerConfig + Layer>(
+    c: &C,
+    params: &DualParams,
+    state: &Params,
+    inputs: Vec<Dual<DynTensor>>,
+    mode: Mode,
+) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+    let p = C::Params::<Dual<DynTensor>>::read(&mut |n| params.get(n))
+        .unwrap_or_else(|e| panic!("{}: no param `{}`", Layer::name(c), e.0));
+    let mut state = state.clone();
+    let x = inputs.into_iter().next().expect("one input");
+    let y = c.apply(
+        &p,
+        x,
+        &mut Ctx {
+            mode,
+            state: &mut state,
+        },
+    );
+    Ok((vec![y], state))
+}
+
 /// Implements [`Layer`] for `duet_core` layer configs by delegating to [`LayerConfig`]. (A
 /// blanket impl over every `LayerConfig` would overlap `impl Layer for Box<L>`.)
 macro_rules! config_layer {
@@ -296,6 +352,18 @@ macro_rules! config_layer {
                 mode: duet_core::Mode,
             ) -> (Vec<duet_core::DynTensor>, duet_core::Params) {
                 $crate::layer::config_forward(self, params, state, inputs, mode)
+            }
+            fn forward_jvp(
+                &self,
+                params: &duet_core::transform::DualParams,
+                state: &duet_core::Params,
+                inputs: Vec<duet_core::layers::Dual<duet_core::DynTensor>>,
+                mode: duet_core::Mode,
+            ) -> Result<
+                (Vec<duet_core::layers::Dual<duet_core::DynTensor>>, duet_core::Params),
+                duet_core::transform::Unsupported,
+            > {
+                $crate::layer::config_forward_jvp(self, params, state, inputs, mode)
             }
             fn kind(&self) -> Option<&'static str> {
                 Some(<$t as duet_core::layers::LayerConfig>::KIND)

@@ -28,13 +28,7 @@ pub struct UnderTest {
     pub module: Option<ModuleBuilder>,
     /// The check that its maths is generic over `Val` (`None` for the losses).
     pub generic: Option<GenericCheck>,
-    /// Its forward mode against a `jvp.<case>` of `transforms.*` ([`crate::jvp_case`]; `None`
-    /// for the losses).
-    pub jvp: Option<JvpCheck>,
 }
-
-/// Runs a `jvp.<case>` through the config on `Dual` values and compares with PyTorch.
-pub type JvpCheck = Box<dyn Fn(&Case, &crate::Fixture, &Device)>;
 
 /// A config: the functional layer is the config, the module is what it builds.
 fn config<C>(c: C) -> UnderTest
@@ -42,7 +36,7 @@ where
     C: LayerConfig + functional::Layer + module::Build + Clone + 'static,
     C::Module: Into<module::Layer>,
 {
-    let (build, generic, jvp) = (c.clone(), c.clone(), c.clone());
+    let (build, generic) = (c.clone(), c.clone());
     let module: ModuleBuilder = Box::new(move |input, device| {
         let d_in = build
             .input_size(input)
@@ -50,12 +44,10 @@ where
         build.build(d_in, &mut module::Rngs::new(0), device).into()
     });
     let generic: GenericCheck = Box::new(move |input| crate::check_generic(&generic, input));
-    let jvp: JvpCheck = Box::new(move |case, fx, dev| crate::jvp_case(&jvp, case, fx, dev));
     UnderTest {
         functional: Box::new(c),
         module: Some(module),
         generic: Some(generic),
-        jvp: Some(jvp),
     }
 }
 
@@ -65,7 +57,6 @@ fn function(l: impl functional::Layer + 'static) -> UnderTest {
         functional: Box::new(l),
         module: None,
         generic: None,
-        jvp: None,
     }
 }
 

@@ -1,82 +1,83 @@
 //! The forward-mode golden driver: a `jvp.<case>` of `transforms.*` (PyTorch's `torch.func.jvp`
-//! of the layers case of the same name) through the case's config on [`Dual`] values.
+//! of the layers case of the same name) through the functional layer's
+//! [`forward_jvp`](duet_functional::Layer::forward_jvp).
 
 use crate::fixture::{assert_close, case_tolerance_scale, Fixture};
 use crate::manifest::Case;
 use duet_core::burn::tensor::Device;
 use duet_core::checkpoint::torch::{layout, Layout};
-use duet_core::layers::{Ctx, Dual, LayerConfig, ParamTree};
-use duet_core::{DynTensor, Key, Mode};
-use std::collections::BTreeMap;
+use duet_core::layers::Dual;
+use duet_core::transform::DualParams;
+use duet_core::{DynTensor, Key, Mode, Params};
+use duet_functional::Layer;
 
-/// A fixture tensor in duet's layout (a scalar as `[1]`).
+/// A fixture tensor in duet's layout: integers as floats, a scalar as `[1]`.
 fn leaf(fx: &Fixture, name: &str, l: Layout, dev: &Device) -> DynTensor {
     let s = fx.get(name);
+    let vals = if s.f32s.is_empty() {
+        s.i64s.iter().map(|&i| i as f32).collect()
+    } else {
+        s.f32s.clone()
+    };
     let shape = if s.shape.is_empty() {
         vec![1]
     } else {
         s.shape.clone()
     };
-    let t = DynTensor::from_floats(s.f32s.clone(), &shape, dev);
+    let t = DynTensor::from_floats(vals, &shape, dev);
     match l {
         Layout::Same => t,
         Layout::Transpose => t.into_rank::<2>().transpose().into(),
     }
 }
 
-/// Runs `c` on the case's primals with their tangents (`t_<name>`; none for the others) and
-/// compares the output and its tangent with PyTorch's `output` and `jvp_output`, at 1e-4
-/// relative (float32 through two passes of rounding).
+/// Runs `layer` on the case's primals with their tangents (`t_<name>`; none for integer inputs
+/// and constants) and compares the output and its tangent with PyTorch's `output` and
+/// `jvp_output`, at 1e-4 relative (two passes of float32 rounding).
 ///
 /// # Panics
-/// A mismatch, naming the case.
-pub fn jvp_case<C: LayerConfig>(c: &C, case: &Case, fx: &Fixture, dev: &Device) {
+/// A mismatch or an unsupported layer, naming the case.
+pub fn jvp_case(layer: &dyn Layer, case: &Case, fx: &Fixture, dev: &Device) {
     let name = &case.name;
     let get = |n: &str, l: Layout| leaf(fx, &format!("{name}.{n}"), l, dev);
     let tangent = |n: &str, l: Layout| {
-        case.tensors
-            .contains_key(&format!("t_{n}"))
-            .then(|| get(&format!("t_{n}"), l))
+        let key = format!("t_{n}");
+        case.tensors.contains_key(&key).then(|| get(&key, l))
     };
-    let x_name = &case.inputs[0];
-    let x = Dual {
-        value: get(x_name, Layout::Same),
-        tangent: tangent(x_name, Layout::Same),
-    };
-    let d_in = c
-        .input_size(&x.value.dims())
+    let inputs: Vec<Dual<DynTensor>> = case
+        .inputs
+        .iter()
+        .map(|i| Dual {
+            value: get(i, Layout::Same),
+            tangent: tangent(i, Layout::Same),
+        })
+        .collect();
+    let shapes: Vec<Vec<usize>> = inputs.iter().map(|x| x.value.dims()).collect();
+    let init = layer
+        .init(&shapes, Key::new(0), dev)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let (_, mut state) = c.init(d_in, Key::new(0), dev);
-    let mut leaves = BTreeMap::new();
+    let (mut primal, mut tangents, mut state) = (Params::new(), Params::new(), init.state);
     for p in &case.params {
+        let l = layout(&case.kind, p);
         if p.starts_with("running_") {
-            state.insert(p, get(p, Layout::Same));
+            state.insert(p, get(p, l));
             continue;
         }
-        let l = layout(&case.kind, p);
-        leaves.insert(
-            p.clone(),
-            Dual {
-                value: get(p, l),
-                tangent: tangent(p, l),
-            },
-        );
+        primal.insert(p, get(p, l));
+        if let Some(t) = tangent(p, l) {
+            tangents.insert(p, t);
+        }
     }
-    let params = C::Params::<Dual<DynTensor>>::read(&mut |n| leaves.get(n).cloned())
-        .unwrap_or_else(|e| panic!("{name}: missing param {e:?}"));
     let mode = if case.hyper.train() {
         Mode::Train(Key::new(0))
     } else {
         Mode::Eval
     };
-    let y = c.apply(
-        &params,
-        x,
-        &mut Ctx {
-            mode,
-            state: &mut state,
-        },
-    );
+    let params = DualParams::new(primal, tangents);
+    let (mut ys, _) = layer
+        .forward_jvp(&params, &state, inputs, mode)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let y = ys.remove(0);
     let k = case_tolerance_scale(dev, case.hyper.str("function"));
     let (rel, abs) = (1e-4 * k, 1e-5 * k);
     let want = |n: &str| &fx.get(&format!("{name}.{n}")).f32s;

@@ -17,7 +17,7 @@ mod jvp;
 mod manifest;
 mod run;
 
-pub use catalog::{covers, under_test, GenericCheck, JvpCheck, ModuleBuilder, UnderTest, KINDS};
+pub use catalog::{covers, under_test, GenericCheck, ModuleBuilder, UnderTest, KINDS};
 pub use fixture::{
     assert_close, case_tolerance_scale, errors, test_device, tolerance_scale, Fixture, Stored,
 };

@@ -2,6 +2,8 @@
 
 use crate::layer::{expect_inputs, BuildError, Init, Layer, Mode, Shape};
 use duet_core::burn::tensor::Device;
+use duet_core::layers::Dual;
+use duet_core::transform::{DualParams, Unsupported};
 use duet_core::{DynTensor, Key, Params};
 
 /// Which inputs each child of a side-by-side combinator sees.
@@ -100,6 +102,29 @@ impl SideBySide {
         }
         (out, new_state)
     }
+
+    fn forward_jvp(
+        &self,
+        params: &DualParams,
+        state: &Params,
+        inputs: Vec<Dual<DynTensor>>,
+        mode: Mode,
+    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+        let mut out = Vec::new();
+        let mut new_state = Params::new();
+        for (i, (l, (a, b))) in self.layers.iter().zip(self.slices()).enumerate() {
+            let name = i.to_string();
+            let (ys, s) = l.forward_jvp(
+                &params.subtree(&name),
+                &state.subtree(&name),
+                inputs[a..b].to_vec(),
+                mode.child(i),
+            )?;
+            out.extend(ys);
+            new_state.extend(s.prefix(&name));
+        }
+        Ok((out, new_state))
+    }
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
         let slices = self.slices();
         let get = |a: usize, b: usize| inputs.get(a..b).map(<[Shape]>::to_vec).unwrap_or_default();
@@ -154,6 +179,15 @@ macro_rules! side_by_side {
                 mode: Mode,
             ) -> (Vec<DynTensor>, Params) {
                 self.0.forward(p, s, x, mode)
+            }
+            fn forward_jvp(
+                &self,
+                p: &DualParams,
+                s: &Params,
+                x: Vec<Dual<DynTensor>>,
+                mode: Mode,
+            ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+                self.0.forward_jvp(p, s, x, mode)
             }
             fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
                 self.0.expand(inputs)

@@ -1,6 +1,9 @@
 //! Layers that merge stack items: [`Concatenate`], [`Add`], [`Multiply`]. Weightless.
 
 use crate::layer::{expect_inputs, BuildError, Layer, Mode, Shape};
+use duet_core::layers::Dual;
+use duet_core::transform::{DualParams, Unsupported};
+use duet_core::Val;
 use duet_core::{DynTensor, Params};
 
 /// Concatenates the top `n` items along `axis` (negative counts from the end).
@@ -75,10 +78,21 @@ impl Layer for Concatenate {
         let axis = self.axis(inputs[0].rank()).expect("checked at init");
         (vec![DynTensor::cat(inputs, axis)], state.clone())
     }
+    fn forward_jvp(
+        &self,
+        params: &DualParams,
+        state: &Params,
+        inputs: Vec<Dual<DynTensor>>,
+        mode: Mode,
+    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+        let _ = (params, mode);
+        let axis = self.axis(inputs[0].dims().len()).expect("checked at init");
+        Ok((vec![Val::cat(inputs, axis)], state.clone()))
+    }
 }
 
 macro_rules! elementwise {
-    ($(#[$doc:meta])* $ty:ident, $op:tt) => {
+    ($(#[$doc:meta])* $ty:ident, $op:tt, $method:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default)]
         pub struct $ty;
@@ -101,15 +115,20 @@ macro_rules! elementwise {
                 let (a, b) = (it.next().expect("two inputs"), it.next().expect("two inputs"));
                 (vec![a $op b], state.clone())
             }
+            fn forward_jvp(&self, _: &DualParams, state: &Params, inputs: Vec<Dual<DynTensor>>, _: Mode) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+                let mut it = inputs.into_iter();
+                let (a, b) = (it.next().expect("two inputs"), it.next().expect("two inputs"));
+                Ok((vec![Val::$method(a, b)], state.clone()))
+            }
         }
     };
 }
 
 elementwise!(
     /// Adds the top two items: `(a, b) -> a + b` (same shapes).
-    Add, +
+    Add, +, add
 );
 elementwise!(
     /// Multiplies the top two items element-wise: `(a, b) -> a * b` (same shapes).
-    Multiply, *
+    Multiply, *, mul
 );

@@ -2,6 +2,8 @@
 
 use crate::layer::{BuildError, Init, Layer, Mode, Shape};
 use duet_core::burn::tensor::Device;
+use duet_core::layers::Dual;
+use duet_core::transform::{DualParams, Unsupported};
 use duet_core::{DynTensor, Key, Params};
 
 /// Runs `layer` on `device`: its params and state are created there, and its inputs are moved
@@ -91,6 +93,23 @@ impl Layer for OnDevice {
         let inputs = inputs.into_iter().map(|x| self.moved(x)).collect();
         self.layer
             .forward(&self.place(params), &self.place(state), inputs, mode)
+    }
+
+    fn forward_jvp(
+        &self,
+        params: &DualParams,
+        state: &Params,
+        inputs: Vec<Dual<DynTensor>>,
+        mode: Mode,
+    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+        let moved = |x: Dual<DynTensor>| Dual {
+            value: self.moved(x.value),
+            tangent: x.tangent.map(|t| self.moved(t)),
+        };
+        let inputs = inputs.into_iter().map(moved).collect();
+        let params = DualParams::new(self.place(&params.primal), self.place(&params.tangent));
+        self.layer
+            .forward_jvp(&params, &self.place(state), inputs, mode)
     }
 
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {

@@ -3,6 +3,9 @@
 use crate::combinators::Serial;
 use crate::layer::{expect_inputs, BuildError, Init, Layer, Mode, Shape};
 use duet_core::burn::tensor::Device;
+use duet_core::layers::Dual;
+use duet_core::transform::{DualParams, Unsupported};
+use duet_core::Val;
 use duet_core::{DynTensor, Key, Params};
 
 /// `y = main(x) + shortcut(x)`, with the identity as the default shortcut (Trax's `Residual`).
@@ -115,6 +118,36 @@ impl Layer for Residual {
             None => inputs.into_iter().next().expect("one input"),
         };
         (vec![y.remove(0) + short], new_state)
+    }
+
+    fn forward_jvp(
+        &self,
+        params: &DualParams,
+        state: &Params,
+        inputs: Vec<Dual<DynTensor>>,
+        mode: Mode,
+    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+        let (mut y, s) = self.main.forward_jvp(
+            &params.subtree("main"),
+            &state.subtree("main"),
+            inputs.clone(),
+            mode.child(0),
+        )?;
+        let mut new_state = s.prefix("main");
+        let short = match &self.shortcut {
+            Some(sc) => {
+                let (mut ys, s) = sc.forward_jvp(
+                    &params.subtree("shortcut"),
+                    &state.subtree("shortcut"),
+                    inputs,
+                    mode.child(1),
+                )?;
+                new_state.extend(s.prefix("shortcut"));
+                ys.remove(0)
+            }
+            None => inputs.into_iter().next().expect("one input"),
+        };
+        Ok((vec![y.remove(0).add(short)], new_state))
     }
 
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {

@@ -2,6 +2,8 @@
 
 use crate::layer::{expect_inputs, BuildError, Init, Layer, Mode, Shape};
 use duet_core::burn::tensor::Device;
+use duet_core::layers::Dual;
+use duet_core::transform::{DualParams, Unsupported};
 use duet_core::{DynTensor, Key, Params};
 
 /// Runs its children in order. Each child takes its `n_in` inputs from the top of the stack and
@@ -168,6 +170,30 @@ impl Layer for Serial {
             stack = out;
         }
         (stack, new_state)
+    }
+
+    fn forward_jvp(
+        &self,
+        params: &DualParams,
+        state: &Params,
+        inputs: Vec<Dual<DynTensor>>,
+        mode: Mode,
+    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+        let mut stack = inputs;
+        let mut new_state = Params::new();
+        for (i, (name, l)) in self.layers.iter().enumerate() {
+            let rest = stack.split_off(l.n_in());
+            let (mut out, s) = l.forward_jvp(
+                &params.subtree(name),
+                &state.subtree(name),
+                stack,
+                mode.child(i),
+            )?;
+            new_state.extend(s.prefix(name));
+            out.extend(rest);
+            stack = out;
+        }
+        Ok((stack, new_state))
     }
 
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {

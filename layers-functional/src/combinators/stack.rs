@@ -1,6 +1,8 @@
 //! Data-stack plumbing: [`Select`], [`Dup`], [`Swap`], [`Drop`]. Weightless.
 
 use crate::layer::{expect_inputs, BuildError, Layer, Mode, Shape};
+use duet_core::layers::Dual;
+use duet_core::transform::{DualParams, Unsupported};
 use duet_core::{DynTensor, Params};
 
 /// Copies stack items by index: `Select::new(vec![0, 0, 1], 2)` turns `(a, b)` into `(a, a, b)`.
@@ -55,6 +57,17 @@ impl Layer for Select {
             state.clone(),
         )
     }
+    fn forward_jvp(
+        &self,
+        params: &DualParams,
+        state: &Params,
+        inputs: Vec<Dual<DynTensor>>,
+        mode: Mode,
+    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+        let _ = (params, mode);
+        let out = self.indices.iter().map(|&i| inputs[i].clone()).collect();
+        Ok((out, state.clone()))
+    }
 }
 
 macro_rules! plumbing {
@@ -80,6 +93,10 @@ macro_rules! plumbing {
             fn forward(&self, _: &Params, state: &Params, inputs: Vec<DynTensor>, _: Mode) -> (Vec<DynTensor>, Params) {
                 let _ = &inputs;
                 (vec![$(inputs[$i].clone()),*], state.clone())
+            }
+            fn forward_jvp(&self, _: &DualParams, state: &Params, inputs: Vec<Dual<DynTensor>>, _: Mode) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+                let _ = &inputs;
+                Ok((vec![$(inputs[$i].clone()),*], state.clone()))
             }
         }
     };

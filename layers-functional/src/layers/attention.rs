@@ -2,9 +2,12 @@
 
 use crate::layer::{expect_inputs, BuildError, Init, Layer, Mode, Shape};
 use duet_core::burn::tensor::Device;
+use duet_core::layers::Dual;
 use duet_core::layers::MultiHeadAttentionConfig;
+use duet_core::layers::ParamTree;
 use duet_core::layers::{from_params, to_params, AttentionParams, LayerConfig};
 use duet_core::ops::AttentionMask;
+use duet_core::transform::{DualParams, Unsupported};
 use duet_core::{DynTensor, Key, Params};
 
 /// Multi-head attention (batch first) with separate projections `q_proj`, `k_proj`, `v_proj`,
@@ -112,6 +115,25 @@ impl Layer for MultiHeadAttention {
         };
         let y = self.config().attend(&p, q, k, v, &AttentionMask::default());
         (vec![y], s.clone())
+    }
+    fn forward_jvp(
+        &self,
+        p: &DualParams,
+        s: &Params,
+        x: Vec<Dual<DynTensor>>,
+        _: Mode,
+    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+        let p = AttentionParams::<Dual<DynTensor>>::read(&mut |n| p.get(n))
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name()));
+        let mut it = x.into_iter();
+        let q = it.next().expect("query");
+        let (k, v) = if self.cross {
+            (it.next().expect("key"), it.next().expect("value"))
+        } else {
+            (q.clone(), q.clone())
+        };
+        let y = self.config().attend(&p, q, k, v, &AttentionMask::default());
+        Ok((vec![y], s.clone()))
     }
     fn kind(&self) -> Option<&'static str> {
         Some(MultiHeadAttentionConfig::KIND)

@@ -15,7 +15,9 @@
 
 use crate::layer::{expect_inputs, BuildError, Layer, Mode, Shape};
 use duet_core::burn::tensor::Tensor;
+use duet_core::layers::{self, Dual};
 use duet_core::ops::{self, CrossEntropy, Reduction};
+use duet_core::transform::{DualParams, Unsupported};
 use duet_core::{DynTensor, Params};
 
 fn two(layer: &dyn Layer, inputs: &[Shape], same: bool) -> Result<Vec<Shape>, BuildError> {
@@ -64,10 +66,36 @@ impl Layer for CrossEntropyLoss {
             s.clone(),
         )
     }
+    /// Forward mode (mean reduction without `ignore_index`; other options are unsupported).
+    fn forward_jvp(
+        &self,
+        _: &DualParams,
+        s: &Params,
+        x: Vec<Dual<DynTensor>>,
+        _: Mode,
+    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+        if self.0.ignore_index.is_some() || self.0.reduction != Reduction::Mean {
+            let op = format!(
+                "{} with ignore_index or a reduction other than the mean",
+                self.name()
+            );
+            return Err(Unsupported {
+                op,
+                transform: "jvp",
+            });
+        }
+        let mut it = x.into_iter();
+        let logits = it.next().expect("logits");
+        let labels = it.next().expect("labels").value.into_rank::<1>().int();
+        Ok((
+            vec![layers::cross_entropy(logits, labels, &self.0)],
+            s.clone(),
+        ))
+    }
 }
 
 macro_rules! pair_loss {
-    ($(#[$doc:meta])* $ty:ident $( ( $field:ident ) )?, |$a:ident, $b:ident, $me:ident| $body:expr) => {
+    ($(#[$doc:meta])* $ty:ident $( ( $field:ident ) )?, |$a:ident, $b:ident, $me:ident| $body:expr, $val:expr) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug)]
         pub struct $ty { $(
@@ -91,18 +119,25 @@ macro_rules! pair_loss {
                 let _ = $me;
                 (vec![$body.into()], s.clone())
             }
+            fn forward_jvp(&self, _: &DualParams, s: &Params, x: Vec<Dual<DynTensor>>, _: Mode) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+                let mut it = x.into_iter();
+                let ($a, $b) = (it.next().expect("prediction"), it.next().expect("target"));
+                let $me = self;
+                let _ = $me;
+                Ok((vec![$val], s.clone()))
+            }
         }
     };
 }
 
 pair_loss!(/// Mean squared error.
-    MseLoss, |a, b, me| ops::mse(a, b, Reduction::Mean));
+    MseLoss, |a, b, me| ops::mse(a, b, Reduction::Mean), layers::mse(a, b));
 pair_loss!(/// Mean absolute error.
-    L1Loss, |a, b, me| ops::l1(a, b, Reduction::Mean));
+    L1Loss, |a, b, me| ops::l1(a, b, Reduction::Mean), layers::l1(a, b));
 pair_loss!(/// Huber loss with threshold `delta` (`HuberLoss { delta: 1.0 }` is PyTorch's default).
-    HuberLoss(delta), |a, b, me| ops::huber(a, b, me.delta, Reduction::Mean));
+    HuberLoss(delta), |a, b, me| ops::huber(a, b, me.delta, Reduction::Mean), layers::huber(a, b, me.delta));
 pair_loss!(/// Binary cross-entropy with logits (targets in `[0, 1]`).
-    BceWithLogitsLoss, |a, b, me| ops::bce_with_logits(a, b, Reduction::Mean));
+    BceWithLogitsLoss, |a, b, me| ops::bce_with_logits(a, b, Reduction::Mean), layers::bce_with_logits(a, b));
 
 macro_rules! unit_default {
     ($($ty:ident),*) => {$(
