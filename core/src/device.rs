@@ -124,7 +124,7 @@ fn probe(name: &str, device: Device) -> Result<Device, DeviceError> {
         t.into_data().try_to_vec::<f32>().map(|v| v[0])
     });
     match run {
-        Ok(Ok(v)) if v == 2.0 => Ok(device),
+        Ok(Ok(2.0)) => Ok(device),
         Ok(other) => Err(DeviceError::NotPresent {
             name: name.into(),
             reason: format!("{other:?}"),

@@ -237,8 +237,9 @@ fn orthogonal(shape: &[usize], gain: f32, key: Key) -> Vec<f32> {
     for j in 0..t_cols {
         for k in 0..j {
             let dot: f64 = (0..t_rows).map(|i| q[j][i] * q[k][i]).sum();
-            for i in 0..t_rows {
-                q[j][i] -= dot * q[k][i];
+            let (done, rest) = q.split_at_mut(j);
+            for (a, b) in rest[0].iter_mut().zip(&done[k]) {
+                *a -= dot * b;
             }
         }
         let norm = q[j].iter().map(|v| v * v).sum::<f64>().sqrt();
@@ -340,11 +341,9 @@ mod tests {
             );
             let (r, c) = (shape[0], shape[1]);
             // The smaller side is orthonormal.
-            let (outer, inner, at): (usize, usize, Box<dyn Fn(usize, usize) -> f32>) = if r <= c {
-                (r, c, Box::new(|a, i| v[a * c + i]))
-            } else {
-                (c, r, Box::new(|a, i| v[i * c + a]))
-            };
+            // Entry `i` of row (or column) `a` of the smaller side.
+            let (outer, inner) = (r.min(c), r.max(c));
+            let at = |a: usize, i: usize| if r <= c { v[a * c + i] } else { v[i * c + a] };
             for a in 0..outer {
                 for b in 0..outer {
                     let dot: f32 = (0..inner).map(|i| at(a, i) * at(b, i)).sum();

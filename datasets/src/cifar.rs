@@ -140,7 +140,7 @@ pub(crate) fn records(
             reason: "empty: no records".into(),
         });
     }
-    if bytes.len() % rec != 0 {
+    if !bytes.len().is_multiple_of(rec) {
         let n = bytes.len() / rec;
         return Err(DatasetError::Truncated {
             path: path.into(),

@@ -60,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
             opt.update(&mut model, grads)
                 .expect("gradients have the model's paths");
-            if batch.index % 10 == 0 {
+            if batch.index.is_multiple_of(10) {
                 println!(
                     "epoch {epoch} batch {:>2}: loss {:.4}",
                     batch.index,

@@ -105,6 +105,9 @@ impl MetadataError {
     }
 }
 
+/// Per-channel mean and standard deviation of the inputs a model was trained on.
+pub type Normalization = (Vec<f32>, Vec<f32>);
+
 /// What a run's checkpoints record about the model and how it was trained.
 ///
 /// In a checkpoint's metadata ([`RunInfo::to_metadata`], [`RunInfo::from_metadata`]), one key
@@ -171,7 +174,7 @@ pub struct RunInfo {
     /// The per-channel mean and standard deviation its inputs are normalized with (one per
     /// channel; finite, std above 0).
     #[serde(default)]
-    pub norm: Option<(Vec<f32>, Vec<f32>)>,
+    pub norm: Option<Normalization>,
     /// The seed of the run's random keys.
     #[serde(default)]
     pub seed: Option<u64>,
@@ -316,7 +319,7 @@ impl RunInfo {
 fn normalization(
     meta: &BTreeMap<String, String>,
     channels: usize,
-) -> Result<Option<(Vec<f32>, Vec<f32>)>, MetadataError> {
+) -> Result<Option<Normalization>, MetadataError> {
     let (mean, std) = match (meta.get(NORM_MEAN), meta.get(NORM_STD)) {
         (None, None) => return Ok(None),
         (Some(m), Some(s)) => (m, s),

@@ -154,7 +154,7 @@ fn miswired_models_fail_at_init_naming_the_path() {
     // Add needs two inputs of the same shape: Branch gives [3] and [4].
     let pad = Fn::new("Pad", |x: Vec<DynTensor>| {
         vec![DynTensor::cat(
-            vec![x[0].clone(), x[0].clone().flatten().slice([0..1]).into()],
+            vec![x[0].clone(), x[0].clone().flatten().slice(0..1).into()],
             0,
         )]
     });

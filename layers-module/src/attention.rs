@@ -54,7 +54,7 @@ impl MultiHeadAttention {
     /// `rngs.params` in the order q, k, v, out.
     pub fn new(embed: usize, heads: usize, rngs: &mut Rngs, device: &Device) -> Self {
         assert!(
-            heads > 0 && embed % heads == 0,
+            heads > 0 && embed.is_multiple_of(heads),
             "MultiHeadAttention: {heads} heads do not divide the embedding size {embed}"
         );
         MultiHeadAttentionConfig::new(heads).build(embed, rngs, device)

@@ -128,7 +128,7 @@ fn golden_cases_of_the_module_only_forms() {
                         format!("{n}.weight"),
                         inw.clone().slice([i * e..(i + 1) * e, 0..e]).transpose(),
                     );
-                    lin.insert(format!("{n}.bias"), inb.clone().slice([i * e..(i + 1) * e]));
+                    lin.insert(format!("{n}.bias"), inb.clone().slice(i * e..(i + 1) * e));
                 }
                 lin.insert("out_proj.weight", transpose(p("out_proj_weight")));
                 lin.insert("out_proj.bias", p("out_proj_bias"));

@@ -65,7 +65,7 @@ fn burn_step(opt: &BurnAdam, slots: &mut [Slot]) -> f32 {
         }
     }
     match slots.last().expect("params") {
-        Slot::R1(p, ..) => p.clone().slice([0..1]).into_scalar::<f32>(),
+        Slot::R1(p, ..) => p.clone().slice(0..1).into_scalar::<f32>(),
         _ => unreachable!("the last parameter is a bias"),
     }
 }
@@ -99,7 +99,7 @@ fn bench(c: &mut Criterion) {
             opt.update_params(&mut duet_params, grads.clone())
                 .expect("same tree");
             let (_, last) = duet_params.iter().last().expect("params");
-            last.clone().flatten().slice([0..1]).into_scalar::<f32>()
+            last.clone().flatten().slice(0..1).into_scalar::<f32>()
         })
     });
 

@@ -109,7 +109,7 @@ fn minimize(
         let (_, g) = value_and_grad(
             |p| {
                 let xy = p.get::<1>("xy").unwrap();
-                f(xy.clone().slice([0..1]), xy.slice([1..2]))
+                f(xy.clone().slice(0..1), xy.slice(1..2))
             },
             &p,
         );

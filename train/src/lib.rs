@@ -18,6 +18,7 @@
 //!   last good checkpoint. Ctrl-C (via [`TrainConfig::stop`]) saves one and stops.
 
 mod checkpoints;
+mod config;
 mod error;
 mod functional;
 mod metrics;
@@ -32,6 +33,7 @@ mod task;
 mod trainer;
 
 pub use checkpoints::{Better, CheckpointDir};
+pub use config::{TrainConfig, TrainSummary};
 pub use error::TrainError;
 pub use functional::{FromOutputs, FunctionalModel, IntoInputs};
 pub use metrics::{MetricsLog, Record};
@@ -42,7 +44,7 @@ pub use plot::{plot_curves, PlotError};
 pub use resume::{
     check_metadata, first_non_finite, restore, restore_checked, OPTIMIZER_KEY, RUN_KEYS,
 };
-pub use run_dir::{RunDir, RunDirError, RunMode};
+pub use run_dir::{run_mode, RunDir, RunDirError, RunMode};
 pub use shard::Shard;
 pub use task::{Classification, Metrics, Regression, RegressionLoss, Scored, Task};
-pub use trainer::{evaluate, run_mode, TaskData, TaskModel, TrainConfig, TrainSummary, Trainer};
+pub use trainer::{evaluate, TaskData, TaskModel, Trainer};

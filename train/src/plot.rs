@@ -77,12 +77,8 @@ pub fn plot_curves(records: &[Record], metric: &str, path: &Path) -> Result<(), 
         .fold(0.0f64, f64::max)
         .max(1e-3)
         * 1.05;
-    let panels: [(
-        &DrawingArea<_, _>,
-        &str,
-        f64,
-        [(&Vec<(f64, f64)>, RGBColor, &str); 2],
-    ); 2] = [
+    type Line<'a> = (&'a Vec<(f64, f64)>, RGBColor, &'a str);
+    let panels: [(&DrawingArea<_, _>, &str, f64, [Line<'_>; 2]); 2] = [
         (
             &left,
             "loss",

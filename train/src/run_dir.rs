@@ -8,6 +8,7 @@
 //! directory, and temporary files that a killed run left behind are removed when the next run
 //! takes the lock.
 
+use crate::error::TrainError;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
@@ -223,6 +224,34 @@ fn entries(dir: &Path, keep: fn(&str) -> bool) -> std::io::Result<Vec<PathBuf>> 
         }
     }
     Ok(out)
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// How a run writing to `out` uses it: [`RunMode::Resume`] when it resumes `out` itself,
+/// [`RunMode::Overwrite`] when asked to, else [`RunMode::New`].
+///
+/// # Errors
+/// [`TrainError::Resume`] for `overwrite` of the directory being resumed (it would delete the
+/// checkpoint the run reads).
+pub fn run_mode(out: &Path, resume: Option<&Path>, overwrite: bool) -> Result<RunMode, TrainError> {
+    let same = resume.is_some_and(|r| same_dir(r, out));
+    match (same, overwrite) {
+        (true, true) => Err(TrainError::Resume {
+            path: out.to_path_buf(),
+            message: "--overwrite would delete the run being resumed: drop --overwrite, or \
+                      write to another --out"
+                .into(),
+        }),
+        (true, false) => Ok(RunMode::Resume),
+        (false, true) => Ok(RunMode::Overwrite),
+        (false, false) => Ok(RunMode::New),
+    }
 }
 
 #[cfg(test)]

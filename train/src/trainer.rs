@@ -2,127 +2,21 @@
 //! TensorFlow's: value-and-gradient, then `optimizer.update`), in small steps.
 
 use crate::checkpoints::CheckpointDir;
+use crate::config::{TrainConfig, TrainSummary};
 use crate::error::TrainError;
 use crate::metrics::{MetricsLog, Record};
 use crate::model::Model;
 use crate::plot::plot_curves;
 use crate::resume::{first_non_finite, restore_checked};
-#[allow(unused_imports)] // for the docs
-use crate::resume::{OPTIMIZER_KEY, RUN_KEYS};
-use crate::run_dir::{RunDir, RunMode};
+use crate::run_dir::{run_mode, RunDir, RunMode};
 use crate::task::{Metrics, Task};
-use duet_core::Key;
 use duet_datasets::{BatchIter, Batches};
 use duet_optim::{OptState, Optimizer};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
-
-/// How a [`Trainer`] runs: length, checkpoints, output, randomness. `TrainConfig::new(dir)`
-/// gives the defaults; set fields with struct update syntax.
-#[derive(Clone, Debug)]
-pub struct TrainConfig {
-    /// Total optimizer steps, counted from the start of training (a resumed run stops here too).
-    pub total_steps: u64,
-    /// Save a checkpoint every N steps (0: only at epoch ends and at the end).
-    pub checkpoint_every: u64,
-    /// Step checkpoints to keep (the best and the last good one are kept apart).
-    pub keep_last: usize,
-    /// Output directory: checkpoints, `metrics.jsonl`, `curves.png`. A directory that already
-    /// holds a run is refused unless it is the one resumed or [`overwrite`](Self::overwrite) is set.
-    pub out_dir: PathBuf,
-    /// Replace a run already in `out_dir` (its checkpoints, metrics and curves are deleted).
-    pub overwrite: bool,
-    /// When resuming: start a fresh optimizer state instead of the checkpoint's (and accept a
-    /// checkpoint whose `duet.optimizer` differs).
-    pub reset_optimizer: bool,
-    /// Root key: the batch of step `s` uses the loader's order, dropout uses `key.fold_in(s)`.
-    pub key: Key,
-    /// Log training metrics every N steps.
-    pub log_every: u64,
-    /// No progress bar.
-    pub quiet: bool,
-    /// Strings stored in every checkpoint (model, api, dataset, optimizer...); on resume, the
-    /// keys of [`RUN_KEYS`] and [`OPTIMIZER_KEY`] must match the checkpoint's.
-    pub metadata: BTreeMap<String, String>,
-    /// Set to stop after the current step with a checkpoint (Ctrl-C).
-    pub stop: Arc<AtomicBool>,
-}
-
-impl TrainConfig {
-    /// The defaults, writing to `out_dir`: 1000 steps, checkpoints at epoch ends only, keep the
-    /// last 3, key 0, a log line every 20 steps, a progress bar, no metadata.
-    pub fn new(out_dir: impl Into<PathBuf>) -> Self {
-        TrainConfig {
-            total_steps: 1000,
-            checkpoint_every: 0,
-            keep_last: 3,
-            out_dir: out_dir.into(),
-            overwrite: false,
-            reset_optimizer: false,
-            key: Key::new(0),
-            log_every: 20,
-            quiet: false,
-            metadata: BTreeMap::new(),
-            stop: Arc::new(AtomicBool::new(false)),
-        }
-    }
-}
-
-impl Default for TrainConfig {
-    /// [`TrainConfig::new`] with `runs/train`.
-    fn default() -> Self {
-        TrainConfig::new("runs/train")
-    }
-}
-
-/// How a run ended.
-#[derive(Clone, Debug)]
-pub struct TrainSummary {
-    /// Steps done (from the start of training).
-    pub steps: u64,
-    /// The step this run started from (0, or the resumed checkpoint's step).
-    pub start_step: u64,
-    /// The last evaluation: `loss` and the task's metrics.
-    pub eval: Option<BTreeMap<String, f64>>,
-    /// The last checkpoint written.
-    pub checkpoint: Option<PathBuf>,
-    /// Training examples per second over this run.
-    pub examples_per_s: f64,
-    /// Whether the run was interrupted (Ctrl-C) before `total_steps`.
-    pub interrupted: bool,
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
-}
-
-/// How a run writing to `out` uses it: [`RunMode::Resume`] when it resumes `out` itself,
-/// [`RunMode::Overwrite`] when asked to, else [`RunMode::New`].
-///
-/// # Errors
-/// [`TrainError::Resume`] for `overwrite` of the directory being resumed (it would delete the
-/// checkpoint the run reads).
-pub fn run_mode(out: &Path, resume: Option<&Path>, overwrite: bool) -> Result<RunMode, TrainError> {
-    let same = resume.is_some_and(|r| same_dir(r, out));
-    match (same, overwrite) {
-        (true, true) => Err(TrainError::Resume {
-            path: out.to_path_buf(),
-            message: "--overwrite would delete the run being resumed: drop --overwrite, or \
-                      write to another --out"
-                .into(),
-        }),
-        (true, false) => Ok(RunMode::Resume),
-        (false, true) => Ok(RunMode::Overwrite),
-        (false, false) => Ok(RunMode::New),
-    }
-}
 
 /// Mean loss and metrics (after [`Task::finish`]) of `model` over epoch 0 of `data`, for
 /// `task`.
@@ -345,9 +239,9 @@ impl<T: Task> Trainer<T> {
                 }
             };
             self.step(r, model, opt, batch)?;
-            let epoch_end = r.step % per_epoch == 0;
+            let epoch_end = r.step.is_multiple_of(per_epoch);
             let last = r.step == cfg.total_steps;
-            if r.step % cfg.log_every.max(1) == 0 || epoch_end || last {
+            if r.step.is_multiple_of(cfg.log_every.max(1)) || epoch_end || last {
                 self.log_train(r, epoch, opt)?;
             }
             let mut evaluated = false;
@@ -356,7 +250,7 @@ impl<T: Task> Trainer<T> {
                 evaluated = true;
             }
             let interrupted = cfg.stop.load(Ordering::SeqCst);
-            let periodic = cfg.checkpoint_every > 0 && r.step % cfg.checkpoint_every == 0;
+            let periodic = cfg.checkpoint_every > 0 && r.step.is_multiple_of(cfg.checkpoint_every);
             if evaluated || periodic || interrupted || last {
                 self.checkpoint(r, model, opt, evaluated)?;
             }
@@ -533,7 +427,7 @@ impl<T: Task> Trainer<T> {
     ) -> Result<TrainSummary, TrainError> {
         r.bar.finish_and_clear();
         let dir = &self.config.out_dir;
-        let records = MetricsLog::read(&dir.join("metrics.jsonl")).map_err(|e| self.out_err(e))?;
+        let records = MetricsLog::read(dir.join("metrics.jsonl")).map_err(|e| self.out_err(e))?;
         plot_curves(&records, self.task.best().0, &dir.join("curves.png"))
             .map_err(|e| TrainError::Output(e.to_string()))?;
         let examples = (r.step - r.start_step) as f64 * train.batch_size() as f64;

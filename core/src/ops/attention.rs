@@ -77,7 +77,7 @@ pub fn multi_head_attention(
         value.dims()
     );
     assert!(
-        heads > 0 && e % heads == 0,
+        heads > 0 && e.is_multiple_of(heads),
         "multi_head_attention: embed dim {e} is not divisible by {heads} heads"
     );
     assert!(

@@ -83,7 +83,7 @@ fn check(op: &str, x: &[usize], w: &[usize], groups: usize, bias: Option<&Tensor
         );
     }
     assert!(
-        groups > 0 && x[1] == w[1] * groups && w[0] % groups == 0,
+        groups > 0 && x[1] == w[1] * groups && w[0].is_multiple_of(groups),
         "{op}: input {x:?} has {} channels but weight {w:?} with groups {groups} expects {}",
         x[1],
         w[1] * groups
@@ -241,7 +241,7 @@ pub fn conv_transpose2d(
 ) -> Tensor<4> {
     let (xd, wd) = (x.dims(), weight.dims());
     assert!(
-        xd[1] == wd[0] && wd[0] % spec.groups == 0,
+        xd[1] == wd[0] && wd[0].is_multiple_of(spec.groups),
         "conv_transpose2d: input {xd:?} has {} channels but weight {wd:?} ([in, out/groups, kh, kw]) expects {}",
         xd[1],
         wd[0]

@@ -188,7 +188,7 @@ fn update_only(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
         params
             .iter()
             .last()
-            .map(|(_, t)| t.clone().flatten().slice([0..1]).into_scalar::<f32>())
+            .map(|(_, t)| t.clone().flatten().slice(0..1).into_scalar::<f32>())
             .unwrap_or(0.0)
     }));
     let n = params.num_params();

@@ -106,7 +106,7 @@ pub fn with_header(src: &Path, name: &str, edit: impl FnOnce(&mut Map<String, Va
     let mut header: Value = serde_json::from_slice(&b[8..8 + n]).unwrap();
     edit(header.as_object_mut().unwrap());
     let mut h = serde_json::to_vec(&header).unwrap();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let dst = src.with_file_name(name);

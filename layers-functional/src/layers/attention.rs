@@ -84,7 +84,7 @@ impl Layer for MultiHeadAttention {
                         .saturating_sub(2)
                         .max(if self.cross { 1 } else { 0 }),
                 );
-        if !ok || q[2] % self.heads != 0 {
+        if !ok || !q[2].is_multiple_of(self.heads) {
             return Err(BuildError::new(self, format!("inputs {inputs:?} do not fit {} heads (need [B, T, E] with E divisible by heads)", self.heads)));
         }
         Ok(vec![q.clone()])
