@@ -55,3 +55,30 @@ pub fn alexnet(classes: usize) -> Serial {
 pub fn mlp(classes: usize) -> Serial {
     serial![Flatten, "fc1" => Dense::new(512), Relu, "fc2" => Dense::new(512), Relu, "fc3" => Dense::new(classes)]
 }
+
+/// The functional model of `kind` with `classes` outputs.
+pub fn of_kind(kind: crate::models::ModelKind, classes: usize) -> Serial {
+    use crate::models::ModelKind;
+    match kind {
+        ModelKind::Lenet => lenet(classes),
+        ModelKind::Alexnet => alexnet(classes),
+        ModelKind::Mlp => mlp(classes),
+    }
+}
+
+/// The layer kinds of a `kind` model by path, for the PyTorch layout adapter
+/// (`duet_core::checkpoint::torch`); the same in both APIs, whose paths are the same.
+///
+/// # Example
+/// ```
+/// use duet_examples::{functional_models::torch_kinds, models::ModelKind};
+/// let kinds = torch_kinds(ModelKind::Lenet, [3, 32, 32], 10);
+/// assert_eq!((kinds["conv1"], kinds["fc1"]), ("conv2d", "linear"));
+/// ```
+pub fn torch_kinds(
+    kind: crate::models::ModelKind,
+    chw: [usize; 3],
+    classes: usize,
+) -> duet_core::checkpoint::torch::Kinds {
+    duet_functional::torch_kinds(&of_kind(kind, classes), &[1, chw[0], chw[1], chw[2]])
+}

@@ -1,62 +1,13 @@
 //! `duet import-torch`: a PyTorch state dict (safetensors, PyTorch names and layouts) to a duet
-//! checkpoint. This is the one adapter between PyTorch's and duet's layouts: dense weights are
-//! `[out, in]` in PyTorch and `[in, out]` in duet; everything else is the same.
+//! checkpoint, through the one layout adapter (`duet_core::checkpoint::torch`, keyed by each
+//! layer's kind and param name: dense weights are `[out, in]` in PyTorch and `[in, out]` in duet).
 
 use super::args::{Api, ImportArgs};
 use super::{models, CliError};
 use crate::models::ModelKind;
 use crate::run_info::RunInfo;
-use duet_core::checkpoint::{self, CheckpointFile};
-use duet_core::{DynTensor, Key, Params};
-
-/// Converts a PyTorch state dict into params with duet's layouts, checking names and shapes
-/// against `template` (the duet model's params).
-///
-/// # Errors
-/// A tensor the model lacks, a missing tensor or a shape mismatch, by name (shapes in PyTorch's
-/// layout, as in the state dict).
-pub fn from_torch(state_dict: &Params, template: &Params) -> Result<Params, CliError> {
-    if let Some(extra) = state_dict
-        .paths()
-        .into_iter()
-        .find(|p| !template.contains(p))
-    {
-        return Err(CliError::Other(format!(
-            "state dict tensor `{extra}` has no place in the model"
-        )));
-    }
-    let mut out = Params::new();
-    for (path, want) in template.iter() {
-        let t = state_dict
-            .get_dyn(path)
-            .map_err(|_| CliError::Other(format!("state dict has no `{path}`")))?
-            .clone();
-        let torch_shape = torch_layout(&want.dims());
-        if t.dims() != torch_shape {
-            return Err(CliError::Other(format!(
-                "state dict tensor `{path}` has shape {:?} (rank {}), the model expects {torch_shape:?} (rank {})",
-                t.dims(),
-                t.rank(),
-                torch_shape.len()
-            )));
-        }
-        let t = if t.rank() == 2 {
-            DynTensor::from(t.into_rank::<2>().transpose())
-        } else {
-            t
-        };
-        out.insert(path, t);
-    }
-    Ok(out)
-}
-
-/// A duet shape in PyTorch's layout: dense weights `[in, out]` become `[out, in]`.
-fn torch_layout(duet: &[usize]) -> Vec<usize> {
-    match duet {
-        [i, o] => vec![*o, *i],
-        other => other.to_vec(),
-    }
-}
+use duet_core::checkpoint::{self, torch, CheckpointFile};
+use duet_core::{Key, Params};
 
 /// Dimension `i` of a rank-`rank` state-dict tensor, at least 1; or an error naming the file,
 /// the tensor, its shape and the rank expected.
@@ -139,7 +90,8 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
         Key::new(0),
         &device,
     )?;
-    let params = from_torch(&sd, &model.params())
+    let kinds = crate::functional_models::torch_kinds(args.model, chw, classes);
+    let params = torch::from_torch(&sd, &model.params(), &kinds)
         .map_err(|e| CliError::Other(format!("{}: {e}", args.input.display())))?;
     let meta = RunInfo {
         model: args.model,

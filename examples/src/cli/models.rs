@@ -25,11 +25,8 @@ pub fn build(
 ) -> Result<Box<ImageClassifier<'static>>, CliError> {
     match api {
         Api::Functional => {
-            let layer: Box<dyn duet_functional::Layer> = Box::new(match kind {
-                ModelKind::Lenet => functional_models::lenet(classes),
-                ModelKind::Alexnet => functional_models::alexnet(classes),
-                ModelKind::Mlp => functional_models::mlp(classes),
-            });
+            let layer: Box<dyn duet_functional::Layer> =
+                Box::new(functional_models::of_kind(kind, classes));
             let (params, state) = layer.init_model(&[1, chw[0], chw[1], chw[2]], key, device)?;
             Ok(Box::new(FunctionalModel {
                 model: layer,
