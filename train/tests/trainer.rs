@@ -1,7 +1,8 @@
 //! One `Trainer` for any task and either API: a regression (MSE) trained to the known answer
 //! with both APIs step for step equal, data-parallel equal to one device, the learning rate
-//! logged from the optimizer's schedule, and a next-token language-model task defined here,
-//! outside duet-train, trained without any change to it.
+//! logged from the optimizer's schedule, and two tasks defined here, outside duet-train, trained
+//! without any change to it: a next-token language model (functional) and a VAE on its ELBO
+//! (module).
 
 use duet_core::burn::module::Module;
 use duet_core::burn::tensor::{Device, Int, Tensor};
@@ -266,4 +267,119 @@ fn a_language_model_task_defined_outside_the_crate_trains() {
         "a deterministic sequence is learned: {eval:?}"
     );
     assert!((eval["perplexity"] - eval["loss"].exp()).abs() < 1e-9);
+}
+
+/// A variational autoencoder on the embedded 8x8 digits, as a module: encoder to a Gaussian
+/// posterior, a reparameterised sample (noise from the step's key), decoder to Bernoulli logits.
+#[derive(Module, Debug)]
+struct Vae {
+    enc: Linear,
+    mu: Linear,
+    logvar: Linear,
+    dec1: Linear,
+    dec2: Linear,
+}
+
+/// Decoder logits and the posterior's `(mu, log variance)`.
+type VaeOut = (Tensor<2>, (Tensor<2>, Tensor<2>));
+
+impl Forward<Tensor<2>, VaeOut> for Vae {
+    fn forward(&self, x: Tensor<2>, mode: Mode) -> VaeOut {
+        use duet_core::ops::activation::relu;
+        let h = relu(self.enc.forward(x));
+        let (mu, logvar) = (self.mu.forward(h.clone()), self.logvar.forward(h));
+        let z = match mode {
+            Mode::Train(key) => {
+                let eps = key.normal(mu.dims(), 0.0, 1.0, &mu.device());
+                mu.clone() + (logvar.clone() * 0.5).exp() * eps
+            }
+            Mode::Eval => mu.clone(),
+        };
+        (self.dec2.forward(relu(self.dec1.forward(z))), (mu, logvar))
+    }
+}
+
+/// The negative ELBO per example: Bernoulli reconstruction (summed over pixels) plus the
+/// analytic KL of the posterior from N(0, I); both logged.
+struct Elbo;
+
+impl Task for Elbo {
+    type Batch = Tensor<2>;
+    type Input = Tensor<2>;
+    type Target = Tensor<2>;
+    type Output = VaeOut;
+
+    fn split(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>, usize) {
+        let n = x.dims()[0];
+        (x.clone(), x, n)
+    }
+
+    fn loss(
+        &self,
+        (logits, (mu, logvar)): VaeOut,
+        x: &Tensor<2>,
+        rows: Option<Range<usize>>,
+    ) -> Scored {
+        use duet_core::ops::{bce_with_logits, Reduction};
+        let x = x.part(rows, &logits.device().without_autodiff());
+        let n = logits.dims()[0] as f64;
+        let recon = bce_with_logits(logits, x, Reduction::Sum);
+        let kl = ((mu.square() + logvar.clone().exp() - logvar - 1.0) * 0.5).sum();
+        let mut sums = Metrics::default();
+        sums.add("recon", recon.clone().without_autodiff());
+        sums.add("kl", kl.clone().without_autodiff());
+        Scored {
+            loss: (recon + kl) / n,
+            sums,
+        }
+    }
+}
+
+#[test]
+fn a_vae_trains_on_its_elbo_through_the_same_trainer() {
+    let dev = Device::flex();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = duet_datasets::digits().unwrap();
+    // 8x8 intensities in [0, 1], as Bernoulli means; batches of 32.
+    let batches = |d: &duet_datasets::ImageDataset, count: usize| -> InMemory<Tensor<2>> {
+        let xs = (0..count).map(|b| {
+            let px: Vec<f32> = (b * 32..(b + 1) * 32)
+                .flat_map(|i| d.image(i).iter().map(|&p| p as f32 / 255.0))
+                .collect();
+            Tensor::<1>::from_floats(px.as_slice(), &dev).reshape([32, 64])
+        });
+        InMemory::new(xs.collect(), 32)
+    };
+    let (train, test) = (batches(&data.train, 10), batches(&data.test, 2));
+    let mut r = Rngs::new(0);
+    let vae = Vae {
+        enc: Linear::new(64, 64, &mut r, &dev),
+        mu: Linear::new(64, 8, &mut r, &dev),
+        logvar: Linear::new(64, 8, &mut r, &dev),
+        dec1: Linear::new(8, 64, &mut r, &dev),
+        dec2: Linear::new(64, 64, &mut r, &dev),
+    };
+    let mut model = ModuleModel(vae);
+    let mut opt = Optimizer::new(duet_optim::adam(3e-3, duet_optim::Adam::default()));
+    let t = Trainer::new(Elbo, config(tmp.path(), 200));
+    let s = t.fit(&mut model, &mut opt, &train, &test, None).unwrap();
+    let log = read_log(tmp.path());
+    let evals: Vec<&Record> = log.iter().filter(|r| r.split == "eval").collect();
+    let (first, last) = (evals[0], s.eval.unwrap());
+    eprintln!(
+        "negative ELBO per example: epoch 1 {:.2}, end {last:?}",
+        first.loss
+    );
+    // The loss is the sum of the logged parts, and training lowered it.
+    assert!(
+        (last["loss"] - last["recon"] - last["kl"]).abs() < 1e-3 * last["loss"],
+        "{last:?}"
+    );
+    assert!(
+        last["loss"] < 0.8 * first.loss,
+        "{} -> {}",
+        first.loss,
+        last["loss"]
+    );
+    assert!(last["kl"] > 0.1, "the posterior is used: {last:?}");
 }
