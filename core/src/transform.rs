@@ -3,7 +3,7 @@
 //! `torch.func` and JAX.
 
 use crate::layers::Dual;
-use crate::{value_and_grad_with_aux, DynTensor, Params};
+use crate::{value_and_grad_with_aux, DynTensor, Params, Val};
 use burn::tensor::Tensor;
 
 /// A parameter tree with a tangent per leaf (missing tangents are zero): what a function under
@@ -118,4 +118,133 @@ where
         params,
     );
     (dir, hv)
+}
+
+/// The one-hot tree for flat index `k` of `like` (same paths and shapes, zeros elsewhere).
+fn basis(like: &Params, k: usize) -> Params {
+    let mut offset = 0;
+    let mut out = Params::new();
+    for (path, t) in like.iter() {
+        let n = t.num_elements();
+        let mut v = vec![0.0f32; n];
+        if (offset..offset + n).contains(&k) {
+            v[k - offset] = 1.0;
+        }
+        offset += n;
+        out.insert(path, DynTensor::from_floats(v, &t.dims(), &t.device()));
+    }
+    out
+}
+
+/// Every leaf flattened, in the tree's order, as one row.
+fn flat(tree: &Params) -> Vec<f32> {
+    tree.iter().flat_map(|(_, t)| t.clone().to_vec()).collect()
+}
+
+/// The full Hessian of a scalar `f` over every element of `params` (flattened row-major, leaf
+/// after leaf in the tree's order): one [`hvp`] per element, so for small trees.
+///
+/// # Shapes
+/// `[n, n]` with `n` the number of elements of `params`.
+///
+/// # Example
+/// `f(w) = w0^2 w1` at `(1, 2)` has the Hessian `[[4, 2], [2, 0]]`.
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, transform::hessian, Params, Val};
+/// let dev = Device::flex();
+/// let p = Params::new().with("w", Tensor::<1>::from_floats([1.0, 2.0], &dev));
+/// let h = hessian(|p| {
+///     let w = p.get("w").unwrap();
+///     w.clone().narrow(0, 0, 1).square().mul(w.narrow(0, 1, 1))
+/// }, &p);
+/// assert_eq!(h.to_vec(), vec![4.0, 2.0, 2.0, 0.0]);
+/// ```
+pub fn hessian<F>(f: F, params: &Params) -> DynTensor
+where
+    F: Fn(&DualParams) -> Dual<DynTensor>,
+{
+    let n: usize = params.iter().map(|(_, t)| t.num_elements()).sum();
+    let device = params
+        .iter()
+        .next()
+        .map(|(_, t)| t.device())
+        .expect("a non-empty tree");
+    let rows: Vec<f32> = (0..n)
+        .flat_map(|k| flat(&hvp(&f, params, &basis(params, k)).1))
+        .collect();
+    DynTensor::from_floats(rows, &[n, n], &device)
+}
+
+/// The Jacobian of `f` at `x` by forward mode: one [`Dual`] pass per input element (cheap when
+/// the input is small).
+///
+/// # Shapes
+/// `x: [..]` with `m` elements, `f(x): [..]` with `k` elements -> `[k, m]`.
+///
+/// # Example
+/// `f(x) = (x0 x1, x0 + x1)` at `(2, 3)`: `[[3, 2], [1, 1]]`.
+/// ```
+/// use duet_core::{burn::tensor::Device, transform::jacfwd, DynTensor, Val};
+/// let x = DynTensor::from_floats(vec![2.0, 3.0], &[2], &Device::flex());
+/// let j = jacfwd(|x| {
+///     let (a, b) = (x.clone().narrow(0, 0, 1), x.narrow(0, 1, 1));
+///     Val::cat(vec![a.clone().mul(b.clone()), a.add(b)], 0)
+/// }, &x);
+/// assert_eq!(j.to_vec(), vec![3.0, 2.0, 1.0, 1.0]);
+/// ```
+pub fn jacfwd<F>(f: F, x: &DynTensor) -> DynTensor
+where
+    F: Fn(Dual<DynTensor>) -> Dual<DynTensor>,
+{
+    let m = x.num_elements();
+    let mut cols = Vec::with_capacity(m);
+    for i in 0..m {
+        let mut e = vec![0.0f32; m];
+        e[i] = 1.0;
+        let t = DynTensor::from_floats(e, &x.dims(), &x.device());
+        cols.push(f(Dual::new(x.clone(), t)).tangent_or_zeros().to_vec());
+    }
+    let k = cols.first().map_or(0, Vec::len);
+    let rows: Vec<f32> = (0..k)
+        .flat_map(|r| cols.iter().map(move |c| c[r]))
+        .collect();
+    DynTensor::from_floats(rows, &[k, m], &x.device())
+}
+
+/// The Jacobian of `f` at `x` by reverse mode: one backward pass per output element (cheap when
+/// the output is small).
+///
+/// # Shapes
+/// As [`jacfwd`]: `[k, m]`.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::Device, transform::jacrev, DynTensor, Val};
+/// let x = DynTensor::from_floats(vec![2.0, 3.0], &[2], &Device::flex());
+/// let j = jacrev(|x| {
+///     let (a, b) = (x.clone().narrow(0, 0, 1), x.narrow(0, 1, 1));
+///     Val::cat(vec![a.clone().mul(b.clone()), a.add(b)], 0)
+/// }, &x);
+/// assert_eq!(j.to_vec(), vec![3.0, 2.0, 1.0, 1.0]);
+/// ```
+pub fn jacrev<F>(f: F, x: &DynTensor) -> DynTensor
+where
+    F: Fn(DynTensor) -> DynTensor,
+{
+    let tree = Params::new().with("x", x.clone());
+    let k = f(x.clone()).num_elements();
+    let rows: Vec<f32> = (0..k)
+        .flat_map(|r| {
+            let (_, g) = crate::value_and_grad(
+                |p| {
+                    let y = f(p.get_dyn("x").expect("the input").clone());
+                    let n = y.num_elements();
+                    y.reshape(&[n]).narrow(0, r, 1).into_rank::<1>()
+                },
+                &tree,
+            );
+            g.get_dyn("x").expect("its gradient").clone().to_vec()
+        })
+        .collect();
+    DynTensor::from_floats(rows, &[k, x.num_elements()], &x.device())
 }

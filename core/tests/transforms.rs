@@ -125,3 +125,190 @@ fn a_pinns_input_derivatives_and_residual_gradient_match_torch_func() {
         );
     }
 }
+
+/// The MLP of `mlp_hessian`: Linear(5,8), tanh, Linear(8,3).
+fn small_mlp<V: Val>(x: V, lift: &impl Fn(&str) -> V) -> V {
+    let p = Params::new();
+    dense(&p, "2", dense(&p, "0", x, lift).act(Act::Tanh), lift)
+}
+
+/// For each PyTorch flat index of `names` (row-major, `[out, in]` dense weights), the flat index
+/// of the same element in duet's layout (`[in, out]`), over the concatenated tree.
+fn torch_to_duet_index(fx: &Fixture, prefix: &str, names: &[String]) -> Vec<usize> {
+    let mut perm = Vec::new();
+    let mut offset = 0;
+    for n in names {
+        let shape = &fx.get(&format!("{prefix}{n}")).shape;
+        match shape[..] {
+            [o, i] => {
+                for a in 0..o {
+                    for b in 0..i {
+                        perm.push(offset + b * o + a);
+                    }
+                }
+            }
+            _ => perm.extend(offset..offset + shape.iter().product::<usize>()),
+        }
+        offset += shape.iter().product::<usize>();
+    }
+    perm
+}
+
+#[test]
+fn a_small_mlps_hessian_and_input_jacobian_match_torch_func() {
+    use duet_core::transform::{hessian, jacfwd, jacrev};
+    let (fx, dev) = (fixture(), Device::flex());
+    let names = manifest_params("mlp_hessian");
+    let params = duet_tree(&fx, "mlp_hessian.", &names, &dev);
+    let x = t(&fx, "mlp_hessian.x", &dev);
+    let labels = fx.int::<1>("mlp_hessian.labels", &dev);
+    let loss = |p: &duet_core::transform::DualParams| {
+        let logits = small_mlp(Dual::zero_tangent(x.clone()), &|n| p.get(n).unwrap());
+        duet_core::layers::cross_entropy(logits, labels.clone(), &Default::default())
+    };
+    let h = hessian(loss, &params).to_vec();
+    let n = 75;
+    assert_eq!(h.len(), n * n);
+    let perm = torch_to_duet_index(&fx, "mlp_hessian.", &names);
+    let in_torch_order: Vec<f32> = (0..n)
+        .flat_map(|r| perm.iter().map(move |&c| (r, c)))
+        .map(|(r, c)| h[perm[r] * n + c])
+        .collect();
+    let want = fx.get("mlp_hessian.hessian").f32s.clone();
+    assert_close("mlp: hessian", &in_torch_order, &want, 1e-4, 1e-6);
+    // The Hessian is symmetric, and not trivially so.
+    assert!((0..n).all(|r| (0..n).all(|c| (h[r * n + c] - h[c * n + r]).abs() < 1e-5)));
+    // d logits[0] / d x[0], both ways.
+    let x0 = x.clone().narrow(0, 0, 1);
+    let fwd = jacfwd(
+        |x| {
+            small_mlp(x, &|n| {
+                Dual::zero_tangent(params.get_dyn(n).unwrap().clone())
+            })
+        },
+        &x0,
+    );
+    let rev = jacrev(
+        |x| small_mlp(x, &|n| params.get_dyn(n).unwrap().clone()),
+        &x0,
+    );
+    let want = fx.get("mlp_hessian.jacobian").f32s.clone();
+    assert_eq!(fwd.dims(), vec![3, 5]);
+    assert_close("mlp: jacfwd", &fwd.to_vec(), &want, 1e-4, 1e-6);
+    assert_close("mlp: jacrev", &rev.to_vec(), &want, 1e-4, 1e-6);
+}
+
+/// The MAML sinusoid regressor: Linear(1,40), relu, Linear(40,40), relu, Linear(40,1).
+fn sine_net<V: Val>(x: V, lift: &impl Fn(&str) -> V) -> V {
+    let p = Params::new();
+    let h = dense(&p, "0", x, lift).act(Act::Relu);
+    let h = dense(&p, "2", h, lift).act(Act::Relu);
+    dense(&p, "4", h, lift)
+}
+
+#[test]
+fn second_order_maml_matches_torch_func_and_differs_from_first_order() {
+    use duet_core::layers::mse;
+    use duet_core::transform::hvp;
+    let (fx, dev) = (fixture(), Device::flex());
+    let names = manifest_params("maml");
+    let theta0 = duet_tree(&fx, "maml.init.", &names, &dev);
+    let get = |k: &str| t(&fx, &format!("maml.{k}"), &dev);
+    let (sx, sy, qx, qy) = (
+        get("support_x"),
+        get("support_y"),
+        get("query_x"),
+        get("query_y"),
+    );
+    let alpha = 0.01;
+    // Plain loss and gradient on a split.
+    let loss_grad = |p: &Params, x: &DynTensor, y: &DynTensor| {
+        value_and_grad(
+            |p| {
+                mse(
+                    sine_net(x.clone(), &|n| p.get_dyn(n).unwrap().clone()),
+                    y.clone(),
+                )
+                .into_rank::<1>()
+            },
+            p,
+        )
+    };
+    // The inner loop: two SGD steps on the support set.
+    let mut thetas = vec![theta0.clone()];
+    let mut support_losses = Vec::new();
+    for _ in 0..2 {
+        let (l, g) = loss_grad(thetas.last().unwrap(), &sx, &sy);
+        support_losses.push(l.into_scalar::<f32>());
+        let next = thetas
+            .last()
+            .unwrap()
+            .zip_map(&g, |p, g| p - g * alpha as f32)
+            .unwrap();
+        thetas.push(next);
+    }
+    let (l, _) = loss_grad(&thetas[2], &sx, &sy);
+    support_losses.push(l.into_scalar::<f32>());
+    let (meta_loss, fomaml) = loss_grad(&thetas[2], &qx, &qy);
+    // Second order: u = grad L_q(theta_2); u <- u - alpha H_s(theta_k) u, for k = 1, 0.
+    let mut u = fomaml.clone();
+    for k in [1, 0] {
+        let support = |p: &duet_core::transform::DualParams| {
+            mse(
+                sine_net(Dual::zero_tangent(sx.clone()), &|n| p.get(n).unwrap()),
+                Dual::zero_tangent(sy.clone()),
+            )
+        };
+        let (_, hu) = hvp(support, &thetas[k], &u);
+        u = u.zip_map(&hu, |u, hu| u - hu * alpha as f32).unwrap();
+    }
+    let want = |k: &str| fx.get(&format!("maml.{k}")).f32s.clone();
+    assert_close(
+        "maml: support_losses",
+        &support_losses,
+        &want("support_losses"),
+        1e-4,
+        1e-6,
+    );
+    assert_close(
+        "maml: meta_loss",
+        &DynTensor::from(meta_loss).to_vec(),
+        &want("meta_loss"),
+        1e-4,
+        1e-6,
+    );
+    let mut diff = 0.0f32;
+    for n in &names {
+        let back = |t: &Params| {
+            let g = t.get_dyn(n).unwrap().clone();
+            if g.rank() == 2 { transpose(g) } else { g }.to_vec()
+        };
+        assert_close(
+            &format!("maml: adapted {n}"),
+            &back(&thetas[2]),
+            &want(&format!("adapted.{n}")),
+            1e-4,
+            1e-6,
+        );
+        assert_close(
+            &format!("maml: fomaml_grad {n}"),
+            &back(&fomaml),
+            &want(&format!("fomaml_grad.{n}")),
+            1e-4,
+            1e-6,
+        );
+        assert_close(
+            &format!("maml: meta_grad {n}"),
+            &back(&u),
+            &want(&format!("meta_grad.{n}")),
+            1e-4,
+            1e-6,
+        );
+        diff += back(&u)
+            .iter()
+            .zip(back(&fomaml))
+            .map(|(a, b)| (a - b).abs())
+            .sum::<f32>();
+    }
+    assert!(diff > 1e-3, "the second-order terms matter in this task");
+}
