@@ -1,8 +1,9 @@
-//! Function transformations over parameter trees, built on [`Dual`] values: [`jvp`] (forward
-//! mode) and [`hvp`] (exact Hessian-vector products, reverse over forward), in the style of
-//! `torch.func` and JAX.
+//! Function transformations over parameter trees, in the style of `torch.func` and JAX: [`jvp`]
+//! (forward mode, on [`Dual`] values), [`hvp`] (exact Hessian-vector products, reverse over
+//! forward), [`hessian`], [`jacfwd`], [`jacrev`], and [`per_example_grads`] (on [`PerExample`]
+//! values, one backward pass).
 
-use crate::layers::Dual;
+use crate::layers::{Dual, PerExample};
 use crate::{value_and_grad_with_aux, DynTensor, Params, Val};
 use burn::tensor::Tensor;
 
@@ -247,4 +248,68 @@ where
         })
         .collect();
     DynTensor::from_floats(rows, &[k, x.num_elements()], &x.device())
+}
+
+/// Params with one copy per example ([`PerExample`] values), as [`per_example_grads`] hands
+/// them to the function.
+#[derive(Clone, Debug)]
+pub struct PerExampleParams(Params);
+
+impl PerExampleParams {
+    /// The per-example copies of the param at `path` (`[B, ...]`), if the tree has it.
+    pub fn get(&self, path: &str) -> Option<PerExample> {
+        let value = self.0.get_dyn(path).ok()?.clone();
+        Some(PerExample {
+            value,
+            batched: true,
+        })
+    }
+}
+
+/// Every example's own gradient (JAX's `vmap(grad(loss))`, `torch.func.vmap(grad)`) in one
+/// backward pass: each param gets one copy per example, `f` returns the `batch` per-example
+/// losses, and the gradient of their sum with respect to the copies is, row by row, each
+/// example's gradient. Returns the summed loss and the gradients.
+///
+/// # Shapes
+/// `f` returns `[B]` or `[B, 1]`; every gradient is `[B, ...param]`.
+///
+/// # Panics
+/// A layer with per-example params other than dense and 2-D convolution weights and biases
+/// (named by [`PerExample`]).
+///
+/// # Example
+/// Loss `(w x_i)^2 / 2` with `w = 3` and `x = (1, 2)`: the gradients are `w x_i^2 = (3, 12)`.
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, layers::PerExample, transform::per_example_grads, DynTensor, Params, Val};
+/// let dev = Device::flex();
+/// let p = Params::new().with("w", Tensor::<2>::from_floats([[3.0]], &dev));
+/// let x = PerExample::plain(DynTensor::from_floats(vec![1.0, 2.0], &[2, 1], &dev));
+/// let (_, g) = per_example_grads(|p| x.dense(p.get("w").unwrap(), None).square().scale(0.5), &p, 2);
+/// assert_eq!(g.get_dyn("w").unwrap().dims(), vec![2, 1, 1]);
+/// assert_eq!(g.get_dyn("w").unwrap().to_vec(), vec![3.0, 12.0]);
+/// ```
+pub fn per_example_grads<F>(f: F, params: &Params, batch: usize) -> (Tensor<1>, Params)
+where
+    F: FnOnce(&PerExampleParams) -> PerExample,
+{
+    let copies = params.map(|t| {
+        let mut dims = vec![1];
+        dims.extend(t.dims());
+        DynTensor::cat(vec![t.reshape(&dims); batch], 0)
+    });
+    crate::value_and_grad(
+        |p| {
+            let losses = f(&PerExampleParams(p.clone())).value;
+            let n = losses.num_elements();
+            assert_eq!(
+                n,
+                batch,
+                "per_example_grads: expected {batch} losses, got {:?}",
+                losses.dims()
+            );
+            losses.reshape(&[n]).sum_dim(0).into_rank::<1>()
+        },
+        &copies,
+    )
 }

@@ -312,3 +312,90 @@ fn second_order_maml_matches_torch_func_and_differs_from_first_order() {
     }
     assert!(diff > 1e-3, "the second-order terms matter in this task");
 }
+
+/// LeNet on any value type: the layer configs of `duet_functional`'s LeNet, one by one.
+fn lenet<V: Val>(x: V, lift: &impl Fn(&str) -> V) -> V {
+    use duet_core::layers::{Conv2dConfig, ConvParams, MaxPool2dConfig, NoParams};
+    let conv = |name: &str, filters: usize, x: V| {
+        let p = ConvParams {
+            weight: lift(&format!("{name}.weight")),
+            bias: Some(lift(&format!("{name}.bias"))),
+        };
+        Conv2dConfig::new(filters, 5).apply(
+            &p,
+            x,
+            &mut Ctx {
+                mode: Mode::Eval,
+                state: &mut Params::new(),
+            },
+        )
+    };
+    let pool = |x: V| {
+        MaxPool2dConfig::new(2).apply(
+            &NoParams,
+            x,
+            &mut Ctx {
+                mode: Mode::Eval,
+                state: &mut Params::new(),
+            },
+        )
+    };
+    let h = pool(conv("conv1", 6, x).act(Act::Relu));
+    let h = pool(conv("conv2", 16, h).act(Act::Relu));
+    let n = h.dims()[0];
+    let p = Params::new();
+    let h = dense(&p, "fc1", h.reshape(&[n, 400]), lift).act(Act::Relu);
+    let h = dense(&p, "fc2", h, lift).act(Act::Relu);
+    dense(&p, "fc3", h, lift)
+}
+
+#[test]
+fn lenets_per_example_gradients_match_torch_func_in_one_backward_pass() {
+    use duet_core::layers::PerExample;
+    use duet_core::transform::per_example_grads;
+    let (fx, dev) = (fixture(), Device::flex());
+    let lenet_fx = Fixture::open(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/tests/fixtures/lenet.safetensors"
+    ));
+    let names = manifest_params("lenet");
+    let params = duet_tree(&lenet_fx, "init.", &names, &dev);
+    let x = t(&lenet_fx, "x", &dev);
+    let labels = lenet_fx.int::<1>("labels", &dev);
+    let b = x.dims()[0];
+    // Each example's own cross-entropy: -log softmax(logits_i)[y_i].
+    let (total, grads) = per_example_grads(
+        |p| {
+            lenet(PerExample::plain(x.clone()), &|n| p.get(n).unwrap())
+                .act(Act::LogSoftmax)
+                .pick(labels.clone())
+                .scale(-1.0)
+        },
+        &params,
+        b,
+    );
+    let mean = total.into_scalar::<f32>() / b as f32;
+    assert_close(
+        "lenet: loss",
+        &[mean],
+        &fx.get("lenet.loss").f32s,
+        1e-4,
+        1e-6,
+    );
+    for n in &names {
+        let g = grads.get_dyn(n).unwrap().clone();
+        // Dense weights [B, in, out] back to PyTorch's [B, out, in].
+        let g = if g.rank() == 3 {
+            Val::swap_dims(g, 1, 2)
+        } else {
+            g
+        };
+        assert_close(
+            &format!("lenet: per-example grad {n}"),
+            &g.to_vec(),
+            &fx.get(&format!("lenet.per_example_grad.{n}")).f32s,
+            1e-4,
+            1e-6,
+        );
+    }
+}
