@@ -1,0 +1,123 @@
+//! Per-example gradient norms (the building block of differentially private SGD) for a batch
+//! of the embedded digits through LeNet, in one backward pass (`transform::per_example_grads`),
+//! checked against the ordinary batch gradient (their mean).
+//!
+//!     cargo run --release -p duet-examples --example per_example_norms
+
+use duet_core::burn::tensor::Device;
+use duet_core::layers::{
+    Conv2dConfig, ConvParams, Ctx, DenseConfig, DenseParams, LayerConfig, MaxPool2dConfig,
+    NoParams, PerExample,
+};
+use duet_core::transform::per_example_grads;
+use duet_core::{value_and_grad, Act, DynTensor, Key, Mode, Params, Val};
+use duet_datasets::{digits, Loader, LoaderConfig, Transform};
+use duet_examples::functional_models::lenet;
+use duet_functional::LayerExt;
+
+/// A config's maths in evaluation mode (these layers have no state).
+fn run<C: LayerConfig, V: Val>(c: C, p: &C::Params<V>, x: V) -> V {
+    c.apply(
+        p,
+        x,
+        &mut Ctx {
+            mode: Mode::Eval,
+            state: &mut Params::new(),
+        },
+    )
+}
+
+/// LeNet's layer configs, applied one by one on any value type.
+fn lenet_on<V: Val>(x: V, lift: &impl Fn(&str) -> V) -> V {
+    let conv = |name: &str, filters: usize, x: V| {
+        let p = ConvParams {
+            weight: lift(&format!("{name}.weight")),
+            bias: Some(lift(&format!("{name}.bias"))),
+        };
+        run(Conv2dConfig::new(filters, 5), &p, x)
+    };
+    let dense = |name: &str, units: usize, x: V| {
+        let p = DenseParams {
+            weight: lift(&format!("{name}.weight")),
+            bias: Some(lift(&format!("{name}.bias"))),
+        };
+        run(DenseConfig::new(units), &p, x)
+    };
+    let pool = |x: V| run(MaxPool2dConfig::new(2), &NoParams, x);
+    let h = pool(conv("conv1", 6, x).act(Act::Relu));
+    let h = pool(conv("conv2", 16, h).act(Act::Relu));
+    let n = h.dims()[0];
+    let h = dense("fc1", 120, h.reshape(&[n, 400])).act(Act::Relu);
+    let h = dense("fc2", 84, h).act(Act::Relu);
+    dense("fc3", 10, h)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dev = Device::flex();
+    let t = Transform {
+        resize: Some((32, 32)),
+        normalize: Some((vec![0.3], vec![0.4])),
+        ..Default::default()
+    };
+    let cfg = LoaderConfig {
+        batch_size: 16,
+        shuffle: false,
+        transform: t,
+        ..Default::default()
+    };
+    let batch = Loader::new(digits()?.test, cfg, Key::new(0), dev.clone())
+        .epoch(0)
+        .next()
+        .expect("a batch")?;
+    let (x, labels) = (DynTensor::from(batch.images), batch.labels);
+    let (params, _) = lenet(10).init_model(&[1, 1, 32, 32], Key::new(0), &dev)?;
+    let b = x.dims()[0];
+    let nll = |logits: PerExample| logits.act(Act::LogSoftmax).pick(labels.clone()).scale(-1.0);
+    let (_, per_example) = per_example_grads(
+        |p| {
+            nll(lenet_on(PerExample::plain(x.clone()), &|n| {
+                p.get(n).unwrap()
+            }))
+        },
+        &params,
+        b,
+    );
+    // Each example's gradient norm over every param.
+    let mut sq = vec![0.0f32; b];
+    for (_, g) in per_example.iter() {
+        let v = g.clone().to_vec();
+        let per = v.len() / b;
+        for (i, s) in sq.iter_mut().enumerate() {
+            *s += v[i * per..(i + 1) * per].iter().map(|x| x * x).sum::<f32>();
+        }
+    }
+    println!("per-example gradient norms (LeNet at initialisation, {b} digits):");
+    for (i, s) in sq.iter().enumerate() {
+        println!("  example {i:>2}: {:.4}", s.sqrt());
+    }
+    // Their mean is the batch gradient of the mean loss.
+    let (_, batch_grad) = value_and_grad(
+        |p| {
+            lenet_on(x.clone(), &|n| p.get_dyn(n).unwrap().clone())
+                .act(Act::LogSoftmax)
+                .pick(labels.clone())
+                .mean_dim(0)
+                .scale(-1.0)
+                .reshape(&[1])
+                .into_rank::<1>()
+        },
+        &params,
+    );
+    let mut worst = 0.0f32;
+    for (path, g) in per_example.iter() {
+        let mean = g.clone().mean_dim(0).to_vec();
+        let want = batch_grad.get_dyn(path)?.clone().to_vec();
+        worst = mean
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(worst, f32::max);
+    }
+    println!("max |mean of per-example gradients - batch gradient|: {worst:.2e}");
+    Ok(())
+}
