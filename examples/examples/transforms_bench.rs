@@ -1,0 +1,142 @@
+//! duet's side of the transformation benchmark (`benchmarks/transforms.sh` runs it next to
+//! `benchmarks/transforms_torch.py`): LeNet (3x32x32, 10 classes) on a batch of B, mean
+//! cross-entropy; median ms of a gradient, a Hessian-vector product (reverse over forward) and
+//! per-example gradients (one backward pass). One JSON line per timing.
+//!
+//!     cargo run --release -p duet-examples --example transforms_bench -- [B] [REPS]
+
+use duet_core::burn::tensor::{Device, Int, Tensor};
+use duet_core::layers::{
+    cross_entropy, Conv2dConfig, ConvParams, Ctx, DenseConfig, DenseParams, Dual, LayerConfig,
+    MaxPool2dConfig, NoParams, PerExample,
+};
+use duet_core::transform::{hvp, per_example_grads};
+use duet_core::{value_and_grad, Act, DynTensor, Key, Mode, Params, Val};
+use duet_examples::functional_models::lenet;
+use duet_functional::{Layer, LayerExt};
+use std::time::Instant;
+
+/// A config's maths in evaluation mode.
+fn run<C: LayerConfig, V: Val>(c: C, p: &C::Params<V>, x: V) -> V {
+    c.apply(
+        p,
+        x,
+        &mut Ctx {
+            mode: Mode::Eval,
+            state: &mut Params::new(),
+        },
+    )
+}
+
+/// LeNet's configs on any value type (for per-example copies of the params).
+fn lenet_on<V: Val>(x: V, lift: &impl Fn(&str) -> V) -> V {
+    let conv = |name: &str, filters: usize, x: V| {
+        let p = ConvParams {
+            weight: lift(&format!("{name}.weight")),
+            bias: Some(lift(&format!("{name}.bias"))),
+        };
+        run(Conv2dConfig::new(filters, 5), &p, x)
+    };
+    let dense = |name: &str, units: usize, x: V| {
+        let p = DenseParams {
+            weight: lift(&format!("{name}.weight")),
+            bias: Some(lift(&format!("{name}.bias"))),
+        };
+        run(DenseConfig::new(units), &p, x)
+    };
+    let pool = |x: V| run(MaxPool2dConfig::new(2), &NoParams, x);
+    let h = pool(conv("conv1", 6, x).act(Act::Relu));
+    let h = pool(conv("conv2", 16, h).act(Act::Relu));
+    let n = h.dims()[0];
+    let h = dense("fc1", 120, h.reshape(&[n, 400])).act(Act::Relu);
+    let h = dense("fc2", 84, h).act(Act::Relu);
+    dense("fc3", 10, h)
+}
+
+fn median_ms(reps: usize, mut f: impl FnMut() -> f32) -> f64 {
+    // Warm-up: the allocator's pools and the thread pool settle over the first passes.
+    for _ in 0..10 {
+        f();
+    }
+    let mut ts: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t0 = Instant::now();
+            std::hint::black_box(f());
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ts.sort_by(f64::total_cmp);
+    ts[ts.len() / 2]
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let (b, reps) = (
+        args.first().copied().unwrap_or(128),
+        args.get(1).copied().unwrap_or(20),
+    );
+    let dev = Device::flex();
+    let model = lenet(10);
+    let (params, _) = model
+        .init_model(&[1, 3, 32, 32], Key::new(0), &dev)
+        .expect("LeNet");
+    let x = DynTensor::from(Key::new(1).normal([b, 3, 32, 32], 0.0, 1.0, &dev));
+    let ids: Vec<i32> = (0..b as i32).map(|i| (i * 7) % 10).collect();
+    let y = Tensor::<1, Int>::from_ints(ids.as_slice(), &dev);
+    let v = params.map_with_path(|path, t| {
+        let k = Key::new(2).fold_in(path.len() as u64 * 131 + t.num_elements() as u64);
+        DynTensor::from_floats(k.normal_vec(t.num_elements(), 0.0, 1.0), &t.dims(), &dev)
+    });
+    let read = |p: &Params| {
+        p.iter()
+            .map(|(_, t)| t.clone().sum().into_scalar::<f32>())
+            .sum::<f32>()
+    };
+    let grad_ms = median_ms(reps, || {
+        let (_, g) = value_and_grad(
+            |p| {
+                let (logits, _) = model.apply(p, &Params::new(), x.clone(), Mode::Eval);
+                cross_entropy(logits, y.clone(), &Default::default()).into_rank::<1>()
+            },
+            &params,
+        );
+        read(&g)
+    });
+    let hvp_ms = median_ms(reps, || {
+        let loss = |p: &duet_core::transform::DualParams| {
+            let (mut l, _) = model
+                .forward_jvp(
+                    p,
+                    &Params::new(),
+                    vec![Dual::zero_tangent(x.clone())],
+                    Mode::Eval,
+                )
+                .expect("forward mode");
+            cross_entropy(l.remove(0), y.clone(), &Default::default())
+        };
+        read(&hvp(loss, &params, &v).1)
+    });
+    let pe_ms = median_ms(reps, || {
+        let nll = |p: &duet_core::transform::PerExampleParams| {
+            lenet_on(PerExample::plain(x.clone()), &|n| {
+                p.get(n).expect("a param")
+            })
+            .act(Act::LogSoftmax)
+            .pick(y.clone())
+            .scale(-1.0)
+        };
+        read(&per_example_grads(nll, &params, b).1)
+    });
+    for (work, ms) in [
+        ("grad", grad_ms),
+        ("hvp", hvp_ms),
+        ("per_example_grads", pe_ms),
+    ] {
+        println!(
+            "{{\"impl\": \"duet\", \"work\": \"{work}\", \"batch\": {b}, \"median_ms\": {ms}}}"
+        );
+    }
+}
