@@ -7,9 +7,10 @@
 //!     cargo run --release -p duet-examples --example maml
 
 use duet_core::burn::tensor::Device;
-use duet_core::layers::{mse, Ctx, DenseConfig, DenseParams, Dual, LayerConfig};
+use duet_core::layers::{mse, Dual};
 use duet_core::transform::{hvp, DualParams};
-use duet_core::{value_and_grad, Act, DynTensor, Key, Mode, Params, Val};
+use duet_core::{value_and_grad, Act, DynTensor, Key, Params, Val};
+use duet_examples::on_values::mlp;
 use duet_functional::{serial, Dense, LayerExt, Relu};
 use duet_optim::{adam, Adam, Optimizer};
 
@@ -19,21 +20,7 @@ const K: usize = 10;
 
 /// `1 -> 40 -> 40 -> 1` (relu) on any value type.
 fn net<V: Val>(x: V, lift: &impl Fn(&str) -> V) -> V {
-    let dense = |name: &str, x: V| {
-        let p = DenseParams {
-            weight: lift(&format!("{name}.weight")),
-            bias: Some(lift(&format!("{name}.bias"))),
-        };
-        let units = p.weight.dims()[1];
-        let cx = &mut Ctx {
-            mode: Mode::Eval,
-            state: &mut Params::new(),
-        };
-        LayerConfig::apply(&DenseConfig::new(units), &p, x, cx)
-    };
-    let h = dense("0", x).act(Act::Relu);
-    let h = dense("2", h).act(Act::Relu);
-    dense("4", h)
+    mlp(&["0", "2", "4"], Act::Relu, x, lift)
 }
 
 /// One task: `(support x, support y, query x, query y)`, each `[K, 1]`.

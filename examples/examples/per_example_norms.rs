@@ -5,52 +5,13 @@
 //!     cargo run --release -p duet-examples --example per_example_norms
 
 use duet_core::burn::tensor::Device;
-use duet_core::layers::{
-    Conv2dConfig, ConvParams, Ctx, DenseConfig, DenseParams, LayerConfig, MaxPool2dConfig,
-    NoParams, PerExample,
-};
+use duet_core::layers::PerExample;
 use duet_core::transform::per_example_grads;
-use duet_core::{value_and_grad, Act, DynTensor, Key, Mode, Params, Val};
+use duet_core::{value_and_grad, Act, DynTensor, Key, Val};
 use duet_datasets::{digits, Loader, LoaderConfig, Transform};
 use duet_examples::functional_models::lenet;
+use duet_examples::on_values::lenet as lenet_on;
 use duet_functional::LayerExt;
-
-/// A config's maths in evaluation mode (these layers have no state).
-fn run<C: LayerConfig, V: Val>(c: C, p: &C::Params<V>, x: V) -> V {
-    c.apply(
-        p,
-        x,
-        &mut Ctx {
-            mode: Mode::Eval,
-            state: &mut Params::new(),
-        },
-    )
-}
-
-/// LeNet's layer configs, applied one by one on any value type.
-fn lenet_on<V: Val>(x: V, lift: &impl Fn(&str) -> V) -> V {
-    let conv = |name: &str, filters: usize, x: V| {
-        let p = ConvParams {
-            weight: lift(&format!("{name}.weight")),
-            bias: Some(lift(&format!("{name}.bias"))),
-        };
-        run(Conv2dConfig::new(filters, 5), &p, x)
-    };
-    let dense = |name: &str, units: usize, x: V| {
-        let p = DenseParams {
-            weight: lift(&format!("{name}.weight")),
-            bias: Some(lift(&format!("{name}.bias"))),
-        };
-        run(DenseConfig::new(units), &p, x)
-    };
-    let pool = |x: V| run(MaxPool2dConfig::new(2), &NoParams, x);
-    let h = pool(conv("conv1", 6, x).act(Act::Relu));
-    let h = pool(conv("conv2", 16, h).act(Act::Relu));
-    let n = h.dims()[0];
-    let h = dense("fc1", 120, h.reshape(&[n, 400])).act(Act::Relu);
-    let h = dense("fc2", 84, h).act(Act::Relu);
-    dense("fc3", 10, h)
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dev = Device::flex();

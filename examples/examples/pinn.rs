@@ -6,29 +6,16 @@
 //!     cargo run --release -p duet-examples --example pinn
 
 use duet_core::burn::tensor::Device;
-use duet_core::layers::{Ctx, DenseConfig, DenseParams, Dual, LayerConfig};
-use duet_core::{value_and_grad, Act, DynTensor, Key, Mode, Params, Val};
+use duet_core::layers::Dual;
+use duet_core::{value_and_grad, Act, DynTensor, Key, Val};
+use duet_examples::on_values::mlp;
 use duet_functional::{serial, Dense, LayerExt, Tanh};
 use duet_optim::{adam, Adam, Optimizer};
 use std::f64::consts::PI;
 
-/// The MLP `1 -> 16 -> 16 -> 1` (tanh) on any value type, params read through `lift`.
+/// The MLP `1 -> 16 -> 16 -> 1` (tanh) on any value type.
 fn net<V: Val>(x: V, lift: &impl Fn(&str) -> V) -> V {
-    let dense = |name: &str, x: V| {
-        let p = DenseParams {
-            weight: lift(&format!("{name}.weight")),
-            bias: Some(lift(&format!("{name}.bias"))),
-        };
-        let units = p.weight.dims()[1];
-        let cx = &mut Ctx {
-            mode: Mode::Eval,
-            state: &mut Params::new(),
-        };
-        LayerConfig::apply(&DenseConfig::new(units), &p, x, cx)
-    };
-    let h = dense("0", x).act(Act::Tanh);
-    let h = dense("2", h).act(Act::Tanh);
-    dense("4", h)
+    mlp(&["0", "2", "4"], Act::Tanh, x, lift)
 }
 
 fn main() {

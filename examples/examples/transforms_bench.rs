@@ -6,52 +6,13 @@
 //!     cargo run --release -p duet-examples --example transforms_bench -- [B] [REPS]
 
 use duet_core::burn::tensor::{Device, Int, Tensor};
-use duet_core::layers::{
-    cross_entropy, Conv2dConfig, ConvParams, Ctx, DenseConfig, DenseParams, Dual, LayerConfig,
-    MaxPool2dConfig, NoParams, PerExample,
-};
+use duet_core::layers::{cross_entropy, Dual, PerExample};
 use duet_core::transform::{hvp, per_example_grads};
 use duet_core::{value_and_grad, Act, DynTensor, Key, Mode, Params, Val};
 use duet_examples::functional_models::lenet;
+use duet_examples::on_values::lenet as lenet_on;
 use duet_functional::{Layer, LayerExt};
 use std::time::Instant;
-
-/// A config's maths in evaluation mode.
-fn run<C: LayerConfig, V: Val>(c: C, p: &C::Params<V>, x: V) -> V {
-    c.apply(
-        p,
-        x,
-        &mut Ctx {
-            mode: Mode::Eval,
-            state: &mut Params::new(),
-        },
-    )
-}
-
-/// LeNet's configs on any value type (for per-example copies of the params).
-fn lenet_on<V: Val>(x: V, lift: &impl Fn(&str) -> V) -> V {
-    let conv = |name: &str, filters: usize, x: V| {
-        let p = ConvParams {
-            weight: lift(&format!("{name}.weight")),
-            bias: Some(lift(&format!("{name}.bias"))),
-        };
-        run(Conv2dConfig::new(filters, 5), &p, x)
-    };
-    let dense = |name: &str, units: usize, x: V| {
-        let p = DenseParams {
-            weight: lift(&format!("{name}.weight")),
-            bias: Some(lift(&format!("{name}.bias"))),
-        };
-        run(DenseConfig::new(units), &p, x)
-    };
-    let pool = |x: V| run(MaxPool2dConfig::new(2), &NoParams, x);
-    let h = pool(conv("conv1", 6, x).act(Act::Relu));
-    let h = pool(conv("conv2", 16, h).act(Act::Relu));
-    let n = h.dims()[0];
-    let h = dense("fc1", 120, h.reshape(&[n, 400])).act(Act::Relu);
-    let h = dense("fc2", 84, h).act(Act::Relu);
-    dense("fc3", 10, h)
-}
 
 fn median_ms(reps: usize, mut f: impl FnMut() -> f32) -> f64 {
     // Warm-up: the allocator's pools and the thread pool settle over the first passes.

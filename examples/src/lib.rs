@@ -2,7 +2,8 @@
 //!
 //! Example models to read and run: LeNet-5, AlexNet (CIFAR-sized) and an MLP, written with the
 //! functional API ([`functional_models`]), with the module API ([`module_models`]), and directly
-//! with burn ([`burn_models`], the overhead baseline); the architectures by name ([`models`]);
+//! with burn ([`burn_models`], the overhead baseline), and over any value type for the function
+//! transformations ([`on_values`]); the architectures by name ([`models`]);
 //! what a checkpoint records about its run ([`run_info`]); and the `duet` command ([`cli`]).
 
 pub mod burn_models;
@@ -10,4 +11,5 @@ pub mod cli;
 pub mod functional_models;
 pub mod models;
 pub mod module_models;
+pub mod on_values;
 pub mod run_info;

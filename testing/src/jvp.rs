@@ -4,32 +4,13 @@
 
 use crate::fixture::{assert_close, case_tolerance_scale, Fixture};
 use crate::manifest::Case;
+use crate::run::leaf;
 use duet_core::burn::tensor::Device;
 use duet_core::checkpoint::torch::{layout, Layout};
 use duet_core::layers::Dual;
 use duet_core::transform::DualParams;
 use duet_core::{DynTensor, Key, Mode, Params};
 use duet_functional::Layer;
-
-/// A fixture tensor in duet's layout: integers as floats, a scalar as `[1]`.
-fn leaf(fx: &Fixture, name: &str, l: Layout, dev: &Device) -> DynTensor {
-    let s = fx.get(name);
-    let vals = if s.f32s.is_empty() {
-        s.i64s.iter().map(|&i| i as f32).collect()
-    } else {
-        s.f32s.clone()
-    };
-    let shape = if s.shape.is_empty() {
-        vec![1]
-    } else {
-        s.shape.clone()
-    };
-    let t = DynTensor::from_floats(vals, &shape, dev);
-    match l {
-        Layout::Same => t,
-        Layout::Transpose => t.into_rank::<2>().transpose().into(),
-    }
-}
 
 /// Runs `layer` on the case's primals with their tangents (`t_<name>`; none for integer inputs
 /// and constants) and compares the output and its tangent with PyTorch's `output` and

@@ -27,7 +27,7 @@ pub enum Api {
 
 /// A fixture tensor in duet's layout: integer values as floats, a scalar as `[1]`, transposed
 /// when `layout` says so.
-fn leaf(fx: &Fixture, name: &str, l: Layout, dev: &Device) -> DynTensor {
+pub(crate) fn leaf(fx: &Fixture, name: &str, l: Layout, dev: &Device) -> DynTensor {
     let s = fx.get(name);
     let vals = if s.f32s.is_empty() {
         s.i64s.iter().map(|&i| i as f32).collect()
