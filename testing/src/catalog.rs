@@ -6,8 +6,8 @@ use crate::manifest::Case;
 use duet_core::burn::tensor::Device;
 use duet_core::layers::{
     AdaptiveAvgPool2dConfig, AvgPool2dConfig, BatchNormConfig, Conv1dConfig, Conv2dConfig,
-    ConvTranspose2dConfig, DenseConfig, GroupNormConfig, LayerConfig, LayerNormConfig,
-    MaxPool2dConfig, PReluConfig,
+    ConvTranspose2dConfig, DenseConfig, EmbeddingConfig, GroupNormConfig, LayerConfig,
+    LayerNormConfig, MaxPool2dConfig, PReluConfig,
 };
 use duet_core::ops::CrossEntropy;
 use duet_functional as functional;
@@ -51,7 +51,8 @@ where
     }
 }
 
-/// A function with no module form.
+/// A layer checked through the functional API only (a loss; an embedding, whose module takes
+/// integer ids).
 fn function(l: impl functional::Layer + 'static) -> UnderTest {
     UnderTest {
         functional: Box::new(l),
@@ -60,9 +61,9 @@ fn function(l: impl functional::Layer + 'static) -> UnderTest {
     }
 }
 
-/// The layer under test for `case`, or `None` for the kinds whose module form differs from
-/// the op the case was generated from (recurrent cells, packed attention, integer ids): the
-/// module suite checks those with their own arms, the core suite at the op level.
+/// The layer under test for `case`, or `None` for the kinds whose layer form differs from the
+/// op the case was generated from (recurrent cells, packed attention): the module suite checks
+/// those with its own arms, the core suite at the op level.
 ///
 /// # Panics
 /// A kind that is not in the table (add a row), or an unknown hyper-parameter.
@@ -109,7 +110,10 @@ pub fn under_test(case: &Case) -> Option<UnderTest> {
             }),
             f => panic!("{}: unknown loss {f:?}", case.name),
         },
-        "embedding" | "lstm_cell" | "gru_cell" | "multi_head_attention" => return None,
+        // Ids travel as floats in the functional stack; the module takes integer ids, so its
+        // form is checked by the module suite's own arm.
+        "embedding" => function(EmbeddingConfig::new(weight(0), weight(1))),
+        "lstm_cell" | "gru_cell" | "multi_head_attention" => return None,
         k => panic!(
             "{}: unknown kind `{k}`: add a row to testing/src/catalog.rs",
             case.name
@@ -132,6 +136,7 @@ pub const KINDS: &[&str] = &[
     "group_norm",
     "prelu",
     "activation",
+    "embedding",
     "loss",
 ];
 
