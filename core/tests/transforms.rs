@@ -1,8 +1,11 @@
 //! Nested forward mode against PyTorch's `torch.func` (fixtures/transforms.*): a PINN's u_x and
 //! u_xx with respect to its input (forward over forward, `Dual<Dual<_>>` through the layer
 //! configs) and the gradient of its residual loss with respect to the params (reverse over
-//! forward over forward). At 1e-4 relative. The layer jvps and LeNet's Hessian-vector product
-//! run through the functional API (`layers-functional/tests/transforms.rs`).
+//! forward over forward), a small MLP's Hessian and input Jacobian, second-order MAML, LeNet's
+//! per-example gradients, and the jvp of the layer cases whose functional layer differs from the
+//! case (the LSTM/GRU cells, packed attention) through their core functions. At 1e-4 relative.
+//! The other layer jvps and LeNet's Hessian-vector product run through the functional API
+//! (`layers-functional/tests/transforms.rs`).
 
 use duet_core::burn::tensor::Device;
 use duet_core::layers::{Ctx, DenseConfig, DenseParams, Dual, LayerConfig};
@@ -398,4 +401,92 @@ fn lenets_per_example_gradients_match_torch_func_in_one_backward_pass() {
             1e-6,
         );
     }
+}
+
+#[test]
+fn the_jvp_of_the_recurrent_cells_and_packed_attention_matches_torch_func() {
+    use duet_core::layers::{
+        gru_cell, lstm_cell, AttentionParams, MultiHeadAttentionConfig, RnnParams,
+    };
+    use duet_core::ops::AttentionMask;
+    let (fx, dev) = (fixture(), Device::flex());
+    // A primal with its tangent from case `c`; `f` maps both (PyTorch's layout to duet's).
+    let dual = |c: &str, n: &str, f: &dyn Fn(DynTensor) -> DynTensor| Dual {
+        value: f(t(&fx, &format!("{c}.{n}"), &dev)),
+        tangent: Some(f(t(&fx, &format!("{c}.t_{n}"), &dev))),
+    };
+    let same = |x: DynTensor| x;
+    let check = |c: &str, y: Dual<DynTensor>| {
+        let want = |k: &str| fx.get(&format!("{c}.{k}")).f32s.clone();
+        assert_close(
+            &format!("{c}: output"),
+            &y.value.to_vec(),
+            &want("output"),
+            1e-4,
+            1e-6,
+        );
+        assert_close(
+            &format!("{c}: jvp_output"),
+            &y.tangent_or_zeros().to_vec(),
+            &want("jvp_output"),
+            1e-4,
+            1e-6,
+        );
+    };
+    let rnn = |c: &str| RnnParams {
+        weight_ih: dual(c, "weight_ih", &transpose),
+        weight_hh: dual(c, "weight_hh", &transpose),
+        bias_ih: Some(dual(c, "bias_ih", &same)),
+        bias_hh: Some(dual(c, "bias_hh", &same)),
+    };
+    let c = "jvp.lstm_cell";
+    let (h, cell) = lstm_cell(
+        dual(c, "x", &same),
+        dual(c, "h", &same),
+        dual(c, "c", &same),
+        &rnn(c),
+    );
+    check(c, Val::cat(vec![h, cell], 1));
+    let c = "jvp.gru_cell";
+    check(
+        c,
+        gru_cell(dual(c, "x", &same), dual(c, "h", &same), &rnn(c)),
+    );
+    // PyTorch packs the q, k, v projections as rows of one [3E, E] weight.
+    let c = "jvp.multi_head_attention";
+    let e = fx.get(&format!("{c}.out_proj_weight")).shape[0];
+    let part = |i: usize| {
+        move |w: DynTensor| -> DynTensor {
+            match w.rank() {
+                2 => transpose(Val::narrow(w, 0, i * e, e)),
+                _ => Val::narrow(w, 0, i * e, e),
+            }
+        }
+    };
+    let proj = |i: usize| DenseParams {
+        weight: dual(c, "in_proj_weight", &part(i)),
+        bias: Some(dual(c, "in_proj_bias", &part(i))),
+    };
+    let p = AttentionParams {
+        q_proj: proj(0),
+        k_proj: proj(1),
+        v_proj: proj(2),
+        out_proj: DenseParams {
+            weight: dual(c, "out_proj_weight", &transpose),
+            bias: Some(dual(c, "out_proj_bias", &same)),
+        },
+    };
+    let case = cases(DIR, "transforms")
+        .into_iter()
+        .find(|k| k.name == c)
+        .expect("the case");
+    let heads = case.hyper.usize("heads");
+    let y = MultiHeadAttentionConfig::new(heads).attend(
+        &p,
+        dual(c, "q", &same),
+        dual(c, "k", &same),
+        dual(c, "v", &same),
+        &AttentionMask::default(),
+    );
+    check(c, y);
 }
