@@ -6,9 +6,10 @@ use duet_core::burn::module::Module;
 use duet_core::burn::tensor::{Device, Tensor};
 use duet_core::layers::Conv2dConfig;
 use duet_core::ops::{ConvSpec, Padding};
-use duet_core::{Key, Mode};
+use duet_core::{Key, Mode, Val};
 use duet_module::{
-    Act, Build, Conv2d, Dropout, Flatten, Layer, Linear, MaxPool2d, Rngs, Sequential,
+    sub, Act, Build, Conv2d, Dropout, Flatten, Layer, Lift, Linear, MaxPool2d, Rngs, Sequential,
+    ValForward,
 };
 use duet_train::{Forward, ImageClassifier, ModuleModel};
 
@@ -66,6 +67,29 @@ impl Forward<Tensor<4>, Tensor<2>> for LeNet {
         let x = relu(self.fc1.forward(x));
         let x = relu(self.fc2.forward(x));
         self.fc3.forward(x)
+    }
+}
+
+/// LeNet on any value type (the function transformations of `duet_core::transform`): each
+/// field reads its params under its own name.
+impl ValForward for LeNet {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
+        let pool = |x: V| self.pool.forward_val(lift, x, mode);
+        let h = self.conv1.forward_val(&sub(lift, "conv1"), x, mode);
+        let h = pool(h.act(Act::Relu));
+        let h = self.conv2.forward_val(&sub(lift, "conv2"), h, mode);
+        let h = pool(h.act(Act::Relu));
+        let n = h.dims()[0];
+        let flat = h.dims()[1..].iter().product();
+        let h = self
+            .fc1
+            .forward_val(&sub(lift, "fc1"), h.reshape(&[n, flat]), mode)
+            .act(Act::Relu);
+        let h = self
+            .fc2
+            .forward_val(&sub(lift, "fc2"), h, mode)
+            .act(Act::Relu);
+        self.fc3.forward_val(&sub(lift, "fc3"), h, mode)
     }
 }
 

@@ -8,7 +8,7 @@ use duet_core::layers::{cross_entropy, Dual};
 use duet_core::transform::{hvp, jvp};
 use duet_core::{DynTensor, Key, Mode, Params};
 use duet_functional::*;
-use duet_testing::{assert_close, cases, jvp_case, test_device, under_test, Fixture};
+use duet_testing::{assert_close, cases, jvp_case, test_device, under_test, Api, Fixture};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/fixtures");
 const LENET: &str = concat!(
@@ -28,7 +28,7 @@ fn the_jvp_of_every_catalog_layer_and_loss_matches_torch_func() {
         .filter(|c| c.name.starts_with("jvp."))
     {
         let Some(ut) = under_test(case) else { continue };
-        jvp_case(ut.functional.as_ref(), case, &fx, &dev);
+        jvp_case(&ut, Api::Functional, case, &fx, &dev);
         ran.push(case.name.clone());
     }
     eprintln!("{} cases: {ran:?}", ran.len());

@@ -61,6 +61,7 @@ mod recurrent;
 mod rngs;
 mod sequential;
 mod summary;
+mod val_forward;
 
 // Globs for the layer families: a new layer needs no edit here.
 pub use activation::*;
@@ -78,3 +79,4 @@ pub use recurrent::*;
 pub use rngs::{KeyStream, Rngs};
 pub use sequential::{Layer, Sequential};
 pub use summary::summary;
+pub use val_forward::{sub, Lift, ValForward};

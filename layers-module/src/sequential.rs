@@ -1,11 +1,12 @@
 //! [`Sequential`]: a list of [`Layer`]s for the simple cases, with PyTorch's index paths.
 
+use crate::val_forward::{sub, Lift, ValForward};
 use crate::*;
 use duet_core::burn::module::{
     Content, Devices, Module, ModuleDisplay, ModuleDisplayDefault, ModuleMapper, ModuleVisitor,
 };
 use duet_core::burn::tensor::Device;
-use duet_core::{DynTensor, Mode};
+use duet_core::{DynTensor, Mode, Val};
 
 /// Runs `$f` on `$x` at its rank (1 to 6) and erases the rank again.
 macro_rules! by_rank {
@@ -70,6 +71,14 @@ macro_rules! catalog {
                         let ($x, $mode) = (x, mode);
                         $run
                     })*
+                }
+            }
+        }
+
+        impl ValForward for Layer {
+            fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
+                match self {
+                    $(Layer::$ty(l) => l.forward_val(lift, x, mode),)*
                 }
             }
         }
@@ -252,3 +261,14 @@ impl ModuleDisplayDefault for Sequential {
 }
 
 impl ModuleDisplay for Sequential {}
+
+/// Layer `i` reads its params under `i.`, as in the module's own paths.
+impl ValForward for Sequential {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
+        self.layers.iter().enumerate().fold(x, |x, (i, l)| {
+            let prefix = i.to_string();
+            let child = sub(lift, &prefix);
+            l.forward_val(&child, x, mode.child(i))
+        })
+    }
+}

@@ -1,0 +1,90 @@
+//! The transformations through a module model: LeNet written with the module API
+//! (`ValForward` for its struct), its Hessian-vector product and jvps against `torch.func`
+//! (core/tests/fixtures/transforms.*), equal to the functional LeNet's.
+
+use duet_core::burn::tensor::Device;
+use duet_core::checkpoint::torch::from_torch;
+use duet_core::layers::{cross_entropy, Dual};
+use duet_core::transform::{hvp, jvp, DualParams};
+use duet_core::{load_module_params, module_params, DynTensor, Mode, Params};
+use duet_examples::functional_models::torch_kinds;
+use duet_examples::models::ModelKind;
+use duet_examples::module_models::LeNet;
+use duet_module::{Rngs, ValForward};
+use duet_testing::{assert_close, cases, Fixture};
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/fixtures");
+const LENET: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/lenet.safetensors"
+);
+
+/// PyTorch-named tensors under `prefix`, in PyTorch's layout.
+fn torch_tree(fx: &Fixture, prefix: &str, names: &[String], dev: &Device) -> Params {
+    let t = |n: &str| {
+        let s = fx.get(&format!("{prefix}{n}"));
+        DynTensor::from_floats(s.f32s.clone(), &s.shape, dev)
+    };
+    names.iter().map(|n| (n.clone(), t(n))).collect()
+}
+
+#[test]
+fn a_module_lenets_hessian_vector_product_matches_torch_func() {
+    let dev = Device::flex();
+    let (fx, lenet_fx) = (
+        Fixture::open(format!("{DIR}/transforms.safetensors")),
+        Fixture::open(LENET),
+    );
+    let names = cases(DIR, "transforms")
+        .into_iter()
+        .find(|c| c.name == "lenet")
+        .unwrap()
+        .params;
+    let kinds = torch_kinds(ModelKind::Lenet, [3, 32, 32], 10);
+    let m = LeNet::new(3, 10, &mut Rngs::new(0), &dev);
+    let params = from_torch(
+        &torch_tree(&lenet_fx, "init.", &names, &dev),
+        &module_params(&m),
+        &kinds,
+    )
+    .unwrap();
+    let m = load_module_params(m, &params).unwrap();
+    let v = from_torch(&torch_tree(&fx, "lenet.v.", &names, &dev), &params, &kinds).unwrap();
+    let x = DynTensor::from(lenet_fx.float::<4>("x", &dev));
+    let labels = lenet_fx.int::<1>("labels", &dev);
+    let logits = |p: &DualParams| {
+        m.forward_val(
+            &|n| p.get(n).unwrap(),
+            Dual::zero_tangent(x.clone()),
+            Mode::Eval,
+        )
+    };
+    let want = |k: &str| fx.get(&format!("lenet.{k}")).f32s.clone();
+    let (_, ty) = jvp(logits, &params, &v);
+    assert_close(
+        "module lenet: jvp_logits",
+        &ty.to_vec(),
+        &want("jvp_logits"),
+        1e-4,
+        1e-6,
+    );
+    let loss = |p: &DualParams| cross_entropy(logits(p), labels.clone(), &Default::default());
+    let (dir, hv) = hvp(loss, &params, &v);
+    assert_close(
+        "module lenet: jvp_loss",
+        &DynTensor::from(dir).to_vec(),
+        &want("jvp_loss"),
+        1e-4,
+        1e-6,
+    );
+    let hv = duet_core::checkpoint::torch::to_torch(&hv, &kinds);
+    for n in &names {
+        assert_close(
+            &format!("module lenet: hvp {n}"),
+            &hv.get_dyn(n).unwrap().clone().to_vec(),
+            &want(&format!("hvp.{n}")),
+            1e-4,
+            1e-6,
+        );
+    }
+}
