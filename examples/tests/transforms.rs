@@ -1,6 +1,6 @@
 //! The transformations through a module model: LeNet written with the module API
-//! (`ValForward` for its struct), its Hessian-vector product and jvps against `torch.func`
-//! (core/tests/fixtures/transforms.*), equal to the functional LeNet's.
+//! (`ValForward` for its struct); its Hessian-vector product, jvps and per-example gradients
+//! against `torch.func` (core/tests/fixtures/transforms.*).
 
 use duet_core::burn::tensor::Device;
 use duet_core::checkpoint::torch::from_torch;
@@ -83,6 +83,60 @@ fn a_module_lenets_hessian_vector_product_matches_torch_func() {
             &format!("module lenet: hvp {n}"),
             &hv.get_dyn(n).unwrap().clone().to_vec(),
             &want(&format!("hvp.{n}")),
+            1e-4,
+            1e-6,
+        );
+    }
+}
+
+#[test]
+fn a_module_lenets_per_example_gradients_match_torch_func() {
+    use duet_core::layers::PerExample;
+    use duet_core::transform::per_example_grads;
+    use duet_core::{Act, Val};
+    let dev = Device::flex();
+    let (fx, lenet_fx) = (
+        Fixture::open(format!("{DIR}/transforms.safetensors")),
+        Fixture::open(LENET),
+    );
+    let names = cases(DIR, "transforms")
+        .into_iter()
+        .find(|c| c.name == "lenet")
+        .unwrap()
+        .params;
+    let kinds = torch_kinds(ModelKind::Lenet, [3, 32, 32], 10);
+    let m = LeNet::new(3, 10, &mut Rngs::new(0), &dev);
+    let params = from_torch(
+        &torch_tree(&lenet_fx, "init.", &names, &dev),
+        &module_params(&m),
+        &kinds,
+    )
+    .unwrap();
+    let x = PerExample::plain(DynTensor::from(lenet_fx.float::<4>("x", &dev)));
+    let labels = lenet_fx.int::<1>("labels", &dev);
+    let b = x.dims()[0];
+    let (_, grads) = per_example_grads(
+        |p| {
+            m.forward_val(&|n| p.get(n).unwrap(), x.clone(), Mode::Eval)
+                .act(Act::LogSoftmax)
+                .pick(labels.clone())
+                .scale(-1.0)
+        },
+        &params,
+        b,
+    );
+    for n in &names {
+        let g = grads.get_dyn(n).unwrap().clone();
+        // Dense weights [B, in, out] back to PyTorch's [B, out, in].
+        let g = if g.rank() == 3 {
+            Val::swap_dims(g, 1, 2)
+        } else {
+            g
+        };
+        assert_close(
+            &format!("module lenet: per-example grad {n}"),
+            &g.to_vec(),
+            &fx.get(&format!("lenet.per_example_grad.{n}")).f32s,
             1e-4,
             1e-6,
         );
