@@ -2,9 +2,12 @@
 
 use crate::config::{param, Build};
 use crate::rngs::Rngs;
+use crate::val_forward::{eval_state, Lift, ValForward};
 use duet_core::burn::module::{Module, Param};
 use duet_core::burn::tensor::{Device, Tensor};
 use duet_core::layers::{Ctx, LayerConfig, PReluConfig, PReluParams};
+use duet_core::layers::{FlattenConfig, NoParams};
+use duet_core::Val;
 use duet_core::{DynTensor, Mode, Params};
 
 /// Which activation an [`Activation`] applies: `duet_core`'s one activation enum (PyTorch's
@@ -145,5 +148,31 @@ impl Build for PReluConfig {
             weight: param(p.weight),
             config: *self,
         }
+    }
+}
+
+impl ValForward for Activation {
+    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, _: Mode) -> V {
+        x.act(self.act)
+    }
+}
+
+impl ValForward for PRelu {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
+        eval_state(
+            self.config,
+            &PReluParams {
+                weight: lift("weight"),
+            },
+            x,
+            mode,
+            Params::new(),
+        )
+    }
+}
+
+impl ValForward for Flatten {
+    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, mode: Mode) -> V {
+        eval_state(FlattenConfig, &NoParams, x, mode, Params::new())
     }
 }

@@ -4,10 +4,12 @@
 
 use crate::config::{param, Build};
 use crate::rngs::Rngs;
+use crate::val_forward::{Lift, ValForward};
 use duet_core::burn::module::{Module, Param};
 use duet_core::burn::tensor::{Device, Tensor};
 use duet_core::layers::{Conv1dConfig, Conv2dConfig, ConvTranspose2dConfig, LayerConfig};
 use duet_core::ops::{self, ConvSpec, ConvTransposeSpec};
+use duet_core::{Mode, Val};
 
 macro_rules! conv_module {
     ($(#[$doc:meta])* $ty:ident, $config:ident, $spec:ty, $rank:literal, $w:literal, $op:path) => {
@@ -82,3 +84,33 @@ conv_module!(
     /// `[N, in, H, W] -> [N, out, H_out, W_out]`
     ConvTranspose2d, ConvTranspose2dConfig, ConvTransposeSpec, 4, "`[in, out/groups, k, k]`.", ops::conv_transpose2d
 );
+
+impl ValForward for Conv1d {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, _: Mode) -> V {
+        x.conv(
+            lift("weight"),
+            self.bias.as_ref().map(|_| lift("bias")),
+            &self.spec,
+        )
+    }
+}
+
+impl ValForward for Conv2d {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, _: Mode) -> V {
+        x.conv(
+            lift("weight"),
+            self.bias.as_ref().map(|_| lift("bias")),
+            &self.spec,
+        )
+    }
+}
+
+impl ValForward for ConvTranspose2d {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, _: Mode) -> V {
+        x.conv_transpose2d(
+            lift("weight"),
+            self.bias.as_ref().map(|_| lift("bias")),
+            &self.spec,
+        )
+    }
+}

@@ -6,9 +6,12 @@
 //! layer its own mask, the same key gives the same masks (in both APIs, which fold in the same
 //! indices), and a model stays `Sync` and cloneable without shared RNG state.
 
+use crate::val_forward::{eval_state, Lift, ValForward};
 use duet_core::burn::module::Module;
 use duet_core::burn::tensor::Tensor;
+use duet_core::layers::{DropoutConfig, NoParams};
 use duet_core::{ops, Mode};
+use duet_core::{Params, Val};
 
 /// Inverted dropout: in [`Mode::Train`] each element is zeroed with probability `p` and the
 /// survivors are scaled by `1 / (1 - p)`; in [`Mode::Eval`] the identity.
@@ -54,5 +57,17 @@ impl Dropout {
     /// Any shape, unchanged.
     pub fn forward<const D: usize>(&self, x: Tensor<D>, mode: Mode) -> Tensor<D> {
         ops::dropout(x, self.p, mode.key())
+    }
+}
+
+impl ValForward for Dropout {
+    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, mode: Mode) -> V {
+        eval_state(
+            DropoutConfig::new(self.p),
+            &NoParams,
+            x,
+            mode,
+            Params::new(),
+        )
     }
 }

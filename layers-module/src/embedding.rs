@@ -2,10 +2,13 @@
 
 use crate::config::{param, Build};
 use crate::rngs::Rngs;
+use crate::val_forward::{eval_state, Lift, ValForward};
 use duet_core::burn::module::{Module, Param};
 use duet_core::burn::tensor::{Device, Int, Tensor};
+use duet_core::layers::EmbeddingParams;
 use duet_core::layers::{EmbeddingConfig, LayerConfig};
 use duet_core::ops;
+use duet_core::{Mode, Params, Val};
 
 /// An embedding table `weight` `[vocab, dim]`: `y[b, t] = weight[ids[b, t]]`. Init `N(0, 1)` as
 /// PyTorch, from `rngs.params.next()`.
@@ -51,5 +54,16 @@ impl Build for EmbeddingConfig {
         Embedding {
             weight: param(p.weight),
         }
+    }
+}
+
+/// Integer ids travel as float values (`x.primal()` is read as ids).
+impl ValForward for Embedding {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
+        let [vocab, dim] = self.weight.val().dims();
+        let p = EmbeddingParams {
+            weight: lift("weight"),
+        };
+        eval_state(EmbeddingConfig::new(vocab, dim), &p, x, mode, Params::new())
     }
 }

@@ -2,10 +2,12 @@
 
 use crate::config::{param, Build};
 use crate::rngs::Rngs;
+use crate::val_forward::{Lift, ValForward};
 use duet_core::burn::module::{Module, Param};
 use duet_core::burn::tensor::{Device, Tensor};
 use duet_core::layers::{DenseConfig, LayerConfig};
 use duet_core::ops;
+use duet_core::{Mode, Val};
 
 /// A dense layer `y = x @ W + b`: `weight` `[in, out]` (duet's layout, the transpose of
 /// PyTorch's), `bias` `[out]`. Init: PyTorch's default, `U(-1/sqrt(in), 1/sqrt(in))` for both,
@@ -63,5 +65,11 @@ impl Build for DenseConfig {
             weight: param(p.weight),
             bias: p.bias.map(param),
         }
+    }
+}
+
+impl ValForward for Linear {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, _: Mode) -> V {
+        x.dense(lift("weight"), self.bias.as_ref().map(|_| lift("bias")))
     }
 }

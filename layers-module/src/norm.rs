@@ -2,11 +2,14 @@
 
 use crate::config::{param, Build};
 use crate::rngs::Rngs;
+use crate::val_forward::{eval_state, Lift, ValForward};
 use duet_core::burn::module::{Module, Param, RunningState};
 use duet_core::burn::tensor::{Device, Tensor};
+use duet_core::layers::NormParams;
 use duet_core::layers::{
     BatchNormConfig, GroupNormConfig, LayerConfig, LayerNormConfig, RmsNormConfig,
 };
+use duet_core::{module_state, Params, Val};
 use duet_core::{ops, Mode};
 
 /// Batch normalization over channel axis 1 (eps 1e-5, momentum 0.1, PyTorch's convention).
@@ -221,5 +224,61 @@ impl Build for RmsNormConfig {
             weight: param(p.weight),
             eps: self.eps,
         }
+    }
+}
+
+impl ValForward for BatchNorm {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
+        let c = BatchNormConfig::new()
+            .with_eps(self.eps)
+            .with_momentum(self.momentum);
+        let p = NormParams {
+            weight: lift("weight"),
+            bias: Some(lift("bias")),
+        };
+        eval_state(c, &p, x, mode, module_state(self))
+    }
+}
+
+impl ValForward for LayerNorm {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
+        let p = NormParams {
+            weight: lift("weight"),
+            bias: Some(lift("bias")),
+        };
+        eval_state(
+            LayerNormConfig::new().with_eps(self.eps),
+            &p,
+            x,
+            mode,
+            Params::new(),
+        )
+    }
+}
+
+impl ValForward for GroupNorm {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
+        let p = NormParams {
+            weight: lift("weight"),
+            bias: Some(lift("bias")),
+        };
+        let c = GroupNormConfig::new(self.groups).with_eps(self.eps);
+        eval_state(c, &p, x, mode, Params::new())
+    }
+}
+
+impl ValForward for RmsNorm {
+    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
+        let p = NormParams {
+            weight: lift("weight"),
+            bias: None,
+        };
+        eval_state(
+            RmsNormConfig::new().with_eps(self.eps),
+            &p,
+            x,
+            mode,
+            Params::new(),
+        )
     }
 }

@@ -1,9 +1,11 @@
 //! Weightless pooling modules: [`MaxPool2d`], [`AvgPool2d`], [`AdaptiveAvgPool2d`]
 //! (`duet_core::ops::{max_pool2d, avg_pool2d, adaptive_avg_pool2d}`).
 
+use crate::val_forward::{Lift, ValForward};
 use duet_core::burn::module::Module;
 use duet_core::burn::tensor::Tensor;
 use duet_core::ops::{self, PoolSpec};
+use duet_core::{Mode, Val};
 
 /// Max pooling: the maximum of each window (padding counts as `-inf`).
 ///
@@ -159,5 +161,23 @@ impl crate::Build for duet_core::layers::AdaptiveAvgPool2dConfig {
         _: &duet_core::burn::tensor::Device,
     ) -> AdaptiveAvgPool2d {
         AdaptiveAvgPool2d::new(self.output)
+    }
+}
+
+impl ValForward for MaxPool2d {
+    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, _: Mode) -> V {
+        x.max_pool2d(&self.spec)
+    }
+}
+
+impl ValForward for AvgPool2d {
+    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, _: Mode) -> V {
+        x.avg_pool2d(&self.spec, self.count_include_pad)
+    }
+}
+
+impl ValForward for AdaptiveAvgPool2d {
+    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, _: Mode) -> V {
+        x.adaptive_avg_pool2d(self.output)
     }
 }

@@ -3,19 +3,8 @@
 //! gradients) apply to modules too. The params are read by path through a `lift` closure,
 //! typically from `module_params(&m)` paired with tangents (`DualParams::get`).
 
-use crate::activation::{Activation, Flatten, PRelu};
-use crate::conv::{Conv1d, Conv2d, ConvTranspose2d};
-use crate::dropout::Dropout;
-use crate::embedding::Embedding;
-use crate::linear::Linear;
-use crate::norm::{BatchNorm, GroupNorm, LayerNorm, RmsNorm};
-use crate::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
-use duet_core::layers::{
-    BatchNormConfig, Ctx, DropoutConfig, EmbeddingConfig, EmbeddingParams, FlattenConfig,
-    GroupNormConfig, LayerConfig, LayerNormConfig, NoParams, NormParams, PReluParams,
-    RmsNormConfig,
-};
-use duet_core::{module_state, Mode, Params, Val};
+use duet_core::layers::{Ctx, LayerConfig};
+use duet_core::{Mode, Params, Val};
 
 /// Reads a param of a module by its path relative to the module.
 pub type Lift<'a, V> = &'a dyn Fn(&str) -> V;
@@ -58,7 +47,7 @@ pub fn sub<'a, V>(lift: Lift<'a, V>, prefix: &'a str) -> impl Fn(&str) -> V + 'a
     move |n| lift(&format!("{prefix}.{n}"))
 }
 
-fn eval_state<C: LayerConfig, V: Val>(
+pub(crate) fn eval_state<C: LayerConfig, V: Val>(
     c: C,
     p: &C::Params<V>,
     x: V,
@@ -74,163 +63,4 @@ fn eval_state<C: LayerConfig, V: Val>(
             state: &mut state,
         },
     )
-}
-
-impl ValForward for Linear {
-    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, _: Mode) -> V {
-        x.dense(lift("weight"), self.bias.as_ref().map(|_| lift("bias")))
-    }
-}
-
-impl ValForward for Conv1d {
-    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, _: Mode) -> V {
-        x.conv(
-            lift("weight"),
-            self.bias.as_ref().map(|_| lift("bias")),
-            &self.spec,
-        )
-    }
-}
-
-impl ValForward for Conv2d {
-    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, _: Mode) -> V {
-        x.conv(
-            lift("weight"),
-            self.bias.as_ref().map(|_| lift("bias")),
-            &self.spec,
-        )
-    }
-}
-
-impl ValForward for ConvTranspose2d {
-    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, _: Mode) -> V {
-        x.conv_transpose2d(
-            lift("weight"),
-            self.bias.as_ref().map(|_| lift("bias")),
-            &self.spec,
-        )
-    }
-}
-
-impl ValForward for BatchNorm {
-    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
-        let c = BatchNormConfig::new()
-            .with_eps(self.eps)
-            .with_momentum(self.momentum);
-        let p = NormParams {
-            weight: lift("weight"),
-            bias: Some(lift("bias")),
-        };
-        eval_state(c, &p, x, mode, module_state(self))
-    }
-}
-
-impl ValForward for LayerNorm {
-    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
-        let p = NormParams {
-            weight: lift("weight"),
-            bias: Some(lift("bias")),
-        };
-        eval_state(
-            LayerNormConfig::new().with_eps(self.eps),
-            &p,
-            x,
-            mode,
-            Params::new(),
-        )
-    }
-}
-
-impl ValForward for GroupNorm {
-    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
-        let p = NormParams {
-            weight: lift("weight"),
-            bias: Some(lift("bias")),
-        };
-        let c = GroupNormConfig::new(self.groups).with_eps(self.eps);
-        eval_state(c, &p, x, mode, Params::new())
-    }
-}
-
-impl ValForward for RmsNorm {
-    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
-        let p = NormParams {
-            weight: lift("weight"),
-            bias: None,
-        };
-        eval_state(
-            RmsNormConfig::new().with_eps(self.eps),
-            &p,
-            x,
-            mode,
-            Params::new(),
-        )
-    }
-}
-
-impl ValForward for MaxPool2d {
-    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, _: Mode) -> V {
-        x.max_pool2d(&self.spec)
-    }
-}
-
-impl ValForward for AvgPool2d {
-    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, _: Mode) -> V {
-        x.avg_pool2d(&self.spec, self.count_include_pad)
-    }
-}
-
-impl ValForward for AdaptiveAvgPool2d {
-    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, _: Mode) -> V {
-        x.adaptive_avg_pool2d(self.output)
-    }
-}
-
-impl ValForward for Activation {
-    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, _: Mode) -> V {
-        x.act(self.act)
-    }
-}
-
-impl ValForward for PRelu {
-    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
-        eval_state(
-            self.config,
-            &PReluParams {
-                weight: lift("weight"),
-            },
-            x,
-            mode,
-            Params::new(),
-        )
-    }
-}
-
-impl ValForward for Dropout {
-    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, mode: Mode) -> V {
-        eval_state(
-            DropoutConfig::new(self.p),
-            &NoParams,
-            x,
-            mode,
-            Params::new(),
-        )
-    }
-}
-
-impl ValForward for Flatten {
-    fn forward_val<V: Val>(&self, _: Lift<'_, V>, x: V, mode: Mode) -> V {
-        eval_state(FlattenConfig, &NoParams, x, mode, Params::new())
-    }
-}
-
-/// Integer ids travel as float values (`x.primal()` is read as ids).
-impl ValForward for Embedding {
-    fn forward_val<V: Val>(&self, lift: Lift<'_, V>, x: V, mode: Mode) -> V {
-        let [vocab, dim] = self.weight.val().dims();
-        let p = EmbeddingParams {
-            weight: lift("weight"),
-        };
-        eval_state(EmbeddingConfig::new(vocab, dim), &p, x, mode, Params::new())
-    }
 }
