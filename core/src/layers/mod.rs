@@ -14,6 +14,7 @@ mod attention;
 mod conv;
 mod dense;
 mod dual;
+mod dual_act;
 mod losses;
 mod misc;
 mod norm;
