@@ -17,17 +17,6 @@ fn fixture() -> Fixture {
     Fixture::open(format!("{DIR}/transforms.safetensors"))
 }
 
-/// A plain tensor from the fixture, PyTorch's rank (a scalar as `[1]`).
-fn t(fx: &Fixture, name: &str, dev: &Device) -> DynTensor {
-    let s = fx.get(name);
-    let shape = if s.shape.is_empty() {
-        vec![1]
-    } else {
-        s.shape.clone()
-    };
-    DynTensor::from_floats(s.f32s.clone(), &shape, dev)
-}
-
 fn transpose(x: DynTensor) -> DynTensor {
     x.into_rank::<2>().transpose().into()
 }
@@ -60,7 +49,7 @@ fn pinn_net<V: Val>(p: &Params, x: V, lift: &impl Fn(&str) -> V) -> V {
 fn duet_tree(fx: &Fixture, prefix: &str, names: &[String], dev: &Device) -> Params {
     let mut p = Params::new();
     for n in names {
-        let v = t(fx, &format!("{prefix}{n}"), dev);
+        let v = fx.tensor(&format!("{prefix}{n}"), dev);
         let linear = n.ends_with("weight") && v.rank() == 2;
         p.insert(n.as_str(), if linear { transpose(v) } else { v });
     }
@@ -80,7 +69,7 @@ fn a_pinns_input_derivatives_and_residual_gradient_match_torch_func() {
     let (fx, dev) = (fixture(), Device::flex());
     let names = manifest_params("pinn");
     let params = duet_tree(&fx, "pinn.", &names, &dev);
-    let x = t(&fx, "pinn.x", &dev);
+    let x = fx.tensor("pinn.x", &dev);
     let ones = DynTensor::from_floats(vec![1.0; x.num_elements()], &x.dims(), &dev);
     // Forward over forward: x + e1 + e2, both directions along the input.
     let seed =
@@ -163,7 +152,7 @@ fn a_small_mlps_hessian_and_input_jacobian_match_torch_func() {
     let (fx, dev) = (fixture(), Device::flex());
     let names = manifest_params("mlp_hessian");
     let params = duet_tree(&fx, "mlp_hessian.", &names, &dev);
-    let x = t(&fx, "mlp_hessian.x", &dev);
+    let x = fx.tensor("mlp_hessian.x", &dev);
     let labels = fx.int::<1>("mlp_hessian.labels", &dev);
     let loss = |p: &duet_core::transform::DualParams| {
         let logits = small_mlp(Dual::zero_tangent(x.clone()), &|n| p.get(n).unwrap());
@@ -216,7 +205,7 @@ fn second_order_maml_matches_torch_func_and_differs_from_first_order() {
     let (fx, dev) = (fixture(), Device::flex());
     let names = manifest_params("maml");
     let theta0 = duet_tree(&fx, "maml.init.", &names, &dev);
-    let get = |k: &str| t(&fx, &format!("maml.{k}"), &dev);
+    let get = |k: &str| fx.tensor(&format!("maml.{k}"), &dev);
     let (sx, sy, qx, qy) = (
         get("support_x"),
         get("support_y"),
@@ -363,7 +352,7 @@ fn lenets_per_example_gradients_match_torch_func_in_one_backward_pass() {
     ));
     let names = manifest_params("lenet");
     let params = duet_tree(&lenet_fx, "init.", &names, &dev);
-    let x = t(&lenet_fx, "x", &dev);
+    let x = lenet_fx.tensor("x", &dev);
     let labels = lenet_fx.int::<1>("labels", &dev);
     let b = x.dims()[0];
     // Each example's own cross-entropy: -log softmax(logits_i)[y_i].
@@ -412,8 +401,8 @@ fn the_jvp_of_the_recurrent_cells_and_packed_attention_matches_torch_func() {
     let (fx, dev) = (fixture(), Device::flex());
     // A primal with its tangent from case `c`; `f` maps both (PyTorch's layout to duet's).
     let dual = |c: &str, n: &str, f: &dyn Fn(DynTensor) -> DynTensor| Dual {
-        value: f(t(&fx, &format!("{c}.{n}"), &dev)),
-        tangent: Some(f(t(&fx, &format!("{c}.t_{n}"), &dev))),
+        value: f(fx.tensor(&format!("{c}.{n}"), &dev)),
+        tangent: Some(f(fx.tensor(&format!("{c}.t_{n}"), &dev))),
     };
     let same = |x: DynTensor| x;
     let check = |c: &str, y: Dual<DynTensor>| {

@@ -3,7 +3,7 @@
 //! against `torch.func` (core/tests/fixtures/transforms.*).
 
 use duet_core::burn::tensor::Device;
-use duet_core::checkpoint::torch::from_torch;
+use duet_core::checkpoint::torch::{from_torch, Kinds};
 use duet_core::layers::{cross_entropy, Dual};
 use duet_core::transform::{hvp, jvp, DualParams};
 use duet_core::{load_module_params, module_params, DynTensor, Mode, Params};
@@ -21,15 +21,25 @@ const LENET: &str = concat!(
 
 /// PyTorch-named tensors under `prefix`, in PyTorch's layout.
 fn torch_tree(fx: &Fixture, prefix: &str, names: &[String], dev: &Device) -> Params {
-    let t = |n: &str| {
-        let s = fx.get(&format!("{prefix}{n}"));
-        DynTensor::from_floats(s.f32s.clone(), &s.shape, dev)
-    };
-    names.iter().map(|n| (n.clone(), t(n))).collect()
+    names
+        .iter()
+        .map(|n| (n.clone(), fx.tensor(&format!("{prefix}{n}"), dev)))
+        .collect()
 }
 
-#[test]
-fn a_module_lenets_hessian_vector_product_matches_torch_func() {
+/// Both fixtures, LeNet's PyTorch param names and layer kinds, and a module LeNet loaded with
+/// the fixture's initial params (also returned, in duet's layout).
+struct Setup {
+    dev: Device,
+    fx: Fixture,
+    lenet_fx: Fixture,
+    names: Vec<String>,
+    kinds: Kinds,
+    m: LeNet,
+    params: Params,
+}
+
+fn setup() -> Setup {
     let dev = Device::flex();
     let (fx, lenet_fx) = (
         Fixture::open(format!("{DIR}/transforms.safetensors")),
@@ -42,13 +52,31 @@ fn a_module_lenets_hessian_vector_product_matches_torch_func() {
         .params;
     let kinds = torch_kinds(ModelKind::Lenet, [3, 32, 32], 10);
     let m = LeNet::new(3, 10, &mut Rngs::new(0), &dev);
-    let params = from_torch(
-        &torch_tree(&lenet_fx, "init.", &names, &dev),
-        &module_params(&m),
-        &kinds,
-    )
-    .unwrap();
+    let torch = torch_tree(&lenet_fx, "init.", &names, &dev);
+    let params = from_torch(&torch, &module_params(&m), &kinds).unwrap();
     let m = load_module_params(m, &params).unwrap();
+    Setup {
+        dev,
+        fx,
+        lenet_fx,
+        names,
+        kinds,
+        m,
+        params,
+    }
+}
+
+#[test]
+fn a_module_lenets_hessian_vector_product_matches_torch_func() {
+    let Setup {
+        dev,
+        fx,
+        lenet_fx,
+        names,
+        kinds,
+        m,
+        params,
+    } = setup();
     let v = from_torch(&torch_tree(&fx, "lenet.v.", &names, &dev), &params, &kinds).unwrap();
     let x = DynTensor::from(lenet_fx.float::<4>("x", &dev));
     let labels = lenet_fx.int::<1>("labels", &dev);
@@ -94,24 +122,15 @@ fn a_module_lenets_per_example_gradients_match_torch_func() {
     use duet_core::layers::PerExample;
     use duet_core::transform::per_example_grads;
     use duet_core::{Act, Val};
-    let dev = Device::flex();
-    let (fx, lenet_fx) = (
-        Fixture::open(format!("{DIR}/transforms.safetensors")),
-        Fixture::open(LENET),
-    );
-    let names = cases(DIR, "transforms")
-        .into_iter()
-        .find(|c| c.name == "lenet")
-        .unwrap()
-        .params;
-    let kinds = torch_kinds(ModelKind::Lenet, [3, 32, 32], 10);
-    let m = LeNet::new(3, 10, &mut Rngs::new(0), &dev);
-    let params = from_torch(
-        &torch_tree(&lenet_fx, "init.", &names, &dev),
-        &module_params(&m),
-        &kinds,
-    )
-    .unwrap();
+    let Setup {
+        dev,
+        fx,
+        lenet_fx,
+        names,
+        m,
+        params,
+        ..
+    } = setup();
     let x = PerExample::plain(DynTensor::from(lenet_fx.float::<4>("x", &dev)));
     let labels = lenet_fx.int::<1>("labels", &dev);
     let b = x.dims()[0];

@@ -35,17 +35,6 @@ fn the_jvp_of_every_catalog_layer_and_loss_matches_torch_func() {
     assert!(ran.len() >= 36, "only {} cases: {ran:?}", ran.len());
 }
 
-/// A plain tensor, PyTorch's layout, a scalar as `[1]`.
-fn t(fx: &Fixture, name: &str, dev: &Device) -> DynTensor {
-    let s = fx.get(name);
-    let shape = if s.shape.is_empty() {
-        vec![1]
-    } else {
-        s.shape.clone()
-    };
-    DynTensor::from_floats(s.f32s.clone(), &shape, dev)
-}
-
 fn transposed(x: DynTensor) -> DynTensor {
     if x.rank() == 2 {
         x.into_rank::<2>().transpose().into()
@@ -58,7 +47,12 @@ fn transposed(x: DynTensor) -> DynTensor {
 fn tree(fx: &Fixture, prefix: &str, names: &[String], dev: &Device) -> Params {
     names
         .iter()
-        .map(|n| (n.clone(), transposed(t(fx, &format!("{prefix}{n}"), dev))))
+        .map(|n| {
+            (
+                n.clone(),
+                transposed(fx.tensor(&format!("{prefix}{n}"), dev)),
+            )
+        })
         .collect()
 }
 
@@ -82,7 +76,7 @@ fn lenets_hessian_vector_product_matches_torch_func() {
     ];
     let params = tree(&lenet_fx, "init.", &names, &dev);
     let v = tree(&fx, "lenet.v.", &names, &dev);
-    let x = t(&lenet_fx, "x", &dev);
+    let x = lenet_fx.tensor("x", &dev);
     let labels = lenet_fx.int::<1>("labels", &dev);
     let state = Params::new();
     let logits = |p: &duet_core::transform::DualParams| {

@@ -3,6 +3,7 @@
 //! check their layers against PyTorch the same way.
 
 use duet_core::burn::tensor::{Device, Int, Tensor, TensorData};
+use duet_core::DynTensor;
 use safetensors::tensor::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::Path;
@@ -80,6 +81,17 @@ impl Fixture {
     /// Whether the fixture has `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
+    }
+
+    /// A float tensor of any rank, as stored (a scalar becomes `[1]`).
+    pub fn tensor(&self, name: &str, device: &Device) -> DynTensor {
+        let s = self.get(name);
+        let shape = if s.shape.is_empty() {
+            vec![1]
+        } else {
+            s.shape.clone()
+        };
+        DynTensor::from_floats(s.f32s.clone(), &shape, device)
     }
 
     /// A float tensor of rank `D` (a scalar becomes `[1]`).
