@@ -41,7 +41,7 @@ pub use download::{
 pub use error::DatasetError;
 pub use folder::image_folder;
 pub use kind::{load, DatasetKind};
-pub use loader::{Batch, BatchError, EpochIter, Loader, LoaderConfig};
+pub use loader::{shard_rows, Batch, BatchError, EpochIter, Loader, LoaderConfig};
 pub use mnist::{fashion_mnist, mnist};
 
 /// CIFAR-10's per-channel mean and standard deviation of `[0, 1]` pixels (the usual constants).

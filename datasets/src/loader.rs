@@ -4,6 +4,7 @@ use crate::augment::{ResizeFilter, Transform};
 use crate::dataset::ImageDataset;
 use duet_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use duet_core::Key;
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
@@ -96,6 +97,25 @@ pub struct Loader {
     device: Device,
     workers: usize,
     filter: ResizeFilter,
+    /// `(index, count)`: which of `count` equal parts of every batch this loader yields.
+    part: (usize, usize),
+}
+
+/// The rows of part `index` of `rows` rows cut into `parts` contiguous parts whose sizes
+/// differ by at most one (the first `rows % parts` parts have one more). The parts cover
+/// `0..rows` in order; with more parts than rows the last ones are empty.
+///
+/// # Example
+/// ```
+/// use duet_datasets::shard_rows;
+/// assert_eq!((0..3).map(|i| shard_rows(8, 3, i)).collect::<Vec<_>>(), vec![0..3, 3..6, 6..8]);
+/// assert_eq!(shard_rows(1, 2, 1), 1..1);
+/// ```
+pub fn shard_rows(rows: usize, parts: usize, index: usize) -> Range<usize> {
+    assert!(index < parts, "shard_rows: part {index} of {parts}");
+    let (base, extra) = (rows / parts, rows % parts);
+    let start = index * base + index.min(extra);
+    start..start + base + usize::from(index < extra)
 }
 
 impl Loader {
@@ -115,7 +135,32 @@ impl Loader {
             device,
             workers: 1,
             filter: ResizeFilter::Nearest,
+            part: (0, 1),
         }
+    }
+
+    /// This loader's part `index` of `count` of every batch ([`shard_rows`] of the batch), for
+    /// rank `index` of a data-parallel job of `count` processes: the batches, their order and
+    /// each image's augmentation are those of the whole loader, so the parts of all ranks put
+    /// together are exactly the unsharded batch. [`batch_size`](Self::batch_size) stays the
+    /// global batch's.
+    ///
+    /// # Example
+    /// ```
+    /// use duet_datasets::{digits, Loader, LoaderConfig};
+    /// use duet_core::{burn::tensor::Device, Key};
+    /// let s = digits().unwrap();
+    /// let cfg = LoaderConfig { batch_size: 5, ..Default::default() };
+    /// let whole = Loader::new(s.train.clone(), cfg.clone(), Key::new(0), Device::flex());
+    /// let labels = |l: &Loader| l.epoch(3).next().unwrap().unwrap().labels.to_data().to_vec::<i64>().unwrap();
+    /// let parts: Vec<Vec<i64>> = (0..2).map(|i| labels(&whole.clone().shard(i, 2))).collect();
+    /// assert_eq!([parts[0].len(), parts[1].len()], [3, 2]);
+    /// assert_eq!(parts.concat(), labels(&whole));
+    /// ```
+    pub fn shard(mut self, index: usize, count: usize) -> Self {
+        assert!(index < count, "Loader::shard: part {index} of {count}");
+        self.part = (index, count);
+        self
     }
 
     /// Prepares batches on `n` worker threads (when [`LoaderConfig::prefetch`] is positive).
@@ -178,6 +223,7 @@ impl Loader {
             order,
             aug,
             filter: self.filter,
+            part: self.part,
         });
         let source = if self.cfg.prefetch == 0 {
             Source::Inline { next: start, job }
@@ -233,6 +279,7 @@ struct Job {
     order: Arc<Vec<usize>>,
     aug: Key,
     filter: ResizeFilter,
+    part: (usize, usize),
 }
 
 impl Job {
@@ -260,28 +307,35 @@ impl Job {
             order,
             aug,
             filter,
+            part,
         } = self;
-        prepare(data, cfg, order, *aug, *filter, b)
+        prepare(data, cfg, order, *aug, *filter, *part, b)
     }
 }
 
 impl ExactSizeIterator for EpochIter {}
 
-/// Prepares batch `b` of an epoch on the host.
+/// Prepares part `part` of batch `b` of an epoch on the host. Each image's augmentation
+/// draws from its own key (the batch's, folded with its row), so a part is the same whether
+/// or not the rest of the batch is prepared.
 fn prepare(
     data: &ImageDataset,
     cfg: &LoaderConfig,
     order: &[usize],
     aug: Key,
     filter: ResizeFilter,
+    (index, count): (usize, usize),
     b: usize,
 ) -> HostBatch {
-    let idx = &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(order.len())];
+    let batch = &order[b * cfg.batch_size..((b + 1) * cfg.batch_size).min(order.len())];
+    let rows = shard_rows(batch.len(), count, index);
+    let idx = &batch[rows.clone()];
     let (h, w) = cfg.transform.out_size(data.height, data.width);
     let per = data.channels * h * w;
     let mut pixels = vec![0.0f32; idx.len() * per];
-    let mut rng = aug.fold_in(b as u64).host_rng();
+    let key = aug.fold_in(b as u64);
     for (j, &i) in idx.iter().enumerate() {
+        let mut rng = key.fold_in((rows.start + j) as u64).host_rng();
         cfg.transform.apply_filtered(
             filter,
             data.image(i),

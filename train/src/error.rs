@@ -73,6 +73,10 @@ pub enum TrainError {
         /// What did not fit.
         message: String,
     },
+    /// The ranks of a distributed run cannot go on together (a rank got no rows of a batch,
+    /// or their models differ).
+    #[error("distributed training: {0}")]
+    Distributed(String),
     /// Writing metrics or the plot failed.
     #[error("{0}")]
     Output(String),

@@ -19,11 +19,15 @@
 
 mod checkpoints;
 mod config;
+mod distributed;
 mod error;
 mod functional;
+mod group;
 mod metrics;
 mod model;
 mod module;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod parallel;
 mod plot;
 mod resume;
@@ -34,15 +38,20 @@ mod trainer;
 
 pub use checkpoints::{Better, CheckpointDir};
 pub use config::{TrainConfig, TrainSummary};
+pub use distributed::{all_reduce_tree, broadcast_start, broadcast_tree, BUCKET_FLOATS};
 pub use error::TrainError;
 pub use functional::{FromOutputs, FunctionalModel, IntoInputs};
+pub use group::{ProcessGroup, ThreadGroup};
 pub use metrics::{MetricsLog, Record};
 pub use model::{ImageClassifier, LossFn, Model, Stateful, StepOutput};
 pub use module::{Forward, ModuleModel};
+#[cfg(feature = "mpi")]
+pub use mpi::{MpiError, MpiGroup};
 pub use parallel::{Collective, DataParallel, HostCollective};
 pub use plot::{plot_curves, PlotError};
 pub use resume::{
-    check_metadata, first_non_finite, restore, restore_checked, OPTIMIZER_KEY, RUN_KEYS,
+    check_metadata, first_non_finite, restore, restore_checked, restore_from, OPTIMIZER_KEY,
+    RUN_KEYS,
 };
 pub use run_dir::{run_mode, RunDir, RunDirError, RunMode};
 pub use shard::Shard;

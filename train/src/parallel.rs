@@ -158,16 +158,11 @@ impl<C: Stateful> Parameterized for DataParallel<C> {
     }
 }
 
-/// Splits `n` rows into `parts` contiguous ranges whose sizes differ by at most one.
+/// Splits `n` rows into `parts` contiguous ranges whose sizes differ by at most one (the empty
+/// ones dropped).
 fn shards(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
-    let (base, extra) = (n / parts, n % parts);
-    let mut start = 0;
     (0..parts)
-        .map(|i| {
-            let len = base + usize::from(i < extra);
-            start += len;
-            start - len..start
-        })
+        .map(|i| duet_datasets::shard_rows(n, parts, i))
         .filter(|r| !r.is_empty())
         .collect()
 }

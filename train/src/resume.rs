@@ -53,12 +53,25 @@ pub fn restore_checked(
     expect: &BTreeMap<String, String>,
     reset_optimizer: bool,
 ) -> Result<u64, TrainError> {
+    restore_from(&CheckpointFile::open(path)?, model, opt, expect, reset_optimizer)
+}
+
+/// [`restore_checked`] from a checkpoint already opened (or received in memory).
+///
+/// # Errors
+/// As [`restore_checked`].
+pub fn restore_from(
+    ck: &CheckpointFile,
+    model: &mut dyn Stateful,
+    opt: &mut Optimizer,
+    expect: &BTreeMap<String, String>,
+    reset_optimizer: bool,
+) -> Result<u64, TrainError> {
     let bad = |message: String| TrainError::Resume {
-        path: path.to_path_buf(),
+        path: ck.path().to_path_buf(),
         message,
     };
-    let ck = CheckpointFile::open(path)?;
-    check_metadata(&ck, expect, reset_optimizer)?;
+    check_metadata(ck, expect, reset_optimizer)?;
     let meta = ck.metadata();
     let step = meta
         .get("duet.step")

@@ -56,6 +56,12 @@ impl Metrics {
         )
     }
 
+    /// The sums in the order they were first added (reads every sum from the device).
+    pub fn values(&self) -> Vec<(&'static str, f32)> {
+        let read = |s: &Tensor<1>| s.clone().into_scalar::<f32>();
+        self.0.iter().map(|(n, s)| (*n, read(s))).collect()
+    }
+
     /// Each sum divided by `count` (reads every sum from the device).
     pub fn means(&self, count: usize) -> BTreeMap<String, f64> {
         let count = count.max(1) as f64;

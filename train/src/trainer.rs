@@ -3,7 +3,9 @@
 
 use crate::checkpoints::CheckpointDir;
 use crate::config::{TrainConfig, TrainSummary};
+use crate::distributed::{all_reduce_tree, broadcast_start, broadcast_tree, reduce_eval};
 use crate::error::TrainError;
+use crate::group::ProcessGroup;
 use crate::metrics::{MetricsLog, Record};
 use crate::model::Model;
 use crate::plot::plot_curves;
@@ -16,6 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Mean loss and metrics (after [`Task::finish`]) of `model` over epoch 0 of `data`, for
@@ -31,19 +34,33 @@ pub fn evaluate<T: Task>(
     if data.examples() == 0 {
         return Err(TrainError::EmptyEval);
     }
+    let (loss, sums, n) = eval_sums(task, model, data)?;
+    let mut means = sums.means(n);
+    means.insert("loss".into(), loss / n.max(1) as f64);
+    task.finish(&mut means);
+    Ok(means)
+}
+
+/// The summed loss, the metric sums and the number of examples over epoch 0 of `data`
+/// (batches without rows, a rank's empty shard, are skipped).
+fn eval_sums<T: Task>(
+    task: &T,
+    model: &TaskModel<'_, T>,
+    data: &TaskData<'_, T>,
+) -> Result<(f64, Metrics, usize), TrainError> {
     let (mut loss, mut sums, mut n) = (0.0f64, Metrics::default(), 0usize);
     for b in data.epoch_from(0, 0) {
         let b = b.map_err(|error| TrainError::Data { error, last: None })?;
         let (x, target, count) = task.split(b);
+        if count == 0 {
+            continue;
+        }
         let scored = task.loss(model.forward(x), &target, None);
         loss += scored.loss.into_scalar::<f32>() as f64 * count as f64;
         sums.merge(scored.sums);
         n += count;
     }
-    let mut means = sums.means(n);
-    means.insert("loss".into(), loss / n.max(1) as f64);
-    task.finish(&mut means);
-    Ok(means)
+    Ok((loss, sums, n))
 }
 
 /// The training loop for a [`Task`]: the same loop trains an image classifier, a regression, a
@@ -56,11 +73,15 @@ pub fn evaluate<T: Task>(
 /// last good one, and a checkpoint whose params gave a non-finite loss is renamed
 /// `diverged-step-*.safetensors` so that `--resume` skips it. The learning rate logged is the
 /// optimizer's ([`Optimizer::learning_rate`]).
+///
+/// With a [`ProcessGroup`] ([`with_group`](Self::with_group)) the run is one rank of a
+/// data-parallel job: see [`with_group`](Self::with_group).
 pub struct Trainer<T: Task> {
     /// What is trained.
     pub task: T,
     /// How.
     pub config: TrainConfig,
+    group: Option<Arc<dyn ProcessGroup>>,
 }
 
 /// The model a [`Trainer`] of `T` trains.
@@ -68,11 +89,16 @@ pub type TaskModel<'a, T> = dyn Model<<T as Task>::Input, <T as Task>::Output> +
 /// The data a [`Trainer`] of `T` reads.
 pub type TaskData<'a, T> = dyn Batches<Batch = <T as Task>::Batch> + 'a;
 
-/// One run's files and counters.
-struct Run {
+/// The files of a run, which only rank 0 of a distributed run writes.
+struct Files {
     _lock: RunDir,
     ck: CheckpointDir,
     log: MetricsLog,
+}
+
+/// One run's files and counters.
+struct Run {
+    files: Option<Files>,
     bar: ProgressBar,
     step: u64,
     start_step: u64,
@@ -83,6 +109,17 @@ struct Run {
     last_eval: Option<BTreeMap<String, f64>>,
     window: Window,
     t0: Instant,
+    /// A stop was requested (on any rank) during the last step.
+    stop: bool,
+}
+
+/// One step's loss, gradients and metric sums over the (global) batch.
+struct Stepped {
+    loss: f32,
+    grads: duet_core::Params,
+    metrics: Metrics,
+    examples: usize,
+    stop: bool,
 }
 
 /// Training metrics since the last log line.
@@ -118,7 +155,71 @@ impl Run {
 impl<T: Task> Trainer<T> {
     /// A trainer of `task` with `config`.
     pub fn new(task: T, config: TrainConfig) -> Self {
-        Trainer { task, config }
+        Trainer {
+            task,
+            config,
+            group: None,
+        }
+    }
+
+    /// Makes this trainer one rank of a data-parallel job over `group` (Horovod's and PyTorch
+    /// DDP's scheme):
+    /// - at the start (fresh or resumed) every rank receives rank 0's params, state, optimizer
+    ///   state and step, so only rank 0 reads the checkpoint it resumes from;
+    /// - each rank's data yields its own shard of every global batch (e.g.
+    ///   [`duet_datasets::Loader::shard`]); the loss of a shard is weighted by its share of the
+    ///   global batch and the gradients summed by one bucketed all-reduce
+    ///   ([`all_reduce_tree`]), so every rank applies the gradient of the mean loss over the
+    ///   global batch, and the params stay bitwise identical on every rank;
+    /// - the model's state (batch-norm statistics) is rank 0's after every step, as DDP's
+    ///   buffers; evaluation is sharded the same way and its sums reduced;
+    /// - only rank 0 locks the output directory and writes checkpoints, metrics, the curves
+    ///   and the progress bar; a stop request (Ctrl-C) on any rank stops all of them after the
+    ///   same step, with a checkpoint.
+    ///
+    /// # Example
+    /// Two ranks (threads here; processes under MPI) train a regression on their halves of
+    /// each batch and end with the same params:
+    /// ```
+    /// use duet_core::{burn::tensor::{Device, Tensor}, Key, Parameterized};
+    /// use duet_datasets::InMemory;
+    /// use duet_functional::{Dense, LayerExt};
+    /// use duet_optim::{sgd, Optimizer, Sgd};
+    /// use duet_train::{FunctionalModel, ProcessGroup, Regression, ThreadGroup, TrainConfig, Trainer};
+    /// use std::sync::Arc;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let finals = ThreadGroup::run(2, |g| {
+    ///     let dev = Device::flex();
+    ///     let layer = Dense::new(1);
+    ///     let (params, state) = layer.init_model(&[1, 2], Key::new(0), &dev).unwrap();
+    ///     let mut model = FunctionalModel { model: Box::new(layer), params, state };
+    ///     // Rank r holds rows r and r + 2 of a batch of 4: y = x0 - x1.
+    ///     let rows = [[1.0, 0.0], [0.0, 1.0], [2.0, 1.0], [1.0, 3.0]];
+    ///     let mine: Vec<[f32; 2]> = rows.iter().skip(g.rank()).step_by(2).copied().collect();
+    ///     let x = Tensor::<2>::from_floats(mine.as_slice(), &dev);
+    ///     let y = x.clone().slice([0..2, 0..1]) - x.clone().slice([0..2, 1..2]);
+    ///     let data = InMemory::new(vec![(x, y)], 4);
+    ///     let mut opt = Optimizer::new(sgd(0.1, Sgd::default()));
+    ///     let cfg = TrainConfig { total_steps: 50, quiet: true, ..TrainConfig::new(dir.path()) };
+    ///     let rank = g.rank();
+    ///     Trainer::new(Regression::default(), cfg)
+    ///         .with_group(Arc::new(g))
+    ///         .fit(&mut model, &mut opt, &data, &data, None)
+    ///         .unwrap();
+    ///     (rank, model.params().get::<2>("kernel").unwrap().to_data().to_vec::<f32>().unwrap())
+    /// });
+    /// assert_eq!(finals[0].1, finals[1].1); // bitwise the same on both ranks
+    /// assert!((finals[0].1[0] - 1.0).abs() < 0.05 && (finals[0].1[1] + 1.0).abs() < 0.05);
+    /// assert!(dir.path().join("metrics.jsonl").exists()); // written by rank 0 alone
+    /// ```
+    pub fn with_group(mut self, group: Arc<dyn ProcessGroup>) -> Self {
+        self.group = Some(group);
+        self
+    }
+
+    /// Whether this process writes the run's files (rank 0, or no group).
+    fn primary(&self) -> bool {
+        self.group.as_ref().is_none_or(|g| g.rank() == 0)
     }
 
     /// Trains `model` (resuming from `resume`'s latest checkpoint if given); see the type docs.
@@ -156,6 +257,49 @@ impl<T: Task> Trainer<T> {
         resume: Option<&Path>,
     ) -> Result<Run, TrainError> {
         let cfg = &self.config;
+        let bar = match cfg.quiet || !self.primary() {
+            true => ProgressBar::hidden(),
+            false => ProgressBar::new(cfg.total_steps),
+        };
+        let style = "{bar:30} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}";
+        bar.set_style(ProgressStyle::with_template(style).expect("template"));
+        let (mut files, mut step, mut last_good) = (None, 0, None);
+        if self.primary() {
+            let (f, s, good) = self.open_files(model, opt, resume)?;
+            (files, step, last_good) = (Some(f), s, good);
+        }
+        if let Some(g) = &self.group {
+            if g.size() > 1 && self.primary() {
+                bar.println(format!("rank 0 of {}: writing {}", g.size(), cfg.out_dir.display()));
+            }
+            step = broadcast_start(g.as_ref(), model, opt, step)?;
+        }
+        bar.set_position(step);
+        let (last_ckpt, pending, last_eval) = (last_good.clone(), None, None);
+        let (window, t0) = (Window::new(), Instant::now());
+        Ok(Run {
+            files,
+            bar,
+            step,
+            start_step: step,
+            last_good,
+            pending,
+            last_ckpt,
+            last_eval,
+            window,
+            t0,
+            stop: false,
+        })
+    }
+
+    /// Rank 0's part of [`begin`](Self::begin): locks the directory, restores, opens the log.
+    fn open_files(
+        &self,
+        model: &mut TaskModel<'_, T>,
+        opt: &mut Optimizer,
+        resume: Option<&Path>,
+    ) -> Result<(Files, u64, Option<PathBuf>), TrainError> {
+        let cfg = &self.config;
         let mode = run_mode(&cfg.out_dir, resume, cfg.overwrite)?;
         let latest = match resume {
             Some(dir) => Some(
@@ -182,29 +326,12 @@ impl<T: Task> Trainer<T> {
             _ => MetricsLog::create(&path, false),
         }
         .map_err(|e| self.out_err(e))?;
-        let bar = match cfg.quiet {
-            true => ProgressBar::hidden(),
-            false => ProgressBar::new(cfg.total_steps),
-        };
-        let style = "{bar:30} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}";
-        bar.set_style(ProgressStyle::with_template(style).expect("template"));
-        bar.set_position(step);
-        let (last_ckpt, pending, last_eval) = (last_good.clone(), None, None);
-        let (window, t0) = (Window::new(), Instant::now());
-        Ok(Run {
+        let files = Files {
             _lock: lock,
             ck,
             log,
-            bar,
-            step,
-            start_step: step,
-            last_good,
-            pending,
-            last_ckpt,
-            last_eval,
-            window,
-            t0,
-        })
+        };
+        Ok((files, step, last_good))
     }
 
     /// Steps until `total_steps` or an interruption (returns whether interrupted).
@@ -249,15 +376,16 @@ impl<T: Task> Trainer<T> {
                 self.eval_and_log(r, model, opt, test, epoch)?;
                 evaluated = true;
             }
-            let interrupted = cfg.stop.load(Ordering::SeqCst);
+            let interrupted = r.stop;
             let periodic = cfg.checkpoint_every > 0 && r.step.is_multiple_of(cfg.checkpoint_every);
             if evaluated || periodic || interrupted || last {
                 self.checkpoint(r, model, opt, evaluated)?;
             }
             if interrupted {
-                let saved = r.last_ckpt.as_ref().expect("just saved");
-                r.bar
-                    .println(format!("interrupted: saved {}", saved.display()));
+                if let Some(saved) = &r.last_ckpt {
+                    r.bar
+                        .println(format!("interrupted: saved {}", saved.display()));
+                }
                 return Ok(true);
             }
         }
@@ -273,14 +401,13 @@ impl<T: Task> Trainer<T> {
         opt: &mut Optimizer,
         batch: T::Batch,
     ) -> Result<(), TrainError> {
-        let (x, target, n) = self.task.split(batch);
-        let loss_fn = |out, rows| self.task.loss(out, &target, rows);
-        let out = model.loss_and_grad(x, self.config.key.fold_in(r.step), &loss_fn);
-        let loss = out.loss.into_scalar::<f32>();
+        let out = self.loss_and_grad(r, model, batch)?;
+        let (loss, n) = (out.loss, out.examples);
+        r.stop = out.stop;
         if !loss.is_finite() {
-            let diverged = match r.pending.take() {
-                Some((s, _)) => Some(r.ck.mark_diverged(s)?),
-                None => None,
+            let diverged = match (r.pending.take(), &r.files) {
+                (Some((s, _)), Some(f)) => Some(f.ck.mark_diverged(s)?),
+                _ => None,
             };
             let (step, last) = (r.step, r.last_good.clone());
             return Err(TrainError::NonFiniteLoss {
@@ -291,7 +418,9 @@ impl<T: Task> Trainer<T> {
             });
         }
         if let Some((s, p)) = r.pending.take() {
-            r.ck.set_last_good(s);
+            if let Some(f) = &mut r.files {
+                f.ck.set_last_good(s);
+            }
             r.last_good = Some(p);
         }
         opt.update(model, out.grads)
@@ -303,6 +432,77 @@ impl<T: Task> Trainer<T> {
         r.bar.set_position(r.step);
         r.bar.set_message(format!("loss {loss:.4}"));
         Ok(())
+    }
+
+    /// The loss, gradients and metric sums of one step over the whole batch: this process's,
+    /// or in a group the reduction of every rank's shard.
+    fn loss_and_grad(
+        &self,
+        r: &Run,
+        model: &mut TaskModel<'_, T>,
+        batch: T::Batch,
+    ) -> Result<Stepped, TrainError> {
+        let (x, target, n) = self.task.split(batch);
+        let key = self.config.key.fold_in(r.step);
+        let stop = self.config.stop.load(Ordering::SeqCst);
+        let task = &self.task;
+        let Some(g) = &self.group else {
+            let loss_fn = |out, rows| task.loss(out, &target, rows);
+            let out = model.loss_and_grad(x, key, &loss_fn);
+            let (loss, grads, metrics) = (out.loss.into_scalar::<f32>(), out.grads, out.metrics);
+            return Ok(Stepped {
+                loss,
+                grads,
+                metrics,
+                examples: n,
+                stop,
+            });
+        };
+        let (rank, size) = (g.rank(), g.size());
+        if n == 0 {
+            return Err(TrainError::Distributed(format!(
+                "rank {rank} got no rows of the batch of step {}: a global batch needs at \
+                 least one row per rank ({size})",
+                r.step
+            )));
+        }
+        // The global batch size and the stop requests first (a tiny call), so that each
+        // shard's loss can be weighted by its share before the backward pass.
+        let mut head = [0.0f32; 2];
+        g.all_reduce_sum(&[n as f32, f32::from(u8::from(stop))], &mut head);
+        let (total, stop) = (head[0], head[1] > 0.0);
+        let share = n as f32 / total;
+        let loss_fn = |out, rows| {
+            let mut scored = task.loss(out, &target, rows);
+            scored.loss = scored.loss * share;
+            scored
+        };
+        let key = if size > 1 { key.fold_in(rank as u64) } else { key };
+        let out = model.loss_and_grad(x, key, &loss_fn);
+        let dev = out.loss.device();
+        let local = out.metrics.values();
+        let mut head: Vec<f32> = std::iter::once(out.loss.into_scalar::<f32>())
+            .chain(local.iter().map(|(_, v)| *v))
+            .collect();
+        let grads = all_reduce_tree(g.as_ref(), &out.grads, &mut head);
+        let mut metrics = Metrics::default();
+        for ((name, _), v) in local.iter().zip(&head[1..]) {
+            metrics.add(name, duet_core::burn::tensor::Tensor::from_floats([*v], &dev));
+        }
+        let state = model.state();
+        if !state.is_empty() {
+            let state = broadcast_tree(g.as_ref(), &state, 0);
+            model
+                .load_state(&state)
+                .map_err(|e| TrainError::Distributed(e.to_string()))?;
+        }
+        Ok(Stepped {
+            loss: head[0],
+            grads,
+            metrics,
+            examples: total as usize,
+            stop,
+        })
     }
 
     /// Writes the training window's means and starts a new window.
@@ -324,7 +524,7 @@ impl<T: Task> Trainer<T> {
         test: &TaskData<'_, T>,
         epoch: u64,
     ) -> Result<(), TrainError> {
-        let means = match evaluate(&self.task, model, test) {
+        let means = match self.evaluate(model, test) {
             Err(TrainError::Data { error, .. }) => Err(TrainError::Data {
                 error,
                 last: r.last(),
@@ -353,6 +553,21 @@ impl<T: Task> Trainer<T> {
         Ok(())
     }
 
+    /// [`evaluate`], over every rank's shard in a group.
+    fn evaluate(
+        &self,
+        model: &TaskModel<'_, T>,
+        test: &TaskData<'_, T>,
+    ) -> Result<BTreeMap<String, f64>, TrainError> {
+        let Some(g) = &self.group else {
+            return evaluate(&self.task, model, test);
+        };
+        let (loss, sums, n) = eval_sums(&self.task, model, test)?;
+        let mut means = reduce_eval(g.as_ref(), loss, &sums.values(), n);
+        self.task.finish(&mut means);
+        Ok(means)
+    }
+
     fn write(
         &self,
         r: &mut Run,
@@ -374,7 +589,10 @@ impl<T: Task> Trainer<T> {
             lr,
             metrics,
         };
-        r.log.write(&record).map_err(|e| self.out_err(e))
+        match &mut r.files {
+            Some(f) => f.log.write(&record).map_err(|e| self.out_err(e)),
+            None => Ok(()),
+        }
     }
 
     /// Saves params, state and optimizer state; `evaluated`: the evaluation just computed a
@@ -407,14 +625,24 @@ impl<T: Task> Trainer<T> {
             ("state", &state),
             ("opt", &opt_state.tensors),
         ];
-        let path = r.ck.save(r.step, &trees, &meta, metric)?;
+        let Some(files) = &mut r.files else {
+            // Rank 0 writes; the others wait until the checkpoint is on disk.
+            if let Some(g) = &self.group {
+                g.barrier();
+            }
+            return Ok(());
+        };
+        let path = files.ck.save(r.step, &trees, &meta, metric)?;
         if evaluated {
-            r.ck.set_last_good(r.step);
+            files.ck.set_last_good(r.step);
             r.last_good = Some(path.clone());
         } else {
             r.pending = Some((r.step, path.clone()));
         }
         r.last_ckpt = Some(path);
+        if let Some(g) = &self.group {
+            g.barrier();
+        }
         Ok(())
     }
 
@@ -427,9 +655,11 @@ impl<T: Task> Trainer<T> {
     ) -> Result<TrainSummary, TrainError> {
         r.bar.finish_and_clear();
         let dir = &self.config.out_dir;
-        let records = MetricsLog::read(dir.join("metrics.jsonl")).map_err(|e| self.out_err(e))?;
-        plot_curves(&records, self.task.best().0, &dir.join("curves.png"))
-            .map_err(|e| TrainError::Output(e.to_string()))?;
+        if r.files.is_some() {
+            let records = MetricsLog::read(dir.join("metrics.jsonl")).map_err(|e| self.out_err(e))?;
+            plot_curves(&records, self.task.best().0, &dir.join("curves.png"))
+                .map_err(|e| TrainError::Output(e.to_string()))?;
+        }
         let examples = (r.step - r.start_step) as f64 * train.batch_size() as f64;
         Ok(TrainSummary {
             steps: r.step,

@@ -207,6 +207,18 @@ pub struct TrainArgs {
     /// No progress bar (for logs).
     #[arg(long)]
     pub quiet: bool,
+    /// Train as one rank of a multi-process job: `mpirun -np N duet train ... --distributed
+    /// mpi` (each rank reads its share of every batch; rank 0 writes the run's files). Needs a
+    /// duet built with `--features mpi`.
+    #[arg(long, value_enum)]
+    pub distributed: Option<Distributed>,
+}
+
+/// How `duet train` spreads over processes.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Distributed {
+    /// MPI (Open MPI, MPICH): ranks, collectives and launch come from `mpirun`.
+    Mpi,
 }
 
 /// `duet eval` flags.

@@ -1,6 +1,6 @@
 //! `duet train`.
 
-use super::args::{OptimizerKind, TrainArgs};
+use super::args::{Distributed, OptimizerKind, TrainArgs};
 use super::{data, models, CliError};
 use crate::run_info::RunInfo;
 use clap::ValueEnum;
@@ -8,7 +8,8 @@ use duet_core::CheckpointFile;
 use duet_core::Key;
 use duet_datasets::{Loader, LoaderConfig};
 use duet_train::{
-    check_metadata, run_mode, CheckpointDir, Classification, RunDir, TrainConfig, Trainer,
+    check_metadata, run_mode, CheckpointDir, Classification, ProcessGroup, RunDir, TrainConfig,
+    Trainer,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -49,8 +50,48 @@ pub fn optimizer_description(kind: OptimizerKind, lr: f64) -> String {
     serde_json::json!({"kind": name, "lr": lr, "fixed": fixed}).to_string()
 }
 
-/// Runs `duet train`.
+/// Runs `duet train`: in this process, or as one rank of an MPI job.
 pub fn run(args: &TrainArgs) -> Result<(), CliError> {
+    match args.distributed {
+        None => run_in(args, None),
+        Some(Distributed::Mpi) => run_mpi(args),
+    }
+}
+
+/// One rank of an MPI job. An error on any rank is printed with the rank and stops the whole
+/// job (`MPI_Abort`), so no rank is left waiting in a collective.
+#[cfg(feature = "mpi")]
+fn run_mpi(args: &TrainArgs) -> Result<(), CliError> {
+    let group = Arc::new(duet_train::MpiGroup::init().map_err(|e| CliError::Other(e.to_string()))?);
+    let result = run_in(args, Some(group.clone()));
+    if let Err(e) = &result {
+        if group.size() > 1 {
+            eprintln!("error: rank {} of {}: {e}", group.rank(), group.size());
+            group.abort(1);
+        }
+    }
+    result
+}
+
+#[cfg(not(feature = "mpi"))]
+fn run_mpi(_: &TrainArgs) -> Result<(), CliError> {
+    Err(CliError::Other(
+        "--distributed mpi: this duet was built without MPI; rebuild it with `--features mpi` \
+         (needs an MPI library and libclang, e.g. Debian's libopenmpi-dev and libclang-dev)"
+            .into(),
+    ))
+}
+
+/// `duet train` on this process, alone or as a rank of `group`.
+fn run_in(args: &TrainArgs, group: Option<Arc<dyn ProcessGroup>>) -> Result<(), CliError> {
+    let (rank, ranks) = group.as_ref().map_or((0, 1), |g| (g.rank(), g.size()));
+    let primary = rank == 0;
+    if args.batch_size < ranks {
+        return Err(CliError::Other(format!(
+            "--batch-size {} is smaller than the {ranks} ranks: every rank needs a row of each batch",
+            args.batch_size
+        )));
+    }
     let devices = args
         .device
         .split(',')
@@ -62,9 +103,12 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         None => RunDir::next_free("runs/train").map_err(|e| CliError::Other(e.to_string()))?,
     };
     // Refuse a directory that holds another run (or is locked) before loading anything more.
+    // Only rank 0 touches the run directory (on a cluster the others may not even see it).
     let fail = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
-    let mode = run_mode(&out, args.resume.as_deref(), args.overwrite).map_err(|e| fail(&e))?;
-    RunDir::check(&out, mode).map_err(|e| fail(&e))?;
+    if primary {
+        let mode = run_mode(&out, args.resume.as_deref(), args.overwrite).map_err(|e| fail(&e))?;
+        RunDir::check(&out, mode).map_err(|e| fail(&e))?;
+    }
     let splits = data::load(&args.data)?;
     let stats = data::channel_stats(&splits.train);
     let (t_train, t_test) =
@@ -87,7 +131,8 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         },
         k_data,
         device.clone(),
-    );
+    )
+    .shard(rank, ranks);
     let test = Loader::new(
         splits.test,
         LoaderConfig {
@@ -99,7 +144,8 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         },
         k_data,
         device.clone(),
-    );
+    )
+    .shard(rank, ranks);
     if train.batches_per_epoch() == 0 {
         return Err(CliError::Other(format!(
             "the training split has {} images, fewer than one batch of {batch}",
@@ -130,7 +176,7 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         source: None,
     }
     .to_metadata();
-    if let Some(dir) = &args.resume {
+    if let (Some(dir), true) = (&args.resume, primary) {
         // The checks `fit` repeats when it restores, here before anything is printed.
         if let Some(latest) = CheckpointDir::latest(dir)? {
             check_metadata(
@@ -154,15 +200,27 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         metadata,
         stop: stop_flag(),
     };
-    let on = match devices.len() {
-        1 => args.device.clone(),
-        n => format!("{} (data-parallel, {n} shards per batch)", args.device),
+    let on = match (devices.len(), ranks) {
+        (1, 1) => args.device.clone(),
+        (n, 1) => format!("{} (data-parallel, {n} shards per batch)", args.device),
+        (n, r) => format!("{} x {r} MPI ranks ({} shards per batch)", args.device, n * r),
     };
+    let mut trainer = Trainer::new(Classification::default(), cfg);
+    if let Some(g) = group {
+        trainer = trainer.with_group(g);
+    }
+    if !primary {
+        // Rank 0 reports the run.
+        trainer
+            .fit(model.as_mut(), &mut opt, &train, &test, args.resume.as_deref())
+            .map_err(|e| CliError::Other(e.to_string()))?;
+        return Ok(());
+    }
     eprintln!(
         "training {:?} ({:?} API) on {:?}: {} train / {} test images of {:?}, {} steps of {batch} on {on}",
         args.model, args.api, args.data.dataset, train.data().len(), test.data().len(), chw, total_steps
     );
-    let summary = Trainer::new(Classification::default(), cfg)
+    let summary = trainer
         .fit(
             model.as_mut(),
             &mut opt,
