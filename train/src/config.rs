@@ -28,7 +28,8 @@ pub struct TrainConfig {
     pub reset_optimizer: bool,
     /// Root key: the batch of step `s` uses the loader's order, dropout uses `key.fold_in(s)`.
     pub key: Key,
-    /// Log training metrics every N steps.
+    /// Log training metrics every N steps (in a distributed run, the ranks also check there
+    /// that their params are still bitwise identical).
     pub log_every: u64,
     /// No progress bar.
     pub quiet: bool,

@@ -159,3 +159,44 @@ pub(crate) fn reduce_eval(
     means.insert("loss".into(), f64::from(total[0]) / count);
     means
 }
+
+/// A 64-bit fingerprint of `tree`'s values (their bits, in path order): equal trees give
+/// equal fingerprints, and any changed bit changes it with near certainty.
+pub(crate) fn fingerprint(tree: &Params) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (path, t) in tree.iter() {
+        for b in path.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        for v in t.to_vec() {
+            h = (h ^ u64::from(v.to_bits())).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Checks that every rank holds bitwise the same `params` as rank 0 (after `step`); every rank
+/// gets the same verdict, so all of them stop together if one has drifted.
+///
+/// # Errors
+/// [`TrainError::Distributed`] saying how many ranks differ.
+pub(crate) fn check_in_sync(
+    group: &dyn ProcessGroup,
+    params: &Params,
+    step: u64,
+) -> Result<(), TrainError> {
+    let mine = fingerprint(params);
+    let mut root = mine.to_le_bytes();
+    group.broadcast(&mut root, 0);
+    let differs = f32::from(u8::from(u64::from_le_bytes(root) != mine));
+    let mut count = [0.0f32];
+    group.all_reduce_sum(&[differs], &mut count);
+    match count[0] {
+        0.0 => Ok(()),
+        n => Err(TrainError::Distributed(format!(
+            "after step {step}, the params of {n} rank(s) differ from rank 0's (the ranks \
+             must run the same program on the same devices; a non-deterministic kernel or a \
+             rank-dependent update makes them drift)"
+        ))),
+    }
+}

@@ -127,12 +127,20 @@ impl ProcessGroup for ThreadGroup {
     }
 
     fn all_reduce_sum(&self, send: &[f32], recv: &mut [f32]) {
-        assert_eq!(send.len(), recv.len(), "all_reduce_sum: send and recv lengths differ");
+        assert_eq!(
+            send.len(),
+            recv.len(),
+            "all_reduce_sum: send and recv lengths differ"
+        );
         let bytes: Vec<u8> = send.iter().flat_map(|v| v.to_le_bytes()).collect();
         let all = self.exchange(&bytes);
         recv.fill(0.0);
         for part in &all {
-            assert_eq!(part.len(), bytes.len(), "all_reduce_sum: lengths differ between ranks");
+            assert_eq!(
+                part.len(),
+                bytes.len(),
+                "all_reduce_sum: lengths differ between ranks"
+            );
             for (b, c) in recv.iter_mut().zip(part.chunks_exact(4)) {
                 *b += f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
             }

@@ -75,7 +75,11 @@ impl ProcessGroup for MpiGroup {
     }
 
     fn all_reduce_sum(&self, send: &[f32], recv: &mut [f32]) {
-        assert_eq!(send.len(), recv.len(), "all_reduce_sum: send and recv lengths differ");
+        assert_eq!(
+            send.len(),
+            recv.len(),
+            "all_reduce_sum: send and recv lengths differ"
+        );
         self.world
             .all_reduce_into(send, recv, SystemOperation::sum());
     }

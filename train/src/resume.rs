@@ -53,7 +53,13 @@ pub fn restore_checked(
     expect: &BTreeMap<String, String>,
     reset_optimizer: bool,
 ) -> Result<u64, TrainError> {
-    restore_from(&CheckpointFile::open(path)?, model, opt, expect, reset_optimizer)
+    restore_from(
+        &CheckpointFile::open(path)?,
+        model,
+        opt,
+        expect,
+        reset_optimizer,
+    )
 }
 
 /// [`restore_checked`] from a checkpoint already opened (or received in memory).

@@ -3,7 +3,9 @@
 
 use crate::checkpoints::CheckpointDir;
 use crate::config::{TrainConfig, TrainSummary};
-use crate::distributed::{all_reduce_tree, broadcast_start, broadcast_tree, reduce_eval};
+use crate::distributed::{
+    all_reduce_tree, broadcast_start, broadcast_tree, check_in_sync, reduce_eval,
+};
 use crate::error::TrainError;
 use crate::group::ProcessGroup;
 use crate::metrics::{MetricsLog, Record};
@@ -270,7 +272,11 @@ impl<T: Task> Trainer<T> {
         }
         if let Some(g) = &self.group {
             if g.size() > 1 && self.primary() {
-                bar.println(format!("rank 0 of {}: writing {}", g.size(), cfg.out_dir.display()));
+                bar.println(format!(
+                    "rank 0 of {}: writing {}",
+                    g.size(),
+                    cfg.out_dir.display()
+                ));
             }
             step = broadcast_start(g.as_ref(), model, opt, step)?;
         }
@@ -369,6 +375,9 @@ impl<T: Task> Trainer<T> {
             let epoch_end = r.step.is_multiple_of(per_epoch);
             let last = r.step == cfg.total_steps;
             if r.step.is_multiple_of(cfg.log_every.max(1)) || epoch_end || last {
+                if let Some(g) = &self.group {
+                    check_in_sync(g.as_ref(), &model.params(), r.step)?;
+                }
                 self.log_train(r, epoch, opt)?;
             }
             let mut evaluated = false;
@@ -477,7 +486,11 @@ impl<T: Task> Trainer<T> {
             scored.loss = scored.loss * share;
             scored
         };
-        let key = if size > 1 { key.fold_in(rank as u64) } else { key };
+        let key = if size > 1 {
+            key.fold_in(rank as u64)
+        } else {
+            key
+        };
         let out = model.loss_and_grad(x, key, &loss_fn);
         let dev = out.loss.device();
         let local = out.metrics.values();
@@ -487,7 +500,10 @@ impl<T: Task> Trainer<T> {
         let grads = all_reduce_tree(g.as_ref(), &out.grads, &mut head);
         let mut metrics = Metrics::default();
         for ((name, _), v) in local.iter().zip(&head[1..]) {
-            metrics.add(name, duet_core::burn::tensor::Tensor::from_floats([*v], &dev));
+            metrics.add(
+                name,
+                duet_core::burn::tensor::Tensor::from_floats([*v], &dev),
+            );
         }
         let state = model.state();
         if !state.is_empty() {
@@ -656,7 +672,8 @@ impl<T: Task> Trainer<T> {
         r.bar.finish_and_clear();
         let dir = &self.config.out_dir;
         if r.files.is_some() {
-            let records = MetricsLog::read(dir.join("metrics.jsonl")).map_err(|e| self.out_err(e))?;
+            let records =
+                MetricsLog::read(dir.join("metrics.jsonl")).map_err(|e| self.out_err(e))?;
             plot_curves(&records, self.task.best().0, &dir.join("curves.png"))
                 .map_err(|e| TrainError::Output(e.to_string()))?;
         }

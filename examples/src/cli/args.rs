@@ -204,6 +204,10 @@ pub struct TrainArgs {
     /// Keep the last K step checkpoints (plus the best), 1 to 10^6.
     #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub keep: usize,
+    /// Write the training loss and metrics to metrics.jsonl every N steps, 1 to 10^9
+    /// (default: every epoch or every 20 steps, whichever comes first).
+    #[arg(long, value_parser = steps())]
+    pub log_every: Option<u64>,
     /// No progress bar (for logs).
     #[arg(long)]
     pub quiet: bool,

@@ -195,7 +195,7 @@ fn run_in(args: &TrainArgs, group: Option<Arc<dyn ProcessGroup>>) -> Result<(), 
         overwrite: args.overwrite,
         reset_optimizer: args.reset_optimizer,
         key: k_steps,
-        log_every: spe.min(20),
+        log_every: args.log_every.unwrap_or(spe.min(20)),
         quiet: args.quiet,
         metadata,
         stop: stop_flag(),
@@ -203,7 +203,11 @@ fn run_in(args: &TrainArgs, group: Option<Arc<dyn ProcessGroup>>) -> Result<(), 
     let on = match (devices.len(), ranks) {
         (1, 1) => args.device.clone(),
         (n, 1) => format!("{} (data-parallel, {n} shards per batch)", args.device),
-        (n, r) => format!("{} x {r} MPI ranks ({} shards per batch)", args.device, n * r),
+        (n, r) => format!(
+            "{} x {r} MPI ranks ({} shards per batch)",
+            args.device,
+            n * r
+        ),
     };
     let mut trainer = Trainer::new(Classification::default(), cfg);
     if let Some(g) = group {
@@ -212,7 +216,13 @@ fn run_in(args: &TrainArgs, group: Option<Arc<dyn ProcessGroup>>) -> Result<(), 
     if !primary {
         // Rank 0 reports the run.
         trainer
-            .fit(model.as_mut(), &mut opt, &train, &test, args.resume.as_deref())
+            .fit(
+                model.as_mut(),
+                &mut opt,
+                &train,
+                &test,
+                args.resume.as_deref(),
+            )
             .map_err(|e| CliError::Other(e.to_string()))?;
         return Ok(());
     }
