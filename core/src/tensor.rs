@@ -235,6 +235,21 @@ impl DynTensor {
         read_rank!(&self.0, |t| t.to_data())
     }
 
+    /// Moves the values to the host (without a copy on the CPU backend when this is the only
+    /// handle to the buffer).
+    ///
+    /// # Example
+    /// ```
+    /// use duet_core::{burn::tensor::{Device, Tensor}, DynTensor};
+    /// let t = DynTensor::from(Tensor::<2>::from_floats([[1.0, 2.0], [3.0, 4.0]], &Device::flex()));
+    /// let data = t.into_data();
+    /// assert_eq!(data.shape().dims(), [2, 2]);
+    /// assert_eq!(data.as_slice::<f32>().unwrap(), [1.0, 2.0, 3.0, 4.0]);
+    /// ```
+    pub fn into_data(self) -> TensorData {
+        read_rank!(self.0, |t| t.into_data())
+    }
+
     /// Copies the values to the host as `f32`, row-major.
     pub fn to_vec(&self) -> Vec<f32> {
         self.to_data()

@@ -22,6 +22,13 @@ pub trait ProcessGroup {
     /// same length on all ranks). Every rank ends with the same bits.
     fn all_reduce_sum(&self, send: &[f32], recv: &mut [f32]);
 
+    /// [`all_reduce_sum`](Self::all_reduce_sum) with `buf` as both send and receive buffer
+    /// (MPI's `MPI_IN_PLACE`: no second buffer, no copy). The default goes through a copy.
+    fn all_reduce_sum_in_place(&self, buf: &mut [f32]) {
+        let send = buf.to_vec();
+        self.all_reduce_sum(&send, buf);
+    }
+
     /// Rank `root`'s `buf`, copied to `buf` on every rank (all ranks pass the same length).
     fn broadcast(&self, buf: &mut [u8], root: usize);
 

@@ -38,7 +38,7 @@ mod trainer;
 
 pub use checkpoints::{Better, CheckpointDir};
 pub use config::{TrainConfig, TrainSummary};
-pub use distributed::{all_reduce_tree, broadcast_start, broadcast_tree, BUCKET_FLOATS};
+pub use distributed::{broadcast_start, broadcast_tree, TreeReducer, BUCKET_FLOATS, DIRECT_FLOATS};
 pub use error::TrainError;
 pub use functional::{FromOutputs, FunctionalModel, IntoInputs};
 pub use group::{ProcessGroup, ThreadGroup};

@@ -8,8 +8,14 @@
 use crate::group::ProcessGroup;
 use mpi::collective::{CommunicatorCollectives, Root, SystemOperation};
 use mpi::environment::Universe;
+use mpi::raw::AsRaw;
 use mpi::topology::{Communicator, SimpleCommunicator};
-use mpi::Threading;
+use mpi::{ffi, Threading};
+
+extern "C" {
+    /// `MPI_IN_PLACE` (from `csrc/mpi_in_place.c`, compiled against the library's `mpi.h`).
+    fn duet_mpi_in_place() -> *mut std::os::raw::c_void;
+}
 
 /// MPI cannot be used by this process.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +88,23 @@ impl ProcessGroup for MpiGroup {
         );
         self.world
             .all_reduce_into(send, recv, SystemOperation::sum());
+    }
+
+    fn all_reduce_sum_in_place(&self, buf: &mut [f32]) {
+        let count = std::os::raw::c_int::try_from(buf.len()).expect("at most 2^31 floats per call");
+        // SAFETY: `buf` is a valid, exclusively borrowed buffer of `count` floats; with
+        // MPI_IN_PLACE as the send buffer, MPI reads and writes only `buf`. The datatype,
+        // operation and communicator are the library's own handles.
+        unsafe {
+            ffi::MPI_Allreduce(
+                duet_mpi_in_place(),
+                buf.as_mut_ptr().cast(),
+                count,
+                ffi::RSMPI_FLOAT,
+                ffi::RSMPI_SUM,
+                self.world.as_raw(),
+            );
+        }
     }
 
     fn broadcast(&self, buf: &mut [u8], root: usize) {

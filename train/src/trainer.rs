@@ -4,7 +4,7 @@
 use crate::checkpoints::CheckpointDir;
 use crate::config::{TrainConfig, TrainSummary};
 use crate::distributed::{
-    all_reduce_tree, broadcast_start, broadcast_tree, check_in_sync, reduce_eval,
+    broadcast_start, broadcast_tree, check_in_sync, reduce_eval, TreeReducer,
 };
 use crate::error::TrainError;
 use crate::group::ProcessGroup;
@@ -19,8 +19,8 @@ use duet_optim::{OptState, Optimizer};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Mean loss and metrics (after [`Task::finish`]) of `model` over epoch 0 of `data`, for
@@ -83,7 +83,7 @@ pub struct Trainer<T: Task> {
     pub task: T,
     /// How.
     pub config: TrainConfig,
-    group: Option<Arc<dyn ProcessGroup>>,
+    group: Option<Rc<dyn ProcessGroup>>,
 }
 
 /// The model a [`Trainer`] of `T` trains.
@@ -113,6 +113,8 @@ struct Run {
     t0: Instant,
     /// A stop was requested (on any rank) during the last step.
     stop: bool,
+    /// The gradient all-reduce's buffers (in a distributed run).
+    reducer: std::cell::RefCell<TreeReducer>,
 }
 
 /// One step's loss, gradients and metric sums over the (global) batch.
@@ -188,7 +190,7 @@ impl<T: Task> Trainer<T> {
     /// use duet_functional::{Dense, LayerExt};
     /// use duet_optim::{sgd, Optimizer, Sgd};
     /// use duet_train::{FunctionalModel, ProcessGroup, Regression, ThreadGroup, TrainConfig, Trainer};
-    /// use std::sync::Arc;
+    /// use std::rc::Rc;
     /// let dir = tempfile::tempdir().unwrap();
     /// let finals = ThreadGroup::run(2, |g| {
     ///     let dev = Device::flex();
@@ -205,7 +207,7 @@ impl<T: Task> Trainer<T> {
     ///     let cfg = TrainConfig { total_steps: 50, quiet: true, ..TrainConfig::new(dir.path()) };
     ///     let rank = g.rank();
     ///     Trainer::new(Regression::default(), cfg)
-    ///         .with_group(Arc::new(g))
+    ///         .with_group(Rc::new(g))
     ///         .fit(&mut model, &mut opt, &data, &data, None)
     ///         .unwrap();
     ///     (rank, model.params().get::<2>("kernel").unwrap().to_data().to_vec::<f32>().unwrap())
@@ -214,7 +216,7 @@ impl<T: Task> Trainer<T> {
     /// assert!((finals[0].1[0] - 1.0).abs() < 0.05 && (finals[0].1[1] + 1.0).abs() < 0.05);
     /// assert!(dir.path().join("metrics.jsonl").exists()); // written by rank 0 alone
     /// ```
-    pub fn with_group(mut self, group: Arc<dyn ProcessGroup>) -> Self {
+    pub fn with_group(mut self, group: Rc<dyn ProcessGroup>) -> Self {
         self.group = Some(group);
         self
     }
@@ -295,6 +297,7 @@ impl<T: Task> Trainer<T> {
             window,
             t0,
             stop: false,
+            reducer: Default::default(),
         })
     }
 
@@ -497,7 +500,10 @@ impl<T: Task> Trainer<T> {
         let mut head: Vec<f32> = std::iter::once(out.loss.into_scalar::<f32>())
             .chain(local.iter().map(|(_, v)| *v))
             .collect();
-        let grads = all_reduce_tree(g.as_ref(), &out.grads, &mut head);
+        let grads = r
+            .reducer
+            .borrow_mut()
+            .all_reduce(g.as_ref(), out.grads, &mut head);
         let mut metrics = Metrics::default();
         for ((name, _), v) in local.iter().zip(&head[1..]) {
             metrics.add(

@@ -11,8 +11,8 @@ use duet_functional::{serial, BatchNorm, Dense, LayerExt, Relu};
 use duet_optim::{adam, Adam, Optimizer};
 use duet_train::*;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 const ROWS: usize = 12;
 
@@ -84,7 +84,7 @@ fn train_ranks_with(
             r => out.with_extension(format!("rank{r}")),
         };
         Trainer::new(Regression::default(), config(&out, steps))
-            .with_group(Arc::new(g))
+            .with_group(Rc::new(g))
             .fit(&mut m, &mut opt, &d, &d, resume)
             .unwrap();
         assert!(rank == 0 || !out.exists(), "rank {rank} wrote {out:?}");
@@ -225,7 +225,7 @@ fn a_stop_on_one_rank_stops_all_after_the_same_step() {
             cfg.stop.store(true, Ordering::SeqCst);
         }
         let s = Trainer::new(Regression::default(), cfg)
-            .with_group(Arc::new(g))
+            .with_group(Rc::new(g))
             .fit(&mut m, &mut opt, &d, &d, None)
             .unwrap();
         (s.steps, s.interrupted)
@@ -291,7 +291,7 @@ fn a_rank_that_drifts_stops_every_rank() {
         };
         let (mut opt, d) = (optimizer(), data((rank, 2), &dev));
         Trainer::new(Regression::default(), config(dir.path(), 10))
-            .with_group(Arc::new(g))
+            .with_group(Rc::new(g))
             .fit(&mut m, &mut opt, &d, &d, None)
             .map(|s| s.steps)
             .unwrap_err()
@@ -301,6 +301,44 @@ fn a_rank_that_drifts_stops_every_rank() {
         assert!(
             e.contains("after step 3, the params of 1 rank(s) differ"),
             "{e}"
+        );
+    }
+}
+
+/// Large tensors are reduced in place in their own buffers, small ones in the shared bucket:
+/// the sums, paths and shapes come back right whatever the mix, call after call.
+#[test]
+fn the_reducer_sums_large_and_small_tensors_alike() {
+    let big = DIRECT_FLOATS + 3;
+    let sums = ThreadGroup::run(3, |g| {
+        let dev = Device::flex();
+        let r = g.rank() as f32;
+        let mut reducer = TreeReducer::default();
+        let mut out = Vec::new();
+        for call in 0..2 {
+            let c = call as f32;
+            let tree = Params::new()
+                .with("a.big", Tensor::<2>::full([big, 1], r + c, &dev))
+                .with("b.small", Tensor::<1>::from_floats([r, 10.0 * r, c], &dev))
+                .with("c.big", Tensor::<1>::full([big], 2.0 * r, &dev));
+            let mut head = [r, 1.0];
+            let sum = reducer.all_reduce(&g, tree, &mut head);
+            assert_eq!(sum.paths(), ["a.big", "b.small", "c.big"]);
+            assert_eq!(sum.get_dyn("a.big").unwrap().dims(), [big, 1]);
+            let v = |p: &str| sum.get_dyn(p).unwrap().to_vec();
+            let (a, b, cb) = (v("a.big"), v("b.small"), v("c.big"));
+            out.push((head, a[0], a[big - 1], b, cb[0], cb[big - 1]));
+        }
+        out
+    });
+    for rank in sums {
+        assert_eq!(
+            rank[0],
+            ([3.0, 3.0], 3.0, 3.0, vec![3.0, 30.0, 0.0], 6.0, 6.0)
+        );
+        assert_eq!(
+            rank[1],
+            ([3.0, 3.0], 6.0, 6.0, vec![3.0, 30.0, 3.0], 6.0, 6.0)
         );
     }
 }

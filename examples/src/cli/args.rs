@@ -349,6 +349,13 @@ pub struct BenchArgs {
     /// burn's own `Adam` on the same parameters (`--api` is ignored).
     #[arg(long)]
     pub update_only: bool,
+    /// With `--distributed mpi`: time the gradient all-reduce of the model's parameter tree
+    /// against a plain all-reduce of one buffer of the same size.
+    #[arg(long, requires = "distributed")]
+    pub allreduce: bool,
+    /// Run under `mpirun` as one rank (a training step over the ranks, or `--allreduce`).
+    #[arg(long, value_enum)]
+    pub distributed: Option<Distributed>,
     /// The device.
     #[arg(long, default_value = "cpu")]
     pub device: String,

@@ -201,6 +201,15 @@ fn update_only(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
 
 /// Runs the benchmark and prints one JSON line.
 pub fn run(args: &BenchArgs) -> Result<(), CliError> {
+    if args.distributed.is_some() {
+        #[cfg(feature = "mpi")]
+        return super::bench_mpi::run(args);
+        #[cfg(not(feature = "mpi"))]
+        return Err(CliError::Other(
+            "--distributed mpi: this duet was built without MPI; rebuild it with `--features mpi`"
+                .into(),
+        ));
+    }
     let device = duet_core::device(&args.device)?;
     if args.pipeline {
         return pipeline(args, &device);

@@ -4,6 +4,8 @@
 
 pub mod args;
 pub mod bench;
+#[cfg(feature = "mpi")]
+pub mod bench_mpi;
 pub mod data;
 pub mod eval;
 pub mod import;

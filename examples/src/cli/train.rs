@@ -11,6 +11,7 @@ use duet_train::{
     check_metadata, run_mode, CheckpointDir, Classification, ProcessGroup, RunDir, TrainConfig,
     Trainer,
 };
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -62,7 +63,7 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
 /// job (`MPI_Abort`), so no rank is left waiting in a collective.
 #[cfg(feature = "mpi")]
 fn run_mpi(args: &TrainArgs) -> Result<(), CliError> {
-    let group = Arc::new(duet_train::MpiGroup::init().map_err(|e| CliError::Other(e.to_string()))?);
+    let group = Rc::new(duet_train::MpiGroup::init().map_err(|e| CliError::Other(e.to_string()))?);
     let result = run_in(args, Some(group.clone()));
     if let Err(e) = &result {
         if group.size() > 1 {
@@ -83,7 +84,7 @@ fn run_mpi(_: &TrainArgs) -> Result<(), CliError> {
 }
 
 /// `duet train` on this process, alone or as a rank of `group`.
-fn run_in(args: &TrainArgs, group: Option<Arc<dyn ProcessGroup>>) -> Result<(), CliError> {
+fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), CliError> {
     let (rank, ranks) = group.as_ref().map_or((0, 1), |g| (g.rank(), g.size()));
     let primary = rank == 0;
     if args.batch_size < ranks {
