@@ -3,9 +3,12 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=csrc/mpi_in_place.c");
-    if std::env::var_os("CARGO_FEATURE_MPI").is_none() {
-        return;
-    }
+    #[cfg(feature = "mpi")]
+    mpi_shim();
+}
+
+#[cfg(feature = "mpi")]
+fn mpi_shim() {
     let lib = build_probe_mpi::probe().unwrap_or_else(|errs| {
         let why: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         panic!(

@@ -133,6 +133,9 @@ fn numeric_flags_are_bounded_by_the_parser() {
         ("train --steps 0", "--steps"),
         ("train --steps 1000000001", "--steps"),
         ("train --keep 0", "--keep"),
+        ("train --log-every 0", "--log-every"),
+        ("train --distributed tcp", "--distributed"),
+        ("bench --allreduce", "--distributed"),
         ("summary --channels 0", "--channels"),
         (norm, "--norm-mean"),
     ] {
@@ -323,4 +326,17 @@ fn eval_on_an_empty_test_split_is_an_error_naming_the_dataset() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"images\": 3"));
+}
+
+/// Without the `mpi` feature, `--distributed mpi` says how to get it, in one line, before any work.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn distributed_mpi_without_the_feature_says_how_to_build_it() {
+    for line in [
+        "train --distributed mpi",
+        "bench --distributed mpi --allreduce",
+    ] {
+        let err = fails(&line.split(' ').collect::<Vec<_>>());
+        assert!(err.contains("--features mpi"), "{line}: {err}");
+    }
 }

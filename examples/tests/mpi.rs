@@ -242,3 +242,25 @@ fn a_killed_rank_stops_the_job_and_the_run_resumes_with_any_rank_count() {
         }
     }
 }
+
+/// A global batch smaller than the rank count is refused on every rank, in one line, and the job
+/// exits non-zero without writing anything.
+#[test]
+fn a_batch_smaller_than_the_rank_count_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let output = mpirun(2)
+        .arg(env!("CARGO_BIN_EXE_duet"))
+        .args(train_args(&out, "--steps 5 --batch-size 1"))
+        .args(["--distributed", "mpi"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{err}");
+    assert!(
+        err.contains("error: rank 0 of 2: --batch-size 1 is smaller than the 2 ranks"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.exists());
+}
