@@ -152,7 +152,7 @@ impl Loader {
     /// let s = digits().unwrap();
     /// let cfg = LoaderConfig { batch_size: 5, ..Default::default() };
     /// let whole = Loader::new(s.train.clone(), cfg.clone(), Key::new(0), Device::flex());
-    /// let labels = |l: &Loader| l.epoch(3).next().unwrap().unwrap().labels.to_data().to_vec::<i64>().unwrap();
+    /// let labels = |l: &Loader| l.epoch(3).next().unwrap().unwrap().labels.into_data().convert::<i64>().to_vec::<i64>().unwrap();
     /// let parts: Vec<Vec<i64>> = (0..2).map(|i| labels(&whole.clone().shard(i, 2))).collect();
     /// assert_eq!([parts[0].len(), parts[1].len()], [3, 2]);
     /// assert_eq!(parts.concat(), labels(&whole));

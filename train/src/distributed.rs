@@ -72,7 +72,7 @@ pub const DIRECT_FLOATS: usize = 1 << 18;
 /// Three ranks, each with a gradient equal to its rank and one example:
 /// ```
 /// use duet_core::{burn::tensor::{Device, Tensor}, Params};
-/// use duet_train::{ThreadGroup, TreeReducer};
+/// use duet_train::{ProcessGroup, ThreadGroup, TreeReducer};
 /// let sums = ThreadGroup::run(3, |g| {
 ///     let dev = Device::flex();
 ///     let grad = Params::new().with("w", Tensor::<1>::from_floats([g.rank() as f32; 2], &dev));

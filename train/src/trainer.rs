@@ -199,21 +199,22 @@ impl<T: Task> Trainer<T> {
     ///     let mut model = FunctionalModel { model: Box::new(layer), params, state };
     ///     // Rank r holds rows r and r + 2 of a batch of 4: y = x0 - x1.
     ///     let rows = [[1.0, 0.0], [0.0, 1.0], [2.0, 1.0], [1.0, 3.0]];
-    ///     let mine: Vec<[f32; 2]> = rows.iter().skip(g.rank()).step_by(2).copied().collect();
-    ///     let x = Tensor::<2>::from_floats(mine.as_slice(), &dev);
+    ///     let mine: Vec<f32> = rows.iter().skip(g.rank()).step_by(2).flatten().copied().collect();
+    ///     let x = Tensor::<1>::from_floats(mine.as_slice(), &dev).reshape([2, 2]);
     ///     let y = x.clone().slice([0..2, 0..1]) - x.clone().slice([0..2, 1..2]);
     ///     let data = InMemory::new(vec![(x, y)], 4);
     ///     let mut opt = Optimizer::new(sgd(0.1, Sgd::default()));
-    ///     let cfg = TrainConfig { total_steps: 50, quiet: true, ..TrainConfig::new(dir.path()) };
+    ///     let cfg = TrainConfig { total_steps: 300, quiet: true, ..TrainConfig::new(dir.path()) };
     ///     let rank = g.rank();
     ///     Trainer::new(Regression::default(), cfg)
     ///         .with_group(Rc::new(g))
     ///         .fit(&mut model, &mut opt, &data, &data, None)
     ///         .unwrap();
-    ///     (rank, model.params().get::<2>("kernel").unwrap().to_data().to_vec::<f32>().unwrap())
+    ///     (rank, model.params().get::<2>("weight").unwrap().to_data().to_vec::<f32>().unwrap())
     /// });
     /// assert_eq!(finals[0].1, finals[1].1); // bitwise the same on both ranks
-    /// assert!((finals[0].1[0] - 1.0).abs() < 0.05 && (finals[0].1[1] + 1.0).abs() < 0.05);
+    /// let w = &finals[0].1;
+    /// assert!((w[0] - 1.0).abs() < 0.05 && (w[1] + 1.0).abs() < 0.05, "{w:?}");
     /// assert!(dir.path().join("metrics.jsonl").exists()); // written by rank 0 alone
     /// ```
     pub fn with_group(mut self, group: Rc<dyn ProcessGroup>) -> Self {
