@@ -67,7 +67,9 @@ fn run_mpi(args: &TrainArgs) -> Result<(), CliError> {
     let result = run_in(args, Some(group.clone()));
     if let Err(e) = &result {
         if group.size() > 1 {
-            eprintln!("error: rank {} of {}: {e}", group.rank(), group.size());
+            // One write, so that the ranks' lines do not interleave.
+            let line = format!("error: rank {} of {}: {e}\n", group.rank(), group.size());
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
             group.abort(1);
         }
     }

@@ -79,7 +79,7 @@ struct Run {
     /// A stop was requested (on any rank) during the last step.
     stop: bool,
     /// The gradient all-reduce's buffers (in a distributed run).
-    reducer: std::cell::RefCell<TreeReducer>,
+    reducer: TreeReducer,
 }
 
 /// One step's loss, gradients and metric sums over the (global) batch.

@@ -1,6 +1,7 @@
 //! One optimizer step: this process's gradient, or the reduction of every rank's shard.
 
 use super::*;
+use duet_core::burn::tensor::Tensor;
 
 impl<T: Task> Trainer<T> {
     /// One optimizer step; a non-finite loss stops the run (and marks the checkpoint whose
@@ -49,7 +50,7 @@ impl<T: Task> Trainer<T> {
     /// or in a group the reduction of every rank's shard.
     pub(super) fn loss_and_grad(
         &self,
-        r: &Run,
+        r: &mut Run,
         model: &mut TaskModel<'_, T>,
         batch: T::Batch,
     ) -> Result<Stepped, TrainError> {
@@ -99,16 +100,10 @@ impl<T: Task> Trainer<T> {
         let mut head: Vec<f32> = std::iter::once(out.loss.into_scalar::<f32>())
             .chain(local.iter().map(|(_, v)| *v))
             .collect();
-        let grads = r
-            .reducer
-            .borrow_mut()
-            .all_reduce(g.as_ref(), out.grads, &mut head);
+        let grads = r.reducer.all_reduce(g.as_ref(), out.grads, &mut head);
         let mut metrics = Metrics::default();
         for ((name, _), v) in local.iter().zip(&head[1..]) {
-            metrics.add(
-                name,
-                duet_core::burn::tensor::Tensor::from_floats([*v], &dev),
-            );
+            metrics.add(name, Tensor::from_floats([*v], &dev));
         }
         let state = model.state();
         if !state.is_empty() {
