@@ -262,8 +262,12 @@ impl Params {
     }
 
     /// The sub-tree under `prefix`, with the prefix stripped: `subtree("conv1")` turns
-    /// `conv1.weight` into `weight`. Empty when nothing matches.
+    /// `conv1.weight` into `weight`. Empty when nothing matches; the whole tree for the empty
+    /// prefix (the inverse of [`prefix`](Self::prefix), which leaves paths alone for `""`).
     pub fn subtree(&self, prefix: &str) -> Params {
+        if prefix.is_empty() {
+            return self.clone();
+        }
         let dotted = format!("{prefix}.");
         let entries = self.entries.iter().filter_map(|(k, v)| {
             k.strip_prefix(&dotted)

@@ -40,11 +40,7 @@ fn walk(
         depth,
     });
     for (name, child, child_inputs) in layer.expand(inputs) {
-        let p = if path.is_empty() {
-            name
-        } else {
-            format!("{path}.{name}")
-        };
+        let p = join(path, name);
         walk(child, &p, &child_inputs, params, depth + 1, rows);
     }
 }
@@ -141,15 +137,20 @@ pub fn torch_kinds(layer: &dyn Layer, input: &[usize]) -> BTreeMap<String, &'sta
             out.insert(path.to_string(), k);
         }
         for (name, child, child_inputs) in layer.expand(inputs) {
-            let p = if path.is_empty() {
-                name
-            } else {
-                format!("{path}.{name}")
-            };
+            let p = join(path, name);
             go(child, &p, &child_inputs, out);
         }
     }
     let mut out = BTreeMap::new();
     go(layer, "", &[input.to_vec()], &mut out);
     out
+}
+
+/// `path.name`, or either alone when the other is empty (an inlined child has no name).
+fn join(path: &str, name: String) -> String {
+    match (path.is_empty(), name.is_empty()) {
+        (true, _) => name,
+        (_, true) => path.to_string(),
+        _ => format!("{path}.{name}"),
+    }
 }

@@ -25,6 +25,8 @@ use duet_core::{DynTensor, Key, Params};
 pub struct Residual {
     main: Serial,
     shortcut: Option<Box<dyn Layer>>,
+    /// The path of `main`'s params: `"main"`, or `""` when inlined.
+    main_name: &'static str,
 }
 
 impl Residual {
@@ -33,7 +35,24 @@ impl Residual {
         Residual {
             main,
             shortcut: None,
+            main_name: "main",
         }
+    }
+
+    /// Puts `main`'s params directly under the block's path (`conv1.weight` instead of
+    /// `main.conv1.weight`), as in PyTorch blocks whose layers are attributes of the block.
+    ///
+    /// # Example
+    /// ```
+    /// use duet_functional::{serial, Dense, LayerExt, Residual};
+    /// use duet_core::{burn::tensor::Device, Key};
+    /// let r = Residual::new(serial!["fc" => Dense::new(4)]).inline();
+    /// let (p, _) = r.init_model(&[1, 4], Key::new(0), &Device::flex()).unwrap();
+    /// assert_eq!(p.paths(), ["fc.weight", "fc.bias"]);
+    /// ```
+    pub fn inline(mut self) -> Self {
+        self.main_name = "";
+        self
     }
 
     /// Replaces the identity shortcut (e.g. a 1x1 conv that matches channels).
@@ -77,8 +96,8 @@ impl Layer for Residual {
             .init(inputs, km, device)
             .map_err(|e| e.within("main"))?;
         let mut init = Init {
-            params: main.params.prefix("main"),
-            state: main.state.prefix("main"),
+            params: main.params.prefix(self.main_name),
+            state: main.state.prefix(self.main_name),
         };
         if let Some(s) = &self.shortcut {
             let c = s
@@ -98,12 +117,12 @@ impl Layer for Residual {
         mode: Mode,
     ) -> (Vec<DynTensor>, Params) {
         let (mut y, s) = self.main.forward(
-            &params.subtree("main"),
-            &state.subtree("main"),
+            &params.subtree(self.main_name),
+            &state.subtree(self.main_name),
             inputs.clone(),
             mode.child(0),
         );
-        let mut new_state = s.prefix("main");
+        let mut new_state = s.prefix(self.main_name);
         let short = match &self.shortcut {
             Some(sc) => {
                 let (mut ys, s) = sc.forward(
@@ -128,12 +147,12 @@ impl Layer for Residual {
         mode: Mode,
     ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
         let (mut y, s) = self.main.forward_jvp(
-            &params.subtree("main"),
-            &state.subtree("main"),
+            &params.subtree(self.main_name),
+            &state.subtree(self.main_name),
             inputs.clone(),
             mode.child(0),
         )?;
-        let mut new_state = s.prefix("main");
+        let mut new_state = s.prefix(self.main_name);
         let short = match &self.shortcut {
             Some(sc) => {
                 let (mut ys, s) = sc.forward_jvp(
@@ -152,7 +171,7 @@ impl Layer for Residual {
 
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
         let mut c: Vec<(String, &dyn Layer, Vec<Shape>)> =
-            vec![("main".into(), &self.main, inputs.to_vec())];
+            vec![(self.main_name.into(), &self.main, inputs.to_vec())];
         if let Some(s) = &self.shortcut {
             c.push(("shortcut".into(), s.as_ref(), inputs.to_vec()));
         }

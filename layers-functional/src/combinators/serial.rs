@@ -44,15 +44,25 @@ impl Serial {
         )
     }
 
-    /// A serial combination of named layers. Panics on a duplicate or dotted name.
+    /// A serial combination of named layers. Panics on a duplicate or dotted name. A layer
+    /// named `""` is *inlined*: its params sit directly under the serial's own path, as a
+    /// PyTorch module's attributes do (`serial!["" => block, ...]` gives `conv1.weight`, not
+    /// `0.conv1.weight`); the params of inlined layers must not share a path.
+    ///
+    /// # Example
+    /// ```
+    /// use duet_functional::{serial, Dense, LayerExt};
+    /// use duet_core::{burn::tensor::Device, Key};
+    /// let block = serial!["fc1" => Dense::new(3), "fc2" => Dense::new(2)];
+    /// let model = serial!["" => block, "head" => Dense::new(1)];
+    /// let (p, _) = model.init_model(&[1, 4], Key::new(0), &Device::flex()).unwrap();
+    /// assert_eq!(p.paths(), ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "head.weight", "head.bias"]);
+    /// ```
     pub fn named(layers: Vec<(String, Box<dyn Layer>)>) -> Self {
         for (i, (name, _)) in layers.iter().enumerate() {
+            assert!(!name.contains('.'), "Serial: bad sublayer name `{name}`");
             assert!(
-                !name.is_empty() && !name.contains('.'),
-                "Serial: bad sublayer name `{name}`"
-            );
-            assert!(
-                !layers[..i].iter().any(|(n, _)| n == name),
+                name.is_empty() || !layers[..i].iter().any(|(n, _)| n == name),
                 "Serial: duplicate sublayer name `{name}`"
             );
         }
