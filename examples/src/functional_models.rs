@@ -63,6 +63,7 @@ pub fn of_kind(kind: crate::models::ModelKind, classes: usize) -> Serial {
         ModelKind::Lenet => lenet(classes),
         ModelKind::Alexnet => alexnet(classes),
         ModelKind::Mlp => mlp(classes),
+        ModelKind::Resnet20 => crate::resnet::resnet20(classes),
     }
 }
 

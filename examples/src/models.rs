@@ -32,11 +32,18 @@ pub enum ModelKind {
     Alexnet,
     /// MLP with two hidden layers of 512.
     Mlp,
+    /// ResNet-20 for CIFAR (option A shortcuts; any size divisible by 4).
+    Resnet20,
 }
 
 impl ModelKind {
     /// Every kind, in the order of the command line's list.
-    pub const ALL: [ModelKind; 3] = [ModelKind::Lenet, ModelKind::Alexnet, ModelKind::Mlp];
+    pub const ALL: [ModelKind; 4] = [
+        ModelKind::Lenet,
+        ModelKind::Alexnet,
+        ModelKind::Mlp,
+        ModelKind::Resnet20,
+    ];
 
     /// The name on command lines and in checkpoint metadata: `lenet`, `alexnet`, `mlp`.
     pub fn name(self) -> &'static str {
@@ -44,6 +51,15 @@ impl ModelKind {
             ModelKind::Lenet => "lenet",
             ModelKind::Alexnet => "alexnet",
             ModelKind::Mlp => "mlp",
+            ModelKind::Resnet20 => "resnet20",
+        }
+    }
+
+    /// The input sizes it takes, in prose.
+    fn sizes(self) -> &'static str {
+        match self {
+            ModelKind::Resnet20 => "height and width divisible by 4",
+            _ => "32x32",
         }
     }
 
@@ -53,6 +69,7 @@ impl ModelKind {
             ModelKind::Lenet => "LeNet",
             ModelKind::Alexnet => "AlexNet",
             ModelKind::Mlp => "MLP",
+            ModelKind::Resnet20 => "ResNet-20",
         }
     }
 }
@@ -100,7 +117,7 @@ pub enum ModelError {
         name: String,
     },
     /// An input height and width the architecture cannot take.
-    #[error("{} needs 32x32 inputs, got {chw:?}", .model.title())]
+    #[error("{} needs {} inputs, got {chw:?}", .model.title(), .model.sizes())]
     InputSize {
         /// The architecture.
         model: ModelKind,

@@ -258,5 +258,13 @@ pub fn build(
             &mut rngs,
             device,
         ))),
+        ModelKind::Resnet20 => {
+            let fits = |s: usize| s > 0 && s.is_multiple_of(4);
+            if !fits(chw[1]) || !fits(chw[2]) {
+                return Err(ModelError::InputSize { model: kind, chw });
+            }
+            let net = crate::resnet::ResNet20::new(chw[0], classes, &mut rngs, device);
+            Box::new(ModuleModel(net))
+        }
     })
 }

@@ -185,7 +185,7 @@ impl BasicBlock {
 /// # Example
 /// ```
 /// use duet_core::{burn::tensor::Device, module_params};
-/// let m = duet_examples::resnet::ResNet20::new(10, &mut duet_module::Rngs::new(0), &Device::flex());
+/// let m = duet_examples::resnet::ResNet20::new(3, 10, &mut duet_module::Rngs::new(0), &Device::flex());
 /// let p = module_params(&m);
 /// assert_eq!(p.num_params(), 269_722);
 /// assert_eq!(p.get_dyn("layer2.0.conv1.weight").unwrap().dims(), vec![32, 16, 3, 3]);
@@ -207,8 +207,8 @@ pub struct ResNet20 {
 }
 
 impl ResNet20 {
-    /// For 3-channel images and `classes` outputs.
-    pub fn new(classes: usize, rngs: &mut Rngs, dev: &Device) -> Self {
+    /// For `channels`-channel images (3 for CIFAR) and `classes` outputs.
+    pub fn new(channels: usize, classes: usize, rngs: &mut Rngs, dev: &Device) -> Self {
         use duet_module::Build;
         let mut in_planes = STAGES[0];
         let mut stage = |i: usize, rngs: &mut Rngs| -> Vec<BasicBlock> {
@@ -221,7 +221,7 @@ impl ResNet20 {
                 })
                 .collect()
         };
-        let conv1 = conv3(STAGES[0], 1).build(3, rngs, dev);
+        let conv1 = conv3(STAGES[0], 1).build(channels, rngs, dev);
         let (layer1, layer2, layer3) = (stage(0, rngs), stage(1, rngs), stage(2, rngs));
         ResNet20 {
             conv1,

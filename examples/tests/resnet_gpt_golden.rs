@@ -167,7 +167,7 @@ fn resnet20_matches_pytorch_in_both_apis() {
     );
 
     // Module: the same params and state loaded into the module.
-    let mut m = ModuleModel(ResNet20::new(10, &mut Rngs::new(0), &dev));
+    let mut m = ModuleModel(ResNet20::new(3, 10, &mut Rngs::new(0), &dev));
     m.load_params(&p).unwrap();
     m.load_state(&s).unwrap();
     let eval = m.0.forward(c.x.clone(), Mode::Eval);
@@ -234,7 +234,7 @@ fn a_resnet_checkpoint_evaluates_identically_in_the_other_api() {
     }
     let bytes = to_bytes(&[("params", &p), ("state", &s)], &Default::default());
     let ck = CheckpointFile::from_bytes("resnet.safetensors".into(), bytes).unwrap();
-    let mut m = ModuleModel(ResNet20::new(10, &mut Rngs::new(5), &dev));
+    let mut m = ModuleModel(ResNet20::new(3, 10, &mut Rngs::new(5), &dev));
     m.load_params(&ck.tree("params", &dev).unwrap()).unwrap();
     m.load_state(&ck.tree("state", &dev).unwrap()).unwrap();
     let (f, _) = c.layer.apply(&p, &s, c.x.clone().into(), Mode::Eval);

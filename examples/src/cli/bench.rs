@@ -14,6 +14,7 @@ pub fn workload(model: ModelKind) -> ([usize; 3], OptimizerKind, f64) {
         ModelKind::Lenet => ([3, 32, 32], OptimizerKind::Rmsprop, 3e-4),
         ModelKind::Alexnet => ([3, 32, 32], OptimizerKind::Adam, 1e-3),
         ModelKind::Mlp => ([1, 28, 28], OptimizerKind::Adam, 1e-3),
+        ModelKind::Resnet20 => ([3, 32, 32], OptimizerKind::Sgd, 0.1),
     }
 }
 
@@ -67,12 +68,18 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
-fn burn_net(model: ModelKind, chw: [usize; 3], device: &Device) -> BurnNet {
-    match model {
+fn burn_net(model: ModelKind, chw: [usize; 3], device: &Device) -> Result<BurnNet, CliError> {
+    Ok(match model {
         ModelKind::Lenet => BurnNet::LeNet(BurnLeNet::new(chw[0], 10, device)),
         ModelKind::Alexnet => BurnNet::AlexNet(BurnAlexNet::new(10, device)),
         ModelKind::Mlp => BurnNet::Mlp(BurnMlp::new(chw.iter().product(), 10, device)),
-    }
+        ModelKind::Resnet20 => {
+            return Err(CliError::Other(
+                "--api burn: the plain-burn baseline has LeNet, AlexNet and the MLP, not ResNet-20"
+                    .into(),
+            ))
+        }
+    })
 }
 
 /// W5: images per second through the full input pipeline (with 2 batches of prefetch).
@@ -221,7 +228,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     let (x, y) = synthetic_batch(args.batch_size, chw, &device);
     let times = match args.api {
         Api::Burn if args.inference => {
-            let net = burn_net(args.model, chw, &device);
+            let net = burn_net(args.model, chw, &device)?;
             time_steps(args.warmup, args.steps, || {
                 net.forward(x.clone()).sum().into_scalar::<f32>()
             })
@@ -229,7 +236,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         Api::Burn => {
             let ad = device.clone().autodiff();
             let mut t = BurnTrainer::new(
-                burn_net(args.model, chw, &ad),
+                burn_net(args.model, chw, &ad)?,
                 if optimizer == OptimizerKind::Rmsprop {
                     "rmsprop"
                 } else {

@@ -10,6 +10,7 @@ pub mod data;
 pub mod eval;
 pub mod import;
 pub mod models;
+pub mod recipe;
 pub mod train;
 
 use crate::models::ModelKind;
@@ -98,11 +99,8 @@ fn summary(a: &args::SummaryArgs) -> Result<(), CliError> {
     let side = if a.model == ModelKind::Mlp { 28 } else { 32 };
     let chw = [a.channels, side, side];
     if a.api == args::Api::Functional {
-        let layer: Box<dyn duet_functional::Layer> = Box::new(match a.model {
-            ModelKind::Lenet => crate::functional_models::lenet(10),
-            ModelKind::Alexnet => crate::functional_models::alexnet(10),
-            ModelKind::Mlp => crate::functional_models::mlp(10),
-        });
+        let layer: Box<dyn duet_functional::Layer> =
+            Box::new(crate::functional_models::of_kind(a.model, 10));
         println!(
             "{}",
             duet_functional::summary(layer.as_ref(), &[vec![1, chw[0], chw[1], chw[2]]])?

@@ -1,6 +1,7 @@
 //! Building a model of either API by name, and the optimizers of the command line.
 
 use super::args::{Api, OptimizerKind};
+use super::recipe::Recipe;
 use super::CliError;
 use crate::functional_models;
 use crate::models::ModelKind;
@@ -8,7 +9,7 @@ use crate::run_info::{check_classes, check_input};
 use duet_core::burn::tensor::{Device, Int, Tensor};
 use duet_core::Key;
 use duet_functional::LayerExt;
-use duet_optim::{adam, adamw, rmsprop, sgd, Adam, Optimizer, RmsProp, Sgd};
+use duet_optim::Optimizer;
 use duet_train::{Classification, DataParallel, FunctionalModel, ImageClassifier, Task};
 
 /// A model of `kind` for `[C, H, W]` inputs and `classes` outputs, initialized from `key`.
@@ -69,32 +70,10 @@ pub fn build_on(
     Ok(Box::new(dp))
 }
 
-/// The optimizer for a flag, with PyTorch's defaults (RMSProp alpha 0.9 as the benchmarks).
+/// The optimizer for a flag at a constant learning rate, with PyTorch's defaults (RMSProp
+/// alpha 0.9 as the benchmarks, SGD momentum 0.9, AdamW decay 1e-2): [`Recipe::constant`].
 pub fn optimizer(kind: OptimizerKind, lr: f64) -> Optimizer {
-    match kind {
-        OptimizerKind::Rmsprop => Optimizer::new(rmsprop(
-            lr,
-            RmsProp {
-                alpha: 0.9,
-                ..Default::default()
-            },
-        )),
-        OptimizerKind::Adam => Optimizer::new(adam(lr, Adam::default())),
-        OptimizerKind::Adamw => Optimizer::new(adamw(
-            lr,
-            Adam {
-                weight_decay: 1e-2,
-                ..Default::default()
-            },
-        )),
-        OptimizerKind::Sgd => Optimizer::new(sgd(
-            lr,
-            Sgd {
-                momentum: 0.9,
-                ..Default::default()
-            },
-        )),
-    }
+    Recipe::constant(kind, lr).optimizer()
 }
 
 /// One training step; returns the loss (read from the device, so the step has finished).
@@ -163,5 +142,18 @@ pub fn key_shapes(
             ("fc3.weight", vec![512, classes]),
             ("fc3.bias", vec![classes]),
         ],
+        ModelKind::Resnet20 => {
+            // Two stride-2 stages: the map must halve twice.
+            if h == 0 || w == 0 || !h.is_multiple_of(4) || !w.is_multiple_of(4) {
+                return Err(format!(
+                    "input {chw:?} does not fit ResNet-20 (height and width divisible by 4)"
+                ));
+            }
+            vec![
+                ("conv1.weight", vec![16, c, 3, 3]),
+                ("linear.weight", vec![64, classes]),
+                ("linear.bias", vec![classes]),
+            ]
+        }
     })
 }

@@ -1,6 +1,7 @@
 //! `duet train`.
 
-use super::args::{Distributed, OptimizerKind, TrainArgs};
+use super::args::{Distributed, TrainArgs};
+use super::recipe::Recipe;
 use super::{data, models, CliError};
 use crate::run_info::RunInfo;
 use clap::ValueEnum;
@@ -32,23 +33,6 @@ fn stop_flag() -> Arc<AtomicBool> {
 /// Parses `1,2,3` back into numbers (metadata round trip).
 pub fn floats(s: &str) -> Vec<f32> {
     s.split(',').filter_map(|v| v.trim().parse().ok()).collect()
-}
-
-/// The optimizer and its hyper-parameters as JSON (checkpoint key `duet.optimizer`): a resumed
-/// run must ask for the same one, or pass `--reset-optimizer`. The fixed hyper-parameters are
-/// those of [`models::optimizer`].
-pub fn optimizer_description(kind: OptimizerKind, lr: f64) -> String {
-    let name = kind
-        .to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_default();
-    let fixed = match kind {
-        OptimizerKind::Rmsprop => serde_json::json!({"alpha": 0.9}),
-        OptimizerKind::Adam => serde_json::json!({}),
-        OptimizerKind::Adamw => serde_json::json!({"weight_decay": 1e-2}),
-        OptimizerKind::Sgd => serde_json::json!({"momentum": 0.9}),
-    };
-    serde_json::json!({"kind": name, "lr": lr, "fixed": fixed}).to_string()
 }
 
 /// Runs `duet train`: in this process, or as one rank of an MPI job.
@@ -121,7 +105,6 @@ fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), C
     let key = Key::new(args.seed);
     let [k_init, k_data, k_steps] = [key.fold_in(0), key.fold_in(1), key.fold_in(2)];
     let mut model = models::build_on(args.model, args.api, chw, classes, k_init, &devices)?;
-    let mut opt = models::optimizer(args.optimizer, args.lr);
     let batch = args.batch_size;
     let train = Loader::new(
         splits.train,
@@ -164,6 +147,8 @@ fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), C
             ))
         })?,
     };
+    let recipe = Recipe::of(args, args.model, total_steps);
+    let mut opt = recipe.optimizer();
     let metadata = RunInfo {
         model: args.model,
         api: args
@@ -175,7 +160,7 @@ fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), C
         classes,
         norm: Some(stats),
         seed: Some(args.seed),
-        optimizer: Some(optimizer_description(args.optimizer, args.lr)),
+        optimizer: Some(recipe.description()),
         source: None,
     }
     .to_metadata();
