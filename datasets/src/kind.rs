@@ -20,21 +20,25 @@ pub enum DatasetKind {
     FashionMnist,
     /// An image folder, one subfolder per class.
     Folder,
+    /// Text, not images: the embedded character corpus ([`crate::duet_source`]) for language
+    /// models; [`load`] refuses it.
+    Text,
 }
 
 impl DatasetKind {
     /// Every kind, in the order of the names in [`DatasetKind::name`].
-    pub const ALL: [DatasetKind; 6] = [
+    pub const ALL: [DatasetKind; 7] = [
         DatasetKind::Digits,
         DatasetKind::Cifar10,
         DatasetKind::Cifar100,
         DatasetKind::Mnist,
         DatasetKind::FashionMnist,
         DatasetKind::Folder,
+        DatasetKind::Text,
     ];
 
     /// The name used on command lines: `digits`, `cifar10`, `cifar100`, `mnist`,
-    /// `fashion-mnist`, `folder`.
+    /// `fashion-mnist`, `folder`, `text`.
     pub fn name(self) -> &'static str {
         match self {
             DatasetKind::Digits => "digits",
@@ -43,12 +47,13 @@ impl DatasetKind {
             DatasetKind::Mnist => "mnist",
             DatasetKind::FashionMnist => "fashion-mnist",
             DatasetKind::Folder => "folder",
+            DatasetKind::Text => "text",
         }
     }
 
-    /// Whether [`load`] needs a directory (all but the embedded digits).
+    /// Whether [`load`] needs a directory (all but the embedded digits and text).
     pub fn needs_dir(self) -> bool {
-        self != DatasetKind::Digits
+        !matches!(self, DatasetKind::Digits | DatasetKind::Text)
     }
 
     /// The official archive [`download`](crate::download) can fetch, if any.
@@ -58,7 +63,7 @@ impl DatasetKind {
             DatasetKind::Cifar100 => Some(Remote::Cifar100),
             DatasetKind::Mnist => Some(Remote::Mnist),
             DatasetKind::FashionMnist => Some(Remote::FashionMnist),
-            DatasetKind::Digits | DatasetKind::Folder => None,
+            DatasetKind::Digits | DatasetKind::Folder | DatasetKind::Text => None,
         }
     }
 }
@@ -118,5 +123,10 @@ pub fn load(kind: DatasetKind, dir: Option<&Path>) -> Result<Splits, DatasetErro
         DatasetKind::Mnist => crate::mnist(dir()?),
         DatasetKind::FashionMnist => crate::fashion_mnist(dir()?),
         DatasetKind::Folder => crate::image_folder(dir()?),
+        DatasetKind::Text => Err(DatasetError::Format {
+            path: Path::new("<embedded text>").into(),
+            reason: "the text corpus holds no images: train a language model on it (--model gpt)"
+                .into(),
+        }),
     }
 }

@@ -27,6 +27,7 @@ mod kind;
 mod loader;
 mod mnist;
 pub mod parse;
+mod text;
 
 pub use archive::extract_tar_gz;
 pub use augment::{ResizeFilter, Transform};
@@ -43,6 +44,7 @@ pub use folder::image_folder;
 pub use kind::{load, DatasetKind};
 pub use loader::{shard_rows, Batch, BatchError, EpochIter, Loader, LoaderConfig};
 pub use mnist::{fashion_mnist, mnist};
+pub use text::{duet_source, CharCorpus, TokenWindows};
 
 /// CIFAR-10's per-channel mean and standard deviation of `[0, 1]` pixels (the usual constants).
 pub const CIFAR10_MEAN_STD: ([f32; 3], [f32; 3]) =

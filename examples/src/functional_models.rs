@@ -56,7 +56,8 @@ pub fn mlp(classes: usize) -> Serial {
     serial![Flatten, "fc1" => Dense::new(512), Relu, "fc2" => Dense::new(512), Relu, "fc3" => Dense::new(classes)]
 }
 
-/// The functional model of `kind` with `classes` outputs.
+/// The functional model of `kind` with `classes` outputs (for the GPT: a vocabulary of
+/// `classes` tokens and [`GptConfig::small`](crate::gpt::GptConfig::small)'s sizes).
 pub fn of_kind(kind: crate::models::ModelKind, classes: usize) -> Serial {
     use crate::models::ModelKind;
     match kind {
@@ -64,6 +65,8 @@ pub fn of_kind(kind: crate::models::ModelKind, classes: usize) -> Serial {
         ModelKind::Alexnet => alexnet(classes),
         ModelKind::Mlp => mlp(classes),
         ModelKind::Resnet20 => crate::resnet::resnet20(classes),
+        // `classes` is the vocabulary here.
+        ModelKind::Gpt => crate::gpt::gpt(crate::gpt::GptConfig::small(classes)),
     }
 }
 

@@ -50,6 +50,74 @@ impl GptConfig {
     }
 }
 
+/// The checkpoint metadata key of a GPT's sizes and vocabulary ([`GptConfig::to_json`]).
+pub const GPT_KEY: &str = "duet.gpt";
+
+impl GptConfig {
+    /// The sizes and the vocabulary (the characters of the ids, in order) as JSON, for a
+    /// checkpoint's [`GPT_KEY`]: what `duet generate` needs to rebuild the model and decode.
+    ///
+    /// # Example
+    /// ```
+    /// use duet_examples::gpt::GptConfig;
+    /// let cfg = GptConfig { vocab: 3, block_size: 8, layers: 1, heads: 2, embd: 4 };
+    /// let json = cfg.to_json(&['\n', 'a', 'b']);
+    /// assert_eq!(GptConfig::from_json(&json).unwrap(), (cfg, vec!['\n', 'a', 'b']));
+    /// assert!(GptConfig::from_json(&json.replace("\"heads\":2", "\"heads\":3")).is_err());
+    /// ```
+    pub fn to_json(&self, vocab: &[char]) -> String {
+        let chars: String = vocab.iter().collect();
+        serde_json::json!({
+            "vocab": chars, "block_size": self.block_size, "layers": self.layers,
+            "heads": self.heads, "embd": self.embd,
+        })
+        .to_string()
+    }
+
+    /// Reads [`to_json`](Self::to_json)'s JSON back, checking every size (what a file can
+    /// claim is bounded before anything is allocated).
+    ///
+    /// # Errors
+    /// A phrase naming the field that is missing or out of range.
+    pub fn from_json(json: &str) -> Result<(GptConfig, Vec<char>), String> {
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| format!("{GPT_KEY} is not JSON: {e}"))?;
+        let size = |k: &str, max: u64| -> Result<usize, String> {
+            match v[k].as_u64() {
+                Some(n) if (1..=max).contains(&n) => Ok(n as usize),
+                _ => Err(format!(
+                    "{GPT_KEY}: `{k}` must be an integer in 1..={max}, got {}",
+                    v[k]
+                )),
+            }
+        };
+        let vocab: Vec<char> = v["vocab"]
+            .as_str()
+            .ok_or_else(|| format!("{GPT_KEY}: no `vocab` string"))?
+            .chars()
+            .collect();
+        if vocab.is_empty() || vocab.len() > 65_536 || vocab.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!(
+                "{GPT_KEY}: `vocab` must be 1 to 65536 distinct characters in sorted order"
+            ));
+        }
+        let cfg = GptConfig {
+            vocab: vocab.len(),
+            block_size: size("block_size", 4096)?,
+            layers: size("layers", 64)?,
+            heads: size("heads", 64)?,
+            embd: size("embd", 4096)?,
+        };
+        if !cfg.embd.is_multiple_of(cfg.heads) {
+            return Err(format!(
+                "{GPT_KEY}: {} heads do not divide the width {}",
+                cfg.heads, cfg.embd
+            ));
+        }
+        Ok((cfg, vocab))
+    }
+}
+
 /// Position ids `0..T` for every row of `[B, T]` ids (carried as floats, as token ids are).
 fn positions() -> Fn {
     Fn::new("Positions", |x: Vec<DynTensor>| {

@@ -34,15 +34,18 @@ pub enum ModelKind {
     Mlp,
     /// ResNet-20 for CIFAR (option A shortcuts; any size divisible by 4).
     Resnet20,
+    /// A GPT character language model (not an image classifier: `--dataset text`).
+    Gpt,
 }
 
 impl ModelKind {
     /// Every kind, in the order of the command line's list.
-    pub const ALL: [ModelKind; 4] = [
+    pub const ALL: [ModelKind; 5] = [
         ModelKind::Lenet,
         ModelKind::Alexnet,
         ModelKind::Mlp,
         ModelKind::Resnet20,
+        ModelKind::Gpt,
     ];
 
     /// The name on command lines and in checkpoint metadata: `lenet`, `alexnet`, `mlp`.
@@ -52,6 +55,7 @@ impl ModelKind {
             ModelKind::Alexnet => "alexnet",
             ModelKind::Mlp => "mlp",
             ModelKind::Resnet20 => "resnet20",
+            ModelKind::Gpt => "gpt",
         }
     }
 
@@ -70,6 +74,7 @@ impl ModelKind {
             ModelKind::Alexnet => "AlexNet",
             ModelKind::Mlp => "MLP",
             ModelKind::Resnet20 => "ResNet-20",
+            ModelKind::Gpt => "GPT",
         }
     }
 }
@@ -123,6 +128,12 @@ pub enum ModelError {
         model: ModelKind,
         /// The `[C, H, W]` asked for.
         chw: [usize; 3],
+    },
+    /// A language model asked to classify images.
+    #[error("{} is a language model, not an image classifier: train it with --dataset text, sample with `duet generate`", .model.title())]
+    NotImages {
+        /// The architecture.
+        model: ModelKind,
     },
     /// A number of input channels the architecture cannot take.
     #[error("{} needs {channels} channels, got {chw:?}", .model.title())]

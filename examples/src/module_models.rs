@@ -258,6 +258,7 @@ pub fn build(
             &mut rngs,
             device,
         ))),
+        ModelKind::Gpt => return Err(ModelError::NotImages { model: kind }),
         ModelKind::Resnet20 => {
             let fits = |s: usize| s > 0 && s.is_multiple_of(4);
             if !fits(chw[1]) || !fits(chw[2]) {

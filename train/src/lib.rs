@@ -23,6 +23,7 @@ mod distributed;
 mod error;
 mod functional;
 mod group;
+mod language;
 mod metrics;
 mod model;
 mod module;
@@ -42,6 +43,7 @@ pub use distributed::{broadcast_start, broadcast_tree, TreeReducer, BUCKET_FLOAT
 pub use error::TrainError;
 pub use functional::{FromOutputs, FunctionalModel, IntoInputs};
 pub use group::{ProcessGroup, ThreadGroup};
+pub use language::NextToken;
 pub use metrics::{MetricsLog, Record};
 pub use model::{ImageClassifier, LossFn, Model, Stateful, StepOutput};
 pub use module::{Forward, ModuleModel};

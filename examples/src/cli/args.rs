@@ -74,6 +74,7 @@ fn model_help(kind: ModelKind) -> &'static str {
         ModelKind::Alexnet => "CIFAR-sized AlexNet (3x32x32 inputs)",
         ModelKind::Mlp => "MLP with two hidden layers of 512",
         ModelKind::Resnet20 => "ResNet-20 (He et al. 2016, option A shortcuts, 0.27 M params)",
+        ModelKind::Gpt => "GPT character language model (nanoGPT layout; --dataset text)",
     }
 }
 
@@ -96,6 +97,7 @@ fn dataset_help(kind: DatasetKind) -> &'static str {
         DatasetKind::Mnist => "MNIST IDX files",
         DatasetKind::FashionMnist => "Fashion-MNIST IDX files",
         DatasetKind::Folder => "A folder with one subfolder of images per class",
+        DatasetKind::Text => "duet's own source code as characters (embedded; for --model gpt)",
     }
 }
 
@@ -133,6 +135,37 @@ pub enum Command {
     Data(DataArgs),
     /// Time training steps on synthetic data; prints one JSON line.
     Bench(BenchArgs),
+    /// Sample text from a GPT checkpoint (`duet train --model gpt --dataset text`).
+    Generate(GenerateArgs),
+}
+
+/// `duet generate` flags.
+#[derive(Args, Debug, Clone)]
+pub struct GenerateArgs {
+    /// The GPT checkpoint.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// The text to continue (every character must be in the model's vocabulary).
+    #[arg(long, default_value = "// ")]
+    pub prompt: String,
+    /// Characters to generate, 1 to 100000.
+    #[arg(long, default_value_t = 200, value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub tokens: usize,
+    /// Divides the logits before sampling (a finite number above 0; lower is more conservative).
+    #[arg(long, default_value_t = 0.8, value_parser = positive_finite, allow_negative_numbers = true)]
+    pub temperature: f64,
+    /// Sample among the K most likely characters only (1 to 65536; default: all).
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..=65_536))]
+    pub top_k: Option<usize>,
+    /// Seed of the sampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The front-end that runs the model (either reads either API's checkpoint).
+    #[arg(long, value_enum, default_value = "functional")]
+    pub api: Api,
+    /// The device.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 /// Which front-end builds the model.
@@ -192,26 +225,41 @@ pub struct TrainArgs {
     /// Total number of optimizer steps, counted from the start of training (1 to 10^9).
     #[arg(long, value_parser = steps())]
     pub steps: Option<u64>,
-    /// Batch size (1 to 65536).
-    #[arg(long, default_value_t = 128, value_parser = batch_size())]
-    pub batch_size: usize,
-    /// Optimizer (default: adam; for resnet20, sgd with momentum 0.9, as in the paper).
+    /// Batch size, 1 to 65536 (default 128; 32 windows for gpt).
+    #[arg(long, value_parser = batch_size())]
+    pub batch_size: Option<usize>,
+    /// GPT only: the context (window) length, 1 to 4096 (default 128).
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    pub context: Option<usize>,
+    /// GPT only: Transformer blocks, 1 to 64 (default 6).
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub layers: Option<usize>,
+    /// GPT only: attention heads, 1 to 64, dividing --width (default 6).
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub heads: Option<usize>,
+    /// GPT only: the model width, 1 to 4096 (default 192).
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    pub width: Option<usize>,
+    /// Optimizer (default: adam; for resnet20, sgd with momentum 0.9, as in the paper; for gpt,
+    /// adamw).
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
-    /// Peak learning rate, a finite number above 0 (default 2e-3; 0.1 for resnet20).
+    /// Peak learning rate, a finite number above 0 (default 2e-3; 0.1 for resnet20, 1e-3 for gpt).
     #[arg(long, value_parser = positive_finite, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Weight decay, finite and >= 0: L2 for sgd, adam and rmsprop, decoupled for adamw
-    /// (default 0; 1e-2 for adamw, 5e-4 for resnet20).
+    /// (default 0; 1e-2 for adamw, 5e-4 for resnet20, 0.1 for gpt).
     #[arg(long, value_parser = non_negative_finite, allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
-    /// Learning-rate schedule over the run (default constant; cosine for resnet20).
+    /// Learning-rate schedule over the run (default constant; cosine for resnet20 and gpt).
     #[arg(long, value_enum)]
     pub schedule: Option<ScheduleKind>,
-    /// Steps of linear warmup to the peak learning rate (0 to 10^9).
-    #[arg(long, default_value_t = 0, value_parser = RangedU64ValueParser::<u64>::new().range(0..=MAX_STEPS))]
-    pub warmup: u64,
-    /// Clip each step's gradients to this global L2 norm (a finite number above 0).
+    /// Steps of linear warmup to the peak learning rate, 0 to 10^9 (default 0; for gpt 100, or a
+    /// tenth of a shorter run).
+    #[arg(long, value_parser = RangedU64ValueParser::<u64>::new().range(0..=MAX_STEPS))]
+    pub warmup: Option<u64>,
+    /// Clip each step's gradients to this global L2 norm, a finite number above 0 (default: no
+    /// clipping; 1.0 for gpt).
     #[arg(long, value_parser = positive_finite, allow_negative_numbers = true)]
     pub clip_norm: Option<f64>,
     /// Seed of every random key (init, shuffling, augmentation, dropout).

@@ -50,6 +50,9 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
             [dim("features.0.weight", 4, 1)?, 32, 32],
             dim("classifier.6.bias", 1, 0)?,
         ),
+        ModelKind::Gpt => {
+            return Err(crate::models::ModelError::NotImages { model: args.model }.into())
+        }
         ModelKind::Resnet20 => (
             [dim("conv1.weight", 4, 1)?, 32, 32],
             dim("linear.bias", 1, 0)?,

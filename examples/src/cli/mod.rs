@@ -8,10 +8,12 @@ pub mod bench;
 pub mod bench_mpi;
 pub mod data;
 pub mod eval;
+pub mod generate;
 pub mod import;
 pub mod models;
 pub mod recipe;
 pub mod train;
+pub mod train_lm;
 
 use crate::models::ModelKind;
 use clap::error::ErrorKind;
@@ -54,6 +56,7 @@ pub fn main() -> i32 {
         args::Command::Summary(a) => summary(a),
         args::Command::Data(a) => data::run(a),
         args::Command::Bench(a) => bench::run(a),
+        args::Command::Generate(a) => generate::run(a),
     };
     match result {
         Ok(()) => 0,
@@ -96,6 +99,23 @@ fn one_line(text: &str) -> String {
 /// `duet summary`: the parameter table of a model.
 fn summary(a: &args::SummaryArgs) -> Result<(), CliError> {
     let device = duet_core::device(&a.device)?;
+    if a.model == ModelKind::Gpt {
+        // The model `duet train --model gpt --dataset text` builds by default.
+        let text = duet_datasets::duet_source().map_err(|e| CliError::Other(e.to_string()))?;
+        let vocab = duet_datasets::CharCorpus::new(&text).vocab().len();
+        let cfg = crate::gpt::GptConfig::small(vocab);
+        if a.api == args::Api::Functional {
+            let layer = crate::gpt::gpt(cfg);
+            println!(
+                "{}",
+                duet_functional::summary(&layer, &[vec![1, cfg.block_size]])?
+            );
+        } else {
+            let m = crate::gpt::Gpt::new(cfg, &mut duet_module::Rngs::new(0), &device);
+            println!("{}", duet_core::module_params(&m).summary());
+        }
+        return Ok(());
+    }
     let side = if a.model == ModelKind::Mlp { 28 } else { 32 };
     let chw = [a.channels, side, side];
     if a.api == args::Api::Functional {

@@ -24,6 +24,9 @@ pub fn build(
     key: Key,
     device: &Device,
 ) -> Result<Box<ImageClassifier<'static>>, CliError> {
+    if kind == ModelKind::Gpt {
+        return Err(crate::models::ModelError::NotImages { model: kind }.into());
+    }
     match api {
         Api::Functional => {
             let layer: Box<dyn duet_functional::Layer> =
@@ -142,6 +145,9 @@ pub fn key_shapes(
             ("fc3.weight", vec![512, classes]),
             ("fc3.bias", vec![classes]),
         ],
+        ModelKind::Gpt => {
+            return Err(crate::models::ModelError::NotImages { model: kind }.to_string())
+        }
         ModelKind::Resnet20 => {
             // Two stride-2 stages: the map must halve twice.
             if h == 0 || w == 0 || !h.is_multiple_of(4) || !w.is_multiple_of(4) {

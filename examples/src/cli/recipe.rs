@@ -45,29 +45,38 @@ impl Recipe {
 
     /// `duet train`'s flags for `model`, each unset one from the model's recipe: ResNet-20's is
     /// the paper's (SGD, momentum 0.9, lr 0.1, weight decay 5e-4 as in the widely used CIFAR
-    /// reimplementations, cosine decay), the others' Adam at 2e-3, constant.
+    /// reimplementations, cosine decay); the GPT's nanoGPT's (AdamW, lr 1e-3, weight decay 0.1,
+    /// 100 warmup steps or a tenth of a shorter run, cosine decay, gradients clipped to norm
+    /// 1); the others' Adam at 2e-3, constant. An optimizer other than the model's starts from
+    /// its own defaults (2e-3, constant).
     pub fn of(args: &TrainArgs, model: ModelKind, total_steps: u64) -> Self {
-        let resnet = model == ModelKind::Resnet20;
-        let kind = args.optimizer.unwrap_or(match resnet {
-            true => OptimizerKind::Sgd,
-            false => OptimizerKind::Adam,
-        });
-        let paper = resnet && kind == OptimizerKind::Sgd;
+        let default = match model {
+            ModelKind::Resnet20 => Recipe {
+                weight_decay: 5e-4,
+                schedule: ScheduleKind::Cosine,
+                ..Recipe::constant(OptimizerKind::Sgd, 0.1)
+            },
+            ModelKind::Gpt => Recipe {
+                weight_decay: 0.1,
+                schedule: ScheduleKind::Cosine,
+                warmup: 100.min(total_steps / 10),
+                clip_norm: Some(1.0),
+                ..Recipe::constant(OptimizerKind::Adamw, 1e-3)
+            },
+            _ => Recipe::constant(OptimizerKind::Adam, 2e-3),
+        };
+        let default = match args.optimizer {
+            Some(kind) if kind != default.kind => Recipe::constant(kind, 2e-3),
+            _ => default,
+        };
         Recipe {
-            kind,
-            lr: args.lr.unwrap_or(if paper { 0.1 } else { 2e-3 }),
-            weight_decay: args.weight_decay.unwrap_or(if paper {
-                5e-4
-            } else {
-                default_decay(kind)
-            }),
-            schedule: args.schedule.unwrap_or(match paper {
-                true => ScheduleKind::Cosine,
-                false => ScheduleKind::Constant,
-            }),
-            warmup: args.warmup,
+            kind: default.kind,
+            lr: args.lr.unwrap_or(default.lr),
+            weight_decay: args.weight_decay.unwrap_or(default.weight_decay),
+            schedule: args.schedule.unwrap_or(default.schedule),
+            warmup: args.warmup.unwrap_or(default.warmup),
             total_steps,
-            clip_norm: args.clip_norm,
+            clip_norm: args.clip_norm.or(default.clip_norm),
         }
     }
 

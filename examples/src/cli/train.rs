@@ -3,11 +3,12 @@
 use super::args::{Distributed, TrainArgs};
 use super::recipe::Recipe;
 use super::{data, models, CliError};
+use crate::models::ModelKind;
 use crate::run_info::RunInfo;
 use clap::ValueEnum;
 use duet_core::CheckpointFile;
 use duet_core::Key;
-use duet_datasets::{Loader, LoaderConfig};
+use duet_datasets::{DatasetKind, Loader, LoaderConfig};
 use duet_train::{
     check_metadata, run_mode, CheckpointDir, Classification, ProcessGroup, RunDir, TrainConfig,
     Trainer,
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The process's Ctrl-C flag: the handler can be installed once per process.
-fn stop_flag() -> Arc<AtomicBool> {
+pub(super) fn stop_flag() -> Arc<AtomicBool> {
     static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
     FLAG.get_or_init(|| {
         let f = Arc::new(AtomicBool::new(false));
@@ -73,11 +74,31 @@ fn run_mpi(_: &TrainArgs) -> Result<(), CliError> {
 fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), CliError> {
     let (rank, ranks) = group.as_ref().map_or((0, 1), |g| (g.rank(), g.size()));
     let primary = rank == 0;
-    if args.batch_size < ranks {
+    let batch = args.batch_size.unwrap_or(128);
+    if batch < ranks {
         return Err(CliError::Other(format!(
-            "--batch-size {} is smaller than the {ranks} ranks: every rank needs a row of each batch",
-            args.batch_size
+            "--batch-size {batch} is smaller than the {ranks} ranks: every rank needs a row of each batch"
         )));
+    }
+    for (flag, given) in [
+        ("--context", args.context.is_some()),
+        ("--layers", args.layers.is_some()),
+        ("--heads", args.heads.is_some()),
+        ("--width", args.width.is_some()),
+    ] {
+        if given && args.model != ModelKind::Gpt {
+            return Err(CliError::Other(format!(
+                "{flag} applies to --model gpt only"
+            )));
+        }
+    }
+    if args.model == ModelKind::Gpt || args.data.dataset == DatasetKind::Text {
+        if group.is_some() {
+            return Err(CliError::Other(
+                "--distributed: the GPT's text batches are not sharded across ranks yet".into(),
+            ));
+        }
+        return super::train_lm::run(args);
     }
     let devices = args
         .device
@@ -105,7 +126,6 @@ fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), C
     let key = Key::new(args.seed);
     let [k_init, k_data, k_steps] = [key.fold_in(0), key.fold_in(1), key.fold_in(2)];
     let mut model = models::build_on(args.model, args.api, chw, classes, k_init, &devices)?;
-    let batch = args.batch_size;
     let train = Loader::new(
         splits.train,
         LoaderConfig {
