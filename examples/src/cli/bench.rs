@@ -207,6 +207,60 @@ fn update_only(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
     Ok(())
 }
 
+/// W7: one GPT training step ([`GptConfig::small`](crate::gpt::GptConfig::small) over a
+/// 96-character vocabulary, `--batch-size` windows of 128 tokens; AdamW 1e-3 with gradients
+/// clipped to norm 1, as `duet train --model gpt`), on fixed random token ids.
+fn gpt_step(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
+    use crate::gpt::{gpt, Gpt, GptConfig};
+    use duet_functional::LayerExt;
+    use duet_train::{FunctionalModel, Model, ModuleModel, NextToken, Task};
+    if args.inference || args.pipeline || args.update_only {
+        return Err(CliError::Other(
+            "--model gpt times a training step only".into(),
+        ));
+    }
+    let cfg = GptConfig::small(96);
+    let (b, t) = (args.batch_size, cfg.block_size);
+    let ids: Vec<i64> = Key::new(1234)
+        .uniform_vec(b * (t + 1), 0.0, cfg.vocab as f32)
+        .into_iter()
+        .map(|v| (v as i64).min(cfg.vocab as i64 - 1))
+        .collect();
+    let window = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, t + 1]), device);
+    let (x, next, _) = NextToken.split(window);
+    let mut model: Box<dyn Model<Tensor<2, Int>, Tensor<3>>> = match args.api {
+        Api::Functional => {
+            let layer = gpt(cfg);
+            let (params, state) = layer.init_model(&[1, t], Key::new(0), device)?;
+            Box::new(FunctionalModel { model: Box::new(layer), params, state })
+        }
+        Api::Module => Box::new(ModuleModel(Gpt::new(cfg, &mut duet_module::Rngs::new(0), device))),
+        Api::Burn => return burn_net(args.model, [1, 1, t], device).map(|_| ()),
+    };
+    let recipe = super::recipe::Recipe {
+        clip_norm: Some(1.0),
+        ..super::recipe::Recipe::constant(OptimizerKind::Adamw, 1e-3)
+    };
+    let mut opt = recipe.optimizer();
+    let mut step = 0u64;
+    let times = time_steps(args.warmup, args.steps, || {
+        step += 1;
+        let out = model.loss_and_grad(x.clone(), Key::new(step), &|logits, rows| {
+            NextToken.loss(logits, &next, rows)
+        });
+        opt.update(model.as_mut(), out.grads).expect("gradients match the model");
+        out.loss.into_scalar::<f32>()
+    });
+    let med = median(&times);
+    let line = serde_json::json!({
+        "model": "gpt", "api": format!("{:?}", args.api).to_lowercase(), "device": args.device,
+        "batch_size": b, "context": t, "steps": args.steps, "median_ms": med,
+        "steps_per_s": 1e3 / med, "tokens_per_s": (b * t) as f64 * 1e3 / med,
+    });
+    println!("{line}");
+    Ok(())
+}
+
 /// Runs the benchmark and prints one JSON line.
 pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     if args.distributed.is_some() {
@@ -219,6 +273,9 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         ));
     }
     let device = duet_core::device(&args.device)?;
+    if args.model == ModelKind::Gpt {
+        return gpt_step(args, &device);
+    }
     if args.pipeline {
         return pipeline(args, &device);
     }
