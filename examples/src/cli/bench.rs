@@ -232,9 +232,17 @@ fn gpt_step(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
         Api::Functional => {
             let layer = gpt(cfg);
             let (params, state) = layer.init_model(&[1, t], Key::new(0), device)?;
-            Box::new(FunctionalModel { model: Box::new(layer), params, state })
+            Box::new(FunctionalModel {
+                model: Box::new(layer),
+                params,
+                state,
+            })
         }
-        Api::Module => Box::new(ModuleModel(Gpt::new(cfg, &mut duet_module::Rngs::new(0), device))),
+        Api::Module => Box::new(ModuleModel(Gpt::new(
+            cfg,
+            &mut duet_module::Rngs::new(0),
+            device,
+        ))),
         Api::Burn => return burn_net(args.model, [1, 1, t], device).map(|_| ()),
     };
     let recipe = super::recipe::Recipe {
@@ -248,7 +256,8 @@ fn gpt_step(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
         let out = model.loss_and_grad(x.clone(), Key::new(step), &|logits, rows| {
             NextToken.loss(logits, &next, rows)
         });
-        opt.update(model.as_mut(), out.grads).expect("gradients match the model");
+        opt.update(model.as_mut(), out.grads)
+            .expect("gradients match the model");
         out.loss.into_scalar::<f32>()
     });
     let med = median(&times);

@@ -11,7 +11,7 @@ use duet_core::Key;
 use duet_datasets::{DatasetKind, Loader, LoaderConfig};
 use duet_train::{
     check_metadata, run_mode, CheckpointDir, Classification, ProcessGroup, RunDir, TrainConfig,
-    Trainer,
+    TrainSummary, Trainer,
 };
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -221,58 +221,48 @@ fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), C
     if let Some(g) = group {
         trainer = trainer.with_group(g);
     }
-    if !primary {
-        // Rank 0 reports the run.
-        trainer
-            .fit(
-                model.as_mut(),
-                &mut opt,
-                &train,
-                &test,
-                args.resume.as_deref(),
-            )
-            .map_err(|e| CliError::Other(e.to_string()))?;
-        return Ok(());
+    if primary {
+        eprintln!(
+            "training {:?} ({:?} API) on {:?}: {} train / {} test images of {:?}, {} steps of {batch} on {on}",
+            args.model, args.api, args.data.dataset, train.data().len(), test.data().len(), chw, total_steps
+        );
     }
-    eprintln!(
-        "training {:?} ({:?} API) on {:?}: {} train / {} test images of {:?}, {} steps of {batch} on {on}",
-        args.model, args.api, args.data.dataset, train.data().len(), test.data().len(), chw, total_steps
-    );
+    let resume = args.resume.as_deref();
     let summary = trainer
-        .fit(
-            model.as_mut(),
-            &mut opt,
-            &train,
-            &test,
-            args.resume.as_deref(),
-        )
+        .fit(model.as_mut(), &mut opt, &train, &test, resume)
         .map_err(|e| CliError::Other(e.to_string()))?;
-    let eval = match summary.eval {
+    if !primary {
+        return Ok(()); // rank 0 reports the run
+    }
+    let eval = match &summary.eval {
         Some(m) => format!(
-            "test accuracy {:.2}%, test loss {:.4}",
+            "test accuracy {:.2}%, test loss {:.4}, {:.0} images/s",
             m["accuracy"] * 100.0,
-            m["loss"]
+            m["loss"],
+            summary.examples_per_s
         ),
         None => "not evaluated yet (no epoch ended)".into(),
     };
+    report(&summary, &eval, &out);
+    Ok(())
+}
+
+/// Prints how a run ended: `done after N steps (...): <eval>; checkpoint ...; curves ...`.
+pub(super) fn report(summary: &TrainSummary, eval: &str, out: &std::path::Path) {
     let resumed = match summary.start_step {
         0 => String::new(),
         s => format!(" ({} in this run, resumed at step {s})", summary.steps - s),
     };
+    let end = if summary.interrupted {
+        "interrupted"
+    } else {
+        "done"
+    };
+    let checkpoint = summary.checkpoint.as_ref().map(|p| p.display().to_string());
     println!(
-        "{} after {} steps{resumed}: {eval}, {:.0} images/s; checkpoint {}; curves {}",
-        if summary.interrupted {
-            "interrupted"
-        } else {
-            "done"
-        },
+        "{end} after {} steps{resumed}: {eval}; checkpoint {}; curves {}",
         summary.steps,
-        summary.examples_per_s,
-        summary
-            .checkpoint
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
+        checkpoint.unwrap_or_default(),
         out.join("curves.png").display()
     );
-    Ok(())
 }

@@ -168,28 +168,16 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
             args.resume.as_deref(),
         )
         .map_err(fail)?;
-    let eval = match summary.eval {
+    let eval = match &summary.eval {
         Some(m) => format!(
-            "validation loss {:.4} nats/char (perplexity {:.2}, unigram baseline {unigram:.3}), next-char accuracy {:.2}%",
+            "validation loss {:.4} nats/char (perplexity {:.2}, unigram baseline {unigram:.3}), \
+             next-char accuracy {:.2}%",
             m["loss"],
             m["perplexity"],
             m["accuracy"] * 100.0
         ),
         None => "not evaluated yet".into(),
     };
-    println!(
-        "{} after {} steps: {eval}; checkpoint {}; curves {}",
-        if summary.interrupted {
-            "interrupted"
-        } else {
-            "done"
-        },
-        summary.steps,
-        summary
-            .checkpoint
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        out.join("curves.png").display()
-    );
+    super::train::report(&summary, &eval, &out);
     Ok(())
 }
