@@ -64,7 +64,8 @@ pub fn of_kind(kind: crate::models::ModelKind, classes: usize) -> Serial {
         ModelKind::Lenet => lenet(classes),
         ModelKind::Alexnet => alexnet(classes),
         ModelKind::Mlp => mlp(classes),
-        ModelKind::Resnet20 => crate::resnet::resnet20(classes),
+        ModelKind::Resnet20 => crate::resnet::resnet(crate::resnet::RESNET20, classes),
+        ModelKind::Resnet18 => crate::resnet::resnet(crate::resnet::RESNET18, classes),
         // `classes` is the vocabulary here.
         ModelKind::Gpt => crate::gpt::gpt(crate::gpt::GptConfig::small(classes)),
     }

@@ -34,17 +34,20 @@ pub enum ModelKind {
     Mlp,
     /// ResNet-20 for CIFAR (option A shortcuts; any size divisible by 4).
     Resnet20,
+    /// ResNet-18, torchvision's layout adapted to 32x32 (any size divisible by 8).
+    Resnet18,
     /// A GPT character language model (not an image classifier: `--dataset text`).
     Gpt,
 }
 
 impl ModelKind {
     /// Every kind, in the order of the command line's list.
-    pub const ALL: [ModelKind; 5] = [
+    pub const ALL: [ModelKind; 6] = [
         ModelKind::Lenet,
         ModelKind::Alexnet,
         ModelKind::Mlp,
         ModelKind::Resnet20,
+        ModelKind::Resnet18,
         ModelKind::Gpt,
     ];
 
@@ -55,7 +58,17 @@ impl ModelKind {
             ModelKind::Alexnet => "alexnet",
             ModelKind::Mlp => "mlp",
             ModelKind::Resnet20 => "resnet20",
+            ModelKind::Resnet18 => "resnet18",
             ModelKind::Gpt => "gpt",
+        }
+    }
+
+    /// The residual network's shape, for the ResNets.
+    pub fn resnet(self) -> Option<crate::resnet::ResNetSpec> {
+        match self {
+            ModelKind::Resnet20 => Some(crate::resnet::RESNET20),
+            ModelKind::Resnet18 => Some(crate::resnet::RESNET18),
+            _ => None,
         }
     }
 
@@ -63,6 +76,7 @@ impl ModelKind {
     fn sizes(self) -> &'static str {
         match self {
             ModelKind::Resnet20 => "height and width divisible by 4",
+            ModelKind::Resnet18 => "height and width divisible by 8",
             _ => "32x32",
         }
     }
@@ -74,6 +88,7 @@ impl ModelKind {
             ModelKind::Alexnet => "AlexNet",
             ModelKind::Mlp => "MLP",
             ModelKind::Resnet20 => "ResNet-20",
+            ModelKind::Resnet18 => "ResNet-18",
             ModelKind::Gpt => "GPT",
         }
     }

@@ -259,12 +259,14 @@ pub fn build(
             device,
         ))),
         ModelKind::Gpt => return Err(ModelError::NotImages { model: kind }),
-        ModelKind::Resnet20 => {
-            let fits = |s: usize| s > 0 && s.is_multiple_of(4);
+        ModelKind::Resnet20 | ModelKind::Resnet18 => {
+            let spec = kind.resnet().expect("a ResNet");
+            let side = 1 << (spec.stages.len() - 1);
+            let fits = |s: usize| s > 0 && s.is_multiple_of(side);
             if !fits(chw[1]) || !fits(chw[2]) {
                 return Err(ModelError::InputSize { model: kind, chw });
             }
-            let net = crate::resnet::ResNet20::new(chw[0], classes, &mut rngs, device);
+            let net = crate::resnet::ResNet::new(spec, chw[0], classes, &mut rngs, device);
             Box::new(ModuleModel(net))
         }
     })

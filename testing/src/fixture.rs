@@ -71,6 +71,14 @@ impl Fixture {
         Fixture { tensors }
     }
 
+    /// How many tensors have names starting with `prefix`.
+    pub fn tensors_named(&self, prefix: &str) -> usize {
+        self.tensors
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .count()
+    }
+
     /// The stored tensor `name`. Panics naming it if absent.
     pub fn get(&self, name: &str) -> &Stored {
         self.tensors

@@ -74,6 +74,7 @@ fn model_help(kind: ModelKind) -> &'static str {
         ModelKind::Alexnet => "CIFAR-sized AlexNet (3x32x32 inputs)",
         ModelKind::Mlp => "MLP with two hidden layers of 512",
         ModelKind::Resnet20 => "ResNet-20 (He et al. 2016, option A shortcuts, 0.27 M params)",
+        ModelKind::Resnet18 => "ResNet-18 (torchvision's layout for 32x32 inputs, 11.2 M params)",
         ModelKind::Gpt => "GPT character language model (nanoGPT layout; --dataset text)",
     }
 }
@@ -219,7 +220,8 @@ pub struct TrainArgs {
     /// train data-parallel (each batch split across them, gradients averaged).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Number of epochs, 1 to 10^9 (default 20 when --steps is not given).
+    /// Number of epochs, 1 to 10^9 (default when --steps is not given: 20; 1 pass over the text
+    /// for gpt).
     #[arg(long, conflicts_with = "steps", value_parser = steps())]
     pub epochs: Option<u64>,
     /// Total number of optimizer steps, counted from the start of training (1 to 10^9).

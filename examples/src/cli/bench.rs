@@ -14,7 +14,7 @@ pub fn workload(model: ModelKind) -> ([usize; 3], OptimizerKind, f64) {
         ModelKind::Lenet => ([3, 32, 32], OptimizerKind::Rmsprop, 3e-4),
         ModelKind::Alexnet => ([3, 32, 32], OptimizerKind::Adam, 1e-3),
         ModelKind::Mlp => ([1, 28, 28], OptimizerKind::Adam, 1e-3),
-        ModelKind::Resnet20 => ([3, 32, 32], OptimizerKind::Sgd, 0.1),
+        ModelKind::Resnet20 | ModelKind::Resnet18 => ([3, 32, 32], OptimizerKind::Sgd, 0.1),
         // Token windows, not images: `gpt_step` times it (W7); the shape is unused.
         ModelKind::Gpt => ([1, 1, 128], OptimizerKind::Adamw, 1e-3),
     }
@@ -75,7 +75,7 @@ fn burn_net(model: ModelKind, chw: [usize; 3], device: &Device) -> Result<BurnNe
         ModelKind::Lenet => BurnNet::LeNet(BurnLeNet::new(chw[0], 10, device)),
         ModelKind::Alexnet => BurnNet::AlexNet(BurnAlexNet::new(10, device)),
         ModelKind::Mlp => BurnNet::Mlp(BurnMlp::new(chw.iter().product(), 10, device)),
-        ModelKind::Resnet20 | ModelKind::Gpt => {
+        ModelKind::Resnet20 | ModelKind::Resnet18 | ModelKind::Gpt => {
             return Err(CliError::Other(format!(
                 "--api burn: the plain-burn baseline has LeNet, AlexNet and the MLP, not {model}"
             )))

@@ -57,6 +57,7 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
             [dim("conv1.weight", 4, 1)?, 32, 32],
             dim("linear.bias", 1, 0)?,
         ),
+        ModelKind::Resnet18 => ([dim("conv1.weight", 4, 1)?, 32, 32], dim("fc.bias", 1, 0)?),
         ModelKind::Mlp => {
             let n = dim("fc1.weight", 2, 1)?;
             let side = (n as f64).sqrt() as usize;

@@ -148,17 +148,24 @@ pub fn key_shapes(
         ModelKind::Gpt => {
             return Err(crate::models::ModelError::NotImages { model: kind }.to_string())
         }
-        ModelKind::Resnet20 => {
-            // Two stride-2 stages: the map must halve twice.
-            if h == 0 || w == 0 || !h.is_multiple_of(4) || !w.is_multiple_of(4) {
+        ModelKind::Resnet20 | ModelKind::Resnet18 => {
+            let spec = kind.resnet().expect("a ResNet");
+            // Every stage after the first halves the map.
+            let side = 1usize << (spec.stages.len() - 1);
+            if h == 0 || w == 0 || !h.is_multiple_of(side) || !w.is_multiple_of(side) {
                 return Err(format!(
-                    "input {chw:?} does not fit ResNet-20 (height and width divisible by 4)"
+                    "input {chw:?} does not fit {kind} (height and width divisible by {side})"
                 ));
             }
+            let last = *spec.stages.last().expect("a stage");
+            let (w_name, b_name) = match spec.head {
+                "linear" => ("linear.weight", "linear.bias"),
+                _ => ("fc.weight", "fc.bias"),
+            };
             vec![
-                ("conv1.weight", vec![16, c, 3, 3]),
-                ("linear.weight", vec![64, classes]),
-                ("linear.bias", vec![classes]),
+                ("conv1.weight", vec![spec.stages[0], c, 3, 3]),
+                (w_name, vec![last, classes]),
+                (b_name, vec![classes]),
             ]
         }
     })

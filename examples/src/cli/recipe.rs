@@ -51,7 +51,7 @@ impl Recipe {
     /// its own defaults (2e-3, constant).
     pub fn of(args: &TrainArgs, model: ModelKind, total_steps: u64) -> Self {
         let default = match model {
-            ModelKind::Resnet20 => Recipe {
+            ModelKind::Resnet20 | ModelKind::Resnet18 => Recipe {
                 weight_decay: 5e-4,
                 schedule: ScheduleKind::Cosine,
                 ..Recipe::constant(OptimizerKind::Sgd, 0.1)

@@ -27,6 +27,8 @@ pub struct Residual {
     shortcut: Option<Box<dyn Layer>>,
     /// The path of `main`'s params: `"main"`, or `""` when inlined.
     main_name: &'static str,
+    /// The path of the shortcut's params (`"shortcut"` unless renamed).
+    shortcut_name: &'static str,
 }
 
 impl Residual {
@@ -36,6 +38,7 @@ impl Residual {
             main,
             shortcut: None,
             main_name: "main",
+            shortcut_name: "shortcut",
         }
     }
 
@@ -60,6 +63,27 @@ impl Residual {
         self.shortcut = Some(Box::new(shortcut));
         self
     }
+
+    /// [`with_shortcut`](Self::with_shortcut) with the shortcut's params under `name` instead
+    /// of `shortcut` (torchvision's ResNet calls it `downsample`).
+    ///
+    /// # Example
+    /// ```
+    /// use duet_functional::{serial, Dense, LayerExt, Residual};
+    /// use duet_core::{burn::tensor::Device, Key};
+    /// let r = Residual::new(serial!["fc" => Dense::new(4)]).inline()
+    ///     .with_shortcut_named("downsample", serial![Dense::new(4)]);
+    /// let (p, _) = r.init_model(&[1, 3], Key::new(0), &Device::flex()).unwrap();
+    /// assert_eq!(p.paths(), ["fc.weight", "fc.bias", "downsample.0.weight", "downsample.0.bias"]);
+    /// ```
+    pub fn with_shortcut_named(
+        mut self,
+        name: &'static str,
+        shortcut: impl Layer + 'static,
+    ) -> Self {
+        self.shortcut_name = name;
+        self.with_shortcut(shortcut)
+    }
 }
 
 impl Layer for Residual {
@@ -76,7 +100,7 @@ impl Layer for Residual {
         let short = match &self.shortcut {
             Some(s) => s
                 .output_signature(inputs)
-                .map_err(|e| e.within("shortcut"))?,
+                .map_err(|e| e.within(self.shortcut_name))?,
             None => inputs.to_vec(),
         };
         if main.len() != 1 || main != short {
@@ -102,9 +126,9 @@ impl Layer for Residual {
         if let Some(s) = &self.shortcut {
             let c = s
                 .init(inputs, ks, device)
-                .map_err(|e| e.within("shortcut"))?;
-            init.params.extend(c.params.prefix("shortcut"));
-            init.state.extend(c.state.prefix("shortcut"));
+                .map_err(|e| e.within(self.shortcut_name))?;
+            init.params.extend(c.params.prefix(self.shortcut_name));
+            init.state.extend(c.state.prefix(self.shortcut_name));
         }
         Ok(init)
     }
@@ -126,12 +150,12 @@ impl Layer for Residual {
         let short = match &self.shortcut {
             Some(sc) => {
                 let (mut ys, s) = sc.forward(
-                    &params.subtree("shortcut"),
-                    &state.subtree("shortcut"),
+                    &params.subtree(self.shortcut_name),
+                    &state.subtree(self.shortcut_name),
                     inputs,
                     mode.child(1),
                 );
-                new_state.extend(s.prefix("shortcut"));
+                new_state.extend(s.prefix(self.shortcut_name));
                 ys.remove(0)
             }
             None => inputs.into_iter().next().expect("one input"),
@@ -156,12 +180,12 @@ impl Layer for Residual {
         let short = match &self.shortcut {
             Some(sc) => {
                 let (mut ys, s) = sc.forward_jvp(
-                    &params.subtree("shortcut"),
-                    &state.subtree("shortcut"),
+                    &params.subtree(self.shortcut_name),
+                    &state.subtree(self.shortcut_name),
                     inputs,
                     mode.child(1),
                 )?;
-                new_state.extend(s.prefix("shortcut"));
+                new_state.extend(s.prefix(self.shortcut_name));
                 ys.remove(0)
             }
             None => inputs.into_iter().next().expect("one input"),
@@ -173,7 +197,7 @@ impl Layer for Residual {
         let mut c: Vec<(String, &dyn Layer, Vec<Shape>)> =
             vec![(self.main_name.into(), &self.main, inputs.to_vec())];
         if let Some(s) = &self.shortcut {
-            c.push(("shortcut".into(), s.as_ref(), inputs.to_vec()));
+            c.push((self.shortcut_name.into(), s.as_ref(), inputs.to_vec()));
         }
         c
     }
