@@ -106,7 +106,16 @@ impl<T: Task> Trainer<T> {
         if r.files.is_some() {
             let records =
                 MetricsLog::read(dir.join("metrics.jsonl")).map_err(|e| self.out_err(e))?;
-            plot_curves(&records, self.task.best().0, &dir.join("curves.png"))
+            // The second panel: the metric that picks the best checkpoint, or when that is the
+            // loss (already in the first panel), the first metric the evaluations logged.
+            let logged = records.iter().find(|r| r.split == "eval");
+            let metric = match self.task.best().0 {
+                "loss" => logged
+                    .and_then(|r| r.metrics.keys().next())
+                    .map_or("loss", String::as_str),
+                best => best,
+            };
+            plot_curves(&records, metric, &dir.join("curves.png"))
                 .map_err(|e| TrainError::Output(e.to_string()))?;
         }
         let examples = (r.step - r.start_step) as f64 * train.batch_size() as f64;
