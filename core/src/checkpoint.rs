@@ -251,6 +251,27 @@ impl CheckpointFile {
         self.trees.keys().map(String::as_str).collect()
     }
 
+    /// The paths stored in tree `tree` (without the tree's prefix), in file order.
+    ///
+    /// # Errors
+    /// [`CheckpointError::NoTree`].
+    ///
+    /// # Example
+    /// ```
+    /// use duet_core::{burn::tensor::{Device, Tensor}, checkpoint::{to_bytes, CheckpointFile}, Params};
+    /// let p = Params::new().with("w", Tensor::<1>::ones([2], &Device::flex()));
+    /// let ck = CheckpointFile::from_bytes("x".into(), to_bytes(&[("params", &p)], &Default::default())).unwrap();
+    /// assert_eq!(ck.paths("params").unwrap(), ["w"]);
+    /// assert!(ck.paths("opt").is_err());
+    /// ```
+    pub fn paths(&self, tree: &str) -> Result<Vec<&str>, CheckpointError> {
+        Ok(self
+            .stored_paths(tree)?
+            .iter()
+            .map(String::as_str)
+            .collect())
+    }
+
     fn full_name(tree: &str, path: &str) -> String {
         if tree.is_empty() {
             path.to_string()

@@ -4,6 +4,7 @@
 //! samples from it in both APIs; their flags are checked.
 
 use duet_core::checkpoint::CheckpointFile;
+use duet_testing::{assert_close, Fixture};
 use duet_train::MetricsLog;
 use serde_json::Value;
 use std::process::Command;
@@ -179,5 +180,95 @@ fn language_model_flags_are_checked() {
     ] {
         let e = fails(&line.split(' ').collect::<Vec<_>>());
         assert!(e.contains(want), "{line}: {e}");
+    }
+}
+
+/// A PyTorch ResNet-20 state dict (safetensors, with batch norm's int64 `num_batches_tracked`
+/// counters as `torch.save` keeps them) imports: its running statistics land in the state
+/// tree, so `duet predict` (evaluation mode) gives PyTorch's eval logits in both APIs.
+#[test]
+fn a_pytorch_resnet20_state_dict_imports_with_its_running_statistics() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let dir = tempfile::tempdir().unwrap();
+    let fx = Fixture::open(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/resnet20.safetensors"
+    ));
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/resnet20.json"
+    ));
+    let manifest: Value = serde_json::from_str(&text.unwrap()).unwrap();
+    let names: Vec<String> = ["params", "buffers"]
+        .iter()
+        .flat_map(|k| manifest[*k].as_array().unwrap().iter())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = names
+        .iter()
+        .map(|n| {
+            let s = fx.get(&format!("init.{n}"));
+            let b = s.f32s.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (n.clone(), s.shape.clone(), b)
+        })
+        .collect();
+    let counter = 7i64.to_le_bytes().to_vec();
+    let mut views: Vec<(String, TensorView<'_>)> = bytes
+        .iter()
+        .map(|(n, shape, b)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    views.push((
+        "bn1.num_batches_tracked".into(),
+        TensorView::new(Dtype::I64, vec![], &counter).unwrap(),
+    ));
+    let sd = dir.path().join("sd.safetensors");
+    safetensors::serialize_to_file(views, &None, &sd).unwrap();
+    let ck = dir.path().join("resnet.safetensors");
+    let (sd, ck) = (sd.to_str().unwrap(), ck.to_str().unwrap());
+    run_ok(&[
+        "import-torch",
+        "--model",
+        "resnet20",
+        "--input",
+        sd,
+        "--output",
+        ck,
+    ]);
+    let x = dir.path().join("x.safetensors");
+    let xs = duet_core::Params::new().with(
+        "x",
+        fx.float::<4>("x", &duet_core::burn::tensor::Device::flex()),
+    );
+    duet_core::checkpoint::save(&x, &[("", &xs)], &Default::default()).unwrap();
+    for api in ["functional", "module"] {
+        let y = dir.path().join(format!("y-{api}.safetensors"));
+        let (x, y_s) = (x.to_str().unwrap(), y.to_str().unwrap());
+        run_ok(&[
+            "predict",
+            "--checkpoint",
+            ck,
+            "--input",
+            x,
+            "--output",
+            y_s,
+            "--api",
+            api,
+        ]);
+        let got = CheckpointFile::open(&y)
+            .unwrap()
+            .tree("", &duet_core::burn::tensor::Device::flex());
+        let got = got.unwrap().get_dyn("logits").unwrap().to_vec();
+        assert_close(
+            &format!("{api} eval logits"),
+            &got,
+            &fx.get("eval.logits").f32s,
+            1e-4,
+            1e-4,
+        );
     }
 }

@@ -42,7 +42,13 @@ fn dim(
 /// or a --norm-mean/--norm-std that does not fit the model's input channels.
 pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     let device = duet_core::device(&args.device)?;
-    let sd = CheckpointFile::open(&args.input)?.tree("", &device)?;
+    let file = CheckpointFile::open(&args.input)?;
+    let sd: Params = file
+        .paths("")?
+        .into_iter()
+        .filter(|p| !p.ends_with(".num_batches_tracked"))
+        .map(|p| Ok((p.to_string(), file.tensor("", p, &device)?)))
+        .collect::<Result<_, CliError>>()?;
     let dim = |name: &str, rank: usize, i: usize| dim(args, &sd, name, rank, i);
     let (chw, classes) = match args.model {
         ModelKind::Lenet => ([dim("conv1.weight", 4, 1)?, 32, 32], dim("fc3.bias", 1, 0)?),
@@ -99,8 +105,14 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
         &device,
     )?;
     let kinds = crate::functional_models::torch_kinds(args.model, chw, classes);
-    let params = torch::from_torch(&sd, &model.params(), &kinds)
-        .map_err(|e| CliError::Other(format!("{}: {e}", args.input.display())))?;
+    // Batch-norm running statistics go to the state tree, everything else to the params (where
+    // an unexpected tensor is an error); PyTorch's `num_batches_tracked` counters were skipped.
+    let state_template = model.state();
+    let is_state = |p: &str| state_template.contains(p);
+    let bad = |e: torch::TorchError| CliError::Other(format!("{}: {e}", args.input.display()));
+    let params =
+        torch::from_torch(&sd.filter(|p| !is_state(p)), &model.params(), &kinds).map_err(bad)?;
+    let state = torch::from_torch(&sd.filter(is_state), &state_template, &kinds).map_err(bad)?;
     let meta = RunInfo {
         model: args.model,
         api: Some("functional".into()),
@@ -115,7 +127,7 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     .to_metadata();
     checkpoint::save(
         &args.output,
-        &[("params", &params), ("state", &model.state())],
+        &[("params", &params), ("state", &state)],
         &meta,
     )?;
     println!(
