@@ -4,6 +4,7 @@
 
 use crate::batches::{BatchIter, Batches};
 use crate::error::{gunzip, DatasetError};
+use crate::loader::shard_rows;
 use duet_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use duet_core::Key;
 use std::path::Path;
@@ -159,6 +160,8 @@ pub struct TokenWindows {
     /// non-overlapping windows in order.
     key: Option<Key>,
     device: Device,
+    /// `(index, count)`: which of `count` equal parts of every batch this source yields.
+    part: (usize, usize),
 }
 
 impl TokenWindows {
@@ -197,7 +200,29 @@ impl TokenWindows {
             context,
             key,
             device,
+            part: (0, 1),
         }
+    }
+
+    /// This source's part `index` of `count` of every batch (its rows [`shard_rows`] of the
+    /// batch), for rank `index` of a data-parallel job: the parts of all ranks put together are
+    /// the unsharded batch.
+    ///
+    /// # Example
+    /// ```
+    /// use duet_datasets::{Batches, TokenWindows};
+    /// use duet_core::{burn::tensor::Device, Key};
+    /// let w = TokenWindows::random((0..100).collect(), 5, 4, Key::new(0), Device::flex());
+    /// let rows = |t: &TokenWindows| t.epoch_from(0, 0).next().unwrap().unwrap().dims()[0];
+    /// assert_eq!((rows(&w.clone().shard(0, 2)), rows(&w.shard(1, 2))), (3, 2));
+    /// ```
+    pub fn shard(mut self, index: usize, count: usize) -> Self {
+        assert!(
+            index < count,
+            "TokenWindows::shard: part {index} of {count}"
+        );
+        self.part = (index, count);
+        self
     }
 
     /// Windows in one pass (consecutive: all of them).
@@ -221,8 +246,9 @@ impl TokenWindows {
                 (first..last).map(|w| w * self.context).collect()
             }
         };
+        let starts = &starts[shard_rows(starts.len(), self.part.1, self.part.0)];
         let mut flat = Vec::with_capacity(starts.len() * t);
-        for s in &starts {
+        for s in starts {
             flat.extend(self.ids[*s..*s + t].iter().map(|&i| i as i64));
         }
         Tensor::from_data(TensorData::new(flat, [starts.len(), t]), &self.device)

@@ -23,7 +23,7 @@ fn mpirun(ranks: usize) -> Command {
 
 fn train_args(out: &Path, extra: &str) -> Vec<String> {
     let line = format!(
-        "train --dataset digits --log-every 1 --quiet --out {} {extra}",
+        "train --log-every 1 --quiet --out {} {extra}",
         out.display()
     );
     line.split_whitespace().map(str::to_string).collect()
@@ -61,12 +61,14 @@ fn params(checkpoint: &Path) -> Params {
     ck.tree("params", &Device::flex()).unwrap()
 }
 
-/// Every tensor within `tol` of `b`'s, relative to `b`'s largest magnitude.
+/// Every tensor within `tol` of `b`'s, relative to `b`'s largest magnitude (at least 1e-3).
 fn assert_close(a: &Params, b: &Params, tol: f32) {
     assert_eq!(a.paths(), b.paths());
     for (path, t) in b.iter() {
         let (x, y) = (a.get_dyn(path).unwrap().to_vec(), t.to_vec());
-        let scale = y.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        // A tensor that stays ~0 (the attention's key bias: softmax ignores it, so its
+        // gradient is 0 up to rounding) is compared at the scale of 1e-3, not of its noise.
+        let scale = y.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
         let worst = x
             .iter()
             .zip(&y)
@@ -109,7 +111,7 @@ fn two_and_three_ranks_train_like_one_process() {
         let alone = dir.path().join(format!("{model}-{api}"));
         let many = dir.path().join(format!("{model}-{api}{ranks}"));
         let extra =
-            format!("--steps 20 --batch-size 30 --api {api} --model {model} --optimizer {opt}");
+            format!("--dataset digits --steps 20 --batch-size 30 --api {api} --model {model} --optimizer {opt}");
         train(0, &alone, &extra);
         train(ranks, &many, &extra);
         assert_eq!(losses(&many, "train").len(), 20, "a loss per step");
@@ -167,7 +169,7 @@ fn a_killed_rank_stops_the_job_and_the_run_resumes_with_any_rank_count() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let extra = format!(
-        "--steps {STEPS} --batch-size 90 --optimizer sgd --lr 0.01 --checkpoint-every 10 --keep 2"
+        "--dataset digits --steps {STEPS} --batch-size 90 --optimizer sgd --lr 0.01 --checkpoint-every 10 --keep 2"
     );
     let mut job = mpirun(3)
         .arg(env!("CARGO_BIN_EXE_duet"))
@@ -251,7 +253,10 @@ fn a_batch_smaller_than_the_rank_count_is_refused() {
     let out = dir.path().join("run");
     let output = mpirun(2)
         .arg(env!("CARGO_BIN_EXE_duet"))
-        .args(train_args(&out, "--steps 5 --batch-size 1"))
+        .args(train_args(
+            &out,
+            "--dataset digits --steps 5 --batch-size 1",
+        ))
         .args(["--distributed", "mpi"])
         .output()
         .unwrap();
@@ -263,4 +268,17 @@ fn a_batch_smaller_than_the_rank_count_is_refused() {
     );
     assert!(!err.contains("panicked"), "{err}");
     assert!(!out.exists());
+}
+
+/// The GPT on the embedded text over 2 ranks: each reads its windows of every batch, and the run
+/// is the single-process run (every step's loss and the final params within 1e-5).
+#[test]
+fn two_ranks_train_the_gpt_like_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let (alone, many) = (dir.path().join("gpt"), dir.path().join("gpt2"));
+    let extra = "--model gpt --dataset text --steps 8 --batch-size 6 --context 16 --layers 1 \
+                 --heads 2 --width 16 --optimizer sgd --lr 0.05";
+    train(0, &alone, extra);
+    train(2, &many, extra);
+    assert_same_run(&alone, &many, "step-00000008.safetensors");
 }

@@ -93,12 +93,7 @@ fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), C
         }
     }
     if args.model == ModelKind::Gpt || args.data.dataset == DatasetKind::Text {
-        if group.is_some() {
-            return Err(CliError::Other(
-                "--distributed: the GPT's text batches are not sharded across ranks yet".into(),
-            ));
-        }
-        return super::train_lm::run(args);
+        return super::train_lm::run(args, group);
     }
     let devices = args
         .device

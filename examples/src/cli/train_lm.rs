@@ -13,9 +13,10 @@ use duet_functional::LayerExt;
 use duet_module::Rngs;
 use duet_train::{
     check_metadata, run_mode, CheckpointDir, FunctionalModel, Model, ModuleModel, NextToken,
-    RunDir, TrainConfig, Trainer,
+    ProcessGroup, RunDir, TrainConfig, Trainer,
 };
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// The model of a language-model run.
 type LanguageModel = dyn Model<Tensor<2, Int>, Tensor<3>>;
@@ -43,8 +44,11 @@ fn config(args: &TrainArgs, vocab: usize) -> Result<GptConfig, CliError> {
     Ok(cfg)
 }
 
-/// Runs `duet train` for the GPT.
-pub fn run(args: &TrainArgs) -> Result<(), CliError> {
+/// Runs `duet train` for the GPT, alone or as a rank of `group` (each rank reads its rows of
+/// every batch of windows; rank 0 writes the run).
+pub fn run(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), CliError> {
+    let (rank, ranks) = group.as_ref().map_or((0, 1), |g| (g.rank(), g.size()));
+    let primary = rank == 0;
     if args.model != ModelKind::Gpt {
         return Err(fail(format!(
             "--dataset text trains a language model: pass --model gpt (not {})",
@@ -68,8 +72,10 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         Some(dir) => dir,
         None => RunDir::next_free("runs/train").map_err(fail)?,
     };
-    let mode = run_mode(&out, args.resume.as_deref(), args.overwrite).map_err(fail)?;
-    RunDir::check(&out, mode).map_err(fail)?;
+    if primary {
+        let mode = run_mode(&out, args.resume.as_deref(), args.overwrite).map_err(fail)?;
+        RunDir::check(&out, mode).map_err(fail)?;
+    }
 
     let corpus = CharCorpus::new(&duet_source().map_err(fail)?);
     let cut = corpus.ids().len() * 9 / 10;
@@ -83,11 +89,18 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         )));
     }
     let batch = args.batch_size.unwrap_or(32);
+    if batch < ranks {
+        return Err(fail(format!(
+            "--batch-size {batch} is smaller than the {ranks} ranks: every rank needs a window of each batch"
+        )));
+    }
     let key = Key::new(args.seed);
     let [k_init, k_data, k_steps] = [key.fold_in(0), key.fold_in(1), key.fold_in(2)];
     let unigram = corpus.unigram_entropy(&train_ids);
-    let train = TokenWindows::random(train_ids, batch, cfg.block_size, k_data, device.clone());
-    let val = TokenWindows::consecutive(val_ids, batch, cfg.block_size, device.clone());
+    let train = TokenWindows::random(train_ids, batch, cfg.block_size, k_data, device.clone())
+        .shard(rank, ranks);
+    let val = TokenWindows::consecutive(val_ids, batch, cfg.block_size, device.clone())
+        .shard(rank, ranks);
     let spe = train.batches_per_epoch() as u64;
     let total_steps = match (args.steps, args.epochs.unwrap_or(1)) {
         (Some(steps), _) => steps,
@@ -121,7 +134,7 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         (duet_train::OPTIMIZER_KEY.to_string(), recipe.description()),
         (GPT_KEY.to_string(), cfg.to_json(corpus.vocab())),
     ]);
-    if let Some(dir) = &args.resume {
+    if let (Some(dir), true) = (&args.resume, primary) {
         if let Some(latest) = CheckpointDir::latest(dir)? {
             let ck = CheckpointFile::open(&latest)?;
             check_metadata(&ck, &metadata, args.reset_optimizer).map_err(fail)?;
@@ -146,28 +159,32 @@ pub fn run(args: &TrainArgs) -> Result<(), CliError> {
         metadata,
         stop: super::train::stop_flag(),
     };
-    eprintln!(
-        "training GPT ({api} API) on duet's source code: {} train / {} validation characters, \
+    let mut trainer = Trainer::new(NextToken, train_cfg);
+    if let Some(g) = group {
+        trainer = trainer.with_group(g);
+    }
+    if primary {
+        eprintln!(
+            "training GPT ({api} API) on duet's source code: {} train / {} validation characters, \
          vocabulary {}, {} layers x {} heads x width {}, {} params; {total_steps} steps of {batch} \
          windows of {}; unigram baseline {unigram:.3} nats",
-        cut,
-        corpus.ids().len() - cut,
-        cfg.vocab,
-        cfg.layers,
-        cfg.heads,
-        cfg.embd,
-        model.params().num_params(),
-        cfg.block_size,
-    );
-    let summary = Trainer::new(NextToken, train_cfg)
-        .fit(
-            model.as_mut(),
-            &mut opt,
-            &train,
-            &val,
-            args.resume.as_deref(),
-        )
+            cut,
+            corpus.ids().len() - cut,
+            cfg.vocab,
+            cfg.layers,
+            cfg.heads,
+            cfg.embd,
+            model.params().num_params(),
+            cfg.block_size,
+        );
+    }
+    let resume = args.resume.as_deref();
+    let summary = trainer
+        .fit(model.as_mut(), &mut opt, &train, &val, resume)
         .map_err(fail)?;
+    if !primary {
+        return Ok(()); // rank 0 reports the run
+    }
     let eval = match &summary.eval {
         Some(m) => format!(
             "validation loss {:.4} nats/char (perplexity {:.2}, unigram baseline {unigram:.3}), \
