@@ -211,9 +211,8 @@ fn update_only(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
 /// 96-character vocabulary, `--batch-size` windows of 128 tokens; AdamW 1e-3 with gradients
 /// clipped to norm 1, as `duet train --model gpt`), on fixed random token ids.
 fn gpt_step(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
-    use crate::gpt::{gpt, Gpt, GptConfig};
-    use duet_functional::LayerExt;
-    use duet_train::{FunctionalModel, Model, ModuleModel, NextToken, Task};
+    use crate::gpt::GptConfig;
+    use duet_train::{NextToken, Task};
     if args.inference || args.pipeline || args.update_only {
         return Err(CliError::Other(
             "--model gpt times a training step only".into(),
@@ -228,23 +227,10 @@ fn gpt_step(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
         .collect();
     let window = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, t + 1]), device);
     let (x, next, _) = NextToken.split(window);
-    let mut model: Box<dyn Model<Tensor<2, Int>, Tensor<3>>> = match args.api {
-        Api::Functional => {
-            let layer = gpt(cfg);
-            let (params, state) = layer.init_model(&[1, t], Key::new(0), device)?;
-            Box::new(FunctionalModel {
-                model: Box::new(layer),
-                params,
-                state,
-            })
-        }
-        Api::Module => Box::new(ModuleModel(Gpt::new(
-            cfg,
-            &mut duet_module::Rngs::new(0),
-            device,
-        ))),
-        Api::Burn => return burn_net(args.model, [1, 1, t], device).map(|_| ()),
-    };
+    if args.api == Api::Burn {
+        return burn_net(args.model, [1, 1, t], device).map(|_| ());
+    }
+    let mut model = super::models::build_gpt(args.api, cfg, Key::new(0), device)?;
     let recipe = super::recipe::Recipe {
         clip_norm: Some(1.0),
         ..super::recipe::Recipe::constant(OptimizerKind::Adamw, 1e-3)

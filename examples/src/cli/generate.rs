@@ -2,15 +2,14 @@
 //! top-k sampling over the logits of the last position; the context is the last `block_size`
 //! characters).
 
-use super::args::{Api, GenerateArgs};
+use super::args::GenerateArgs;
 use super::CliError;
-use crate::gpt::{gpt, Gpt, GptConfig, GPT_KEY};
+use crate::gpt::{GptConfig, GPT_KEY};
 use duet_core::burn::tensor::{Int, Tensor, TensorData};
-use duet_core::{CheckpointFile, Key, Params};
+use duet_core::Parameterized;
+use duet_core::{CheckpointFile, Key};
 use duet_datasets::CharCorpus;
-use duet_functional::LayerExt;
-use duet_module::Rngs;
-use duet_train::{FunctionalModel, Model, ModuleModel};
+use duet_train::Model;
 use std::io::Write;
 
 fn fail(e: impl std::fmt::Display) -> CliError {
@@ -85,26 +84,9 @@ pub fn run(args: &GenerateArgs) -> Result<(), CliError> {
             cfg.vocab
         )));
     }
-    let model: Box<dyn Model<Tensor<2, Int>, Tensor<3>>> = match args.api {
-        Api::Functional => {
-            let layer = gpt(cfg);
-            let (template, state) = layer.init_model(&[1, cfg.block_size], Key::new(0), &device)?;
-            let params = ck.load_like("params", &template, &Default::default(), &device)?;
-            Box::new(FunctionalModel {
-                model: Box::new(layer),
-                params,
-                state,
-            })
-        }
-        Api::Module => {
-            let mut m = ModuleModel(Gpt::new(cfg, &mut Rngs::new(0), &device));
-            let template: Params = duet_core::Parameterized::params(&m);
-            let params = ck.load_like("params", &template, &Default::default(), &device)?;
-            duet_core::Parameterized::load_params(&mut m, &params)?;
-            Box::new(m)
-        }
-        Api::Burn => return Err(fail("--api burn is only for `duet bench`")),
-    };
+    let mut model = super::models::build_gpt(args.api, cfg, Key::new(0), &device)?;
+    let params = ck.load_like("params", &model.params(), &Default::default(), &device)?;
+    model.load_params(&params)?;
     let key = Key::new(args.seed);
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{}", args.prompt);

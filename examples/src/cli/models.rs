@@ -10,7 +10,7 @@ use duet_core::burn::tensor::{Device, Int, Tensor};
 use duet_core::Key;
 use duet_functional::LayerExt;
 use duet_optim::Optimizer;
-use duet_train::{Classification, DataParallel, FunctionalModel, ImageClassifier, Task};
+use duet_train::{Classification, DataParallel, FunctionalModel, ImageClassifier, Model, Task};
 
 /// A model of `kind` for `[C, H, W]` inputs and `classes` outputs, initialized from `key`.
 ///
@@ -45,6 +45,43 @@ pub fn build(
             "--api burn is only for `duet bench`".into(),
         )),
     }
+}
+
+/// The GPT of `cfg` in `api`, initialized from `key` (the module API seeds its [`Rngs`] with the
+/// key's first word): what `duet train --model gpt`, `duet generate` and `duet bench` run.
+///
+/// # Errors
+/// `--api burn`, which has no GPT; a functional build error.
+///
+/// [`Rngs`]: duet_module::Rngs
+pub fn build_gpt(
+    api: Api,
+    cfg: crate::gpt::GptConfig,
+    key: Key,
+    device: &Device,
+) -> Result<Box<dyn Model<Tensor<2, Int>, Tensor<3>>>, CliError> {
+    Ok(match api {
+        Api::Functional => {
+            let layer = crate::gpt::gpt(cfg);
+            let (params, state) = layer.init_model(&[1, cfg.block_size], key, device)?;
+            Box::new(FunctionalModel {
+                model: Box::new(layer),
+                params,
+                state,
+            })
+        }
+        Api::Module => {
+            let mut rngs = duet_module::Rngs::new(key.to_raw()[0]);
+            Box::new(duet_train::ModuleModel(crate::gpt::Gpt::new(
+                cfg, &mut rngs, device,
+            )))
+        }
+        Api::Burn => {
+            return Err(CliError::Other(
+                "--api burn is only for `duet bench`".into(),
+            ))
+        }
+    })
 }
 
 /// One model per device, trained data-parallel ([`DataParallel`]: each step's batch is split

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The process's Ctrl-C flag: the handler can be installed once per process.
-pub(super) fn stop_flag() -> Arc<AtomicBool> {
+fn stop_flag() -> Arc<AtomicBool> {
     static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
     FLAG.get_or_init(|| {
         let f = Arc::new(AtomicBool::new(false));
@@ -190,19 +190,7 @@ fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), C
             .map_err(|e| fail(&e))?;
         }
     }
-    let cfg = TrainConfig {
-        total_steps,
-        checkpoint_every: args.checkpoint_every,
-        keep_last: args.keep,
-        out_dir: out.clone(),
-        overwrite: args.overwrite,
-        reset_optimizer: args.reset_optimizer,
-        key: k_steps,
-        log_every: args.log_every.unwrap_or(spe.min(20)),
-        quiet: args.quiet,
-        metadata,
-        stop: stop_flag(),
-    };
+    let cfg = config(args, &out, total_steps, spe, k_steps, metadata);
     let on = match (devices.len(), ranks) {
         (1, 1) => args.device.clone(),
         (n, 1) => format!("{} (data-parallel, {n} shards per batch)", args.device),
@@ -240,6 +228,31 @@ fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), C
     };
     report(&summary, &eval, &out);
     Ok(())
+}
+
+/// The [`TrainConfig`] of `duet train`'s flags: `total_steps` into `out`, a log line every
+/// `--log-every` steps or every epoch of `steps_per_epoch` (at most 20), Ctrl-C as the stop.
+pub(super) fn config(
+    args: &TrainArgs,
+    out: &std::path::Path,
+    total_steps: u64,
+    steps_per_epoch: u64,
+    key: Key,
+    metadata: std::collections::BTreeMap<String, String>,
+) -> TrainConfig {
+    TrainConfig {
+        total_steps,
+        checkpoint_every: args.checkpoint_every,
+        keep_last: args.keep,
+        out_dir: out.to_path_buf(),
+        overwrite: args.overwrite,
+        reset_optimizer: args.reset_optimizer,
+        key,
+        log_every: args.log_every.unwrap_or(steps_per_epoch.min(20)),
+        quiet: args.quiet,
+        metadata,
+        stop: stop_flag(),
+    }
 }
 
 /// Prints how a run ended: `done after N steps (...): <eval>; checkpoint ...; curves ...`.

@@ -1,25 +1,18 @@
 //! `duet train --model gpt --dataset text`: a character-level GPT on the embedded corpus (duet's
 //! own source code), with the same `Trainer`, checkpoints, resume and curves as the image models.
 
-use super::args::{Api, TrainArgs};
+use super::args::TrainArgs;
 use super::recipe::Recipe;
 use super::CliError;
-use crate::gpt::{gpt, Gpt, GptConfig, GPT_KEY};
+use crate::gpt::{GptConfig, GPT_KEY};
 use crate::models::ModelKind;
-use duet_core::burn::tensor::{Int, Tensor};
 use duet_core::{CheckpointFile, Key};
 use duet_datasets::{duet_source, Batches, CharCorpus, DatasetKind, TokenWindows};
-use duet_functional::LayerExt;
-use duet_module::Rngs;
 use duet_train::{
-    check_metadata, run_mode, CheckpointDir, FunctionalModel, Model, ModuleModel, NextToken,
-    ProcessGroup, RunDir, TrainConfig, Trainer,
+    check_metadata, run_mode, CheckpointDir, NextToken, ProcessGroup, RunDir, Trainer,
 };
 use std::collections::BTreeMap;
 use std::rc::Rc;
-
-/// The model of a language-model run.
-type LanguageModel = dyn Model<Tensor<2, Int>, Tensor<3>>;
 
 fn fail(e: impl std::fmt::Display) -> CliError {
     CliError::Other(e.to_string())
@@ -106,23 +99,7 @@ pub fn run(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), 
         (Some(steps), _) => steps,
         (None, epochs) => epochs.saturating_mul(spe),
     };
-    let mut model: Box<LanguageModel> = match args.api {
-        Api::Functional => {
-            let layer = gpt(cfg);
-            let (params, state) = layer.init_model(&[1, cfg.block_size], k_init, &device)?;
-            Box::new(FunctionalModel {
-                model: Box::new(layer),
-                params,
-                state,
-            })
-        }
-        Api::Module => Box::new(ModuleModel(Gpt::new(
-            cfg,
-            &mut Rngs::new(k_init.to_raw()[0]),
-            &device,
-        ))),
-        Api::Burn => return Err(fail("--api burn is only for `duet bench`")),
-    };
+    let mut model = super::models::build_gpt(args.api, cfg, k_init, &device)?;
     let recipe = Recipe::of(args, ModelKind::Gpt, total_steps);
     let mut opt = recipe.optimizer();
     let api = format!("{:?}", args.api).to_lowercase();
@@ -146,19 +123,7 @@ pub fn run(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), 
             }
         }
     }
-    let train_cfg = TrainConfig {
-        total_steps,
-        checkpoint_every: args.checkpoint_every,
-        keep_last: args.keep,
-        out_dir: out.clone(),
-        overwrite: args.overwrite,
-        reset_optimizer: args.reset_optimizer,
-        key: k_steps,
-        log_every: args.log_every.unwrap_or(spe.min(20)),
-        quiet: args.quiet,
-        metadata,
-        stop: super::train::stop_flag(),
-    };
+    let train_cfg = super::train::config(args, &out, total_steps, spe, k_steps, metadata);
     let mut trainer = Trainer::new(NextToken, train_cfg);
     if let Some(g) = group {
         trainer = trainer.with_group(g);
