@@ -10,6 +10,7 @@
 //! - [`optim`]: optax-style gradient transformations over parameter trees.
 //! - [`datasets`]: CIFAR-10/100, MNIST, the embedded digits set, batching and augmentation.
 //! - [`train`]: the training loop, metrics and checkpoints.
+//! - [`prob`]: distributions, bijectors, KL divergences and special functions.
 //!
 //! burn itself is re-exported as [`burn`], so users can reach every burn API.
 //!
@@ -22,6 +23,7 @@ pub use duet_datasets as datasets;
 pub use duet_functional as functional;
 pub use duet_module as module;
 pub use duet_optim as optim;
+pub use duet_prob as prob;
 pub use duet_train as train;
 
 /// The README's Rust examples, compiled and run as doctests (`cargo test --doc -p duet`).
