@@ -1,6 +1,6 @@
 //! [`Bernoulli`]: a coin flip, parameterised by logits.
 
-use crate::distribution::{validated, Distribution};
+use crate::distribution::{validated, Distribution, Support};
 use crate::error::Result;
 use crate::shape::{check, finite, flat, row, Batch};
 use crate::special::softplus;
@@ -72,6 +72,9 @@ impl Bernoulli {
 impl Distribution for Bernoulli {
     fn name(&self) -> &'static str {
         NAME
+    }
+    fn support(&self) -> Support {
+        Support::Discrete
     }
     fn batch_shape(&self) -> Vec<usize> {
         self.batch.dims.clone()

@@ -1,6 +1,6 @@
 //! [`Beta`]: the beta distribution on `(0, 1)`.
 
-use crate::distribution::{validated, Distribution};
+use crate::distribution::{validated, Distribution, Support};
 use crate::error::Result;
 use crate::gamma::standard_gamma;
 use crate::shape::{broadcast2, flat, positive, row, Batch};
@@ -63,6 +63,9 @@ impl Beta {
 impl Distribution for Beta {
     fn name(&self) -> &'static str {
         NAME
+    }
+    fn support(&self) -> Support {
+        Support::UnitInterval
     }
     fn batch_shape(&self) -> Vec<usize> {
         self.batch.dims.clone()

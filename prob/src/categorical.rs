@@ -1,6 +1,6 @@
 //! [`Categorical`]: one of `K` classes, parameterised by logits.
 
-use crate::distribution::{validated, Distribution};
+use crate::distribution::{validated, Distribution, Support};
 use crate::error::{ProbError, Result};
 use crate::shape::{finite, rows, sample_dims, shaped, Batch};
 use burn::tensor::activation::{log_softmax, softmax};
@@ -71,6 +71,9 @@ impl Categorical {
 impl Distribution for Categorical {
     fn name(&self) -> &'static str {
         NAME
+    }
+    fn support(&self) -> Support {
+        Support::Discrete
     }
     fn batch_shape(&self) -> Vec<usize> {
         self.batch.dims.clone()

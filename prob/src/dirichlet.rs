@@ -1,6 +1,6 @@
 //! [`Dirichlet`]: distributions over the probability simplex.
 
-use crate::distribution::{validated, Distribution};
+use crate::distribution::{validated, Distribution, Support};
 use crate::error::Result;
 use crate::gamma::standard_gamma;
 use crate::shape::{positive, rows3, sample_dims, shaped, Batch};
@@ -64,6 +64,9 @@ impl Dirichlet {
 impl Distribution for Dirichlet {
     fn name(&self) -> &'static str {
         NAME
+    }
+    fn support(&self) -> Support {
+        Support::Simplex
     }
     fn batch_shape(&self) -> Vec<usize> {
         self.batch.dims.clone()

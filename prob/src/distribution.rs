@@ -6,6 +6,26 @@ use duet_core::{DynTensor, Key};
 use std::any::Any;
 use std::fmt::Debug;
 
+/// Where a distribution puts its mass (what [`AutoNormal`](crate::AutoNormal) needs to map a
+/// Gaussian onto it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Support {
+    /// The real line (or `R^E`).
+    Real,
+    /// `(0, ∞)`.
+    Positive,
+    /// `(0, 1)`.
+    UnitInterval,
+    /// An interval `(low, high)` given by the parameters.
+    Interval,
+    /// The probability simplex.
+    Simplex,
+    /// Integers (classes, counts, `{0, 1}`).
+    Discrete,
+    /// Not known (a user-transformed distribution).
+    Unknown,
+}
+
 /// A probability distribution over tensors, batched like `torch.distributions`.
 ///
 /// A distribution has a *batch shape* (independent, differently parameterised copies) and an
@@ -31,6 +51,11 @@ pub trait Distribution: Debug + 'static {
     /// The event shape (`[]` for scalar events).
     fn event_shape(&self) -> Vec<usize> {
         Vec::new()
+    }
+
+    /// The support of one draw (default: the real line).
+    fn support(&self) -> Support {
+        Support::Real
     }
 
     /// The device of the parameters.

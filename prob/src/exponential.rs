@@ -1,6 +1,6 @@
 //! [`Exponential`]: waiting times of a Poisson process.
 
-use crate::distribution::{validated, Distribution};
+use crate::distribution::{validated, Distribution, Support};
 use crate::error::Result;
 use crate::shape::{flat, positive, row, Batch};
 use burn::tensor::{Device, Tensor};
@@ -52,6 +52,9 @@ impl Exponential {
 impl Distribution for Exponential {
     fn name(&self) -> &'static str {
         NAME
+    }
+    fn support(&self) -> Support {
+        Support::Positive
     }
     fn batch_shape(&self) -> Vec<usize> {
         self.batch.dims.clone()

@@ -1,6 +1,6 @@
 //! [`Gamma`]: the gamma distribution, shape (concentration) and rate.
 
-use crate::distribution::{validated, Distribution};
+use crate::distribution::{validated, Distribution, Support};
 use crate::error::Result;
 use crate::shape::{broadcast2, flat, positive, row, Batch};
 use crate::special::{digamma, lgamma};
@@ -71,6 +71,9 @@ pub(crate) fn standard_gamma(key: Key, a: &[f32], s: usize) -> Vec<f32> {
 impl Distribution for Gamma {
     fn name(&self) -> &'static str {
         NAME
+    }
+    fn support(&self) -> Support {
+        Support::Positive
     }
     fn batch_shape(&self) -> Vec<usize> {
         self.batch.dims.clone()

@@ -1,6 +1,6 @@
 //! [`Independent`]: reinterprets batch dims of a distribution as event dims.
 
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Support};
 use crate::error::{ProbError, Result};
 use crate::shape::or_one;
 use burn::tensor::Device;
@@ -80,6 +80,9 @@ impl Independent {
 impl Distribution for Independent {
     fn name(&self) -> &'static str {
         NAME
+    }
+    fn support(&self) -> Support {
+        self.base.support()
     }
     fn batch_shape(&self) -> Vec<usize> {
         let b = self.base.batch_shape();

@@ -14,13 +14,22 @@
 //! not lower triangular) are refused with one line naming the distribution, the parameter and
 //! the first bad value whenever [`VALIDATE_DEFAULT`] is on (debug builds), never a silent NaN;
 //! [`Distribution::validate`] checks explicitly in release builds.
+//!
+//! On top sits a small effect-handler language in NumPyro's style: a model is a Rust function
+//! over a [`Ctx`] that calls `sample`, `observe`, `param` and `plate`; handlers (`seed`,
+//! `condition`, `substitute`, `replay`, `block`, `scope`, [`trace`]) decide what those
+//! statements do; [`Svi`] maximises an [`Elbo`] with duet's optimizers, with [`AutoNormal`] as
+//! a ready-made mean-field guide.
 
+mod auto_normal;
 mod bernoulli;
 mod beta;
 pub mod bijector;
 mod categorical;
+mod ctx;
 mod dirichlet;
 mod distribution;
+mod elbo;
 mod error;
 mod exponential;
 mod gamma;
@@ -32,15 +41,20 @@ mod normal;
 mod relaxed;
 mod shape;
 pub mod special;
+mod svi;
+mod trace;
 mod transformed;
 mod uniform;
 
+pub use auto_normal::AutoNormal;
 pub use bernoulli::Bernoulli;
 pub use beta::Beta;
 pub use bijector::{Affine, Bijector, Exp, Sigmoid, Tanh};
 pub use categorical::Categorical;
+pub use ctx::{trace, Ctx};
 pub use dirichlet::Dirichlet;
-pub use distribution::Distribution;
+pub use distribution::{Distribution, Support};
+pub use elbo::Elbo;
 pub use error::{ProbError, Result};
 pub use exponential::Exponential;
 pub use gamma::Gamma;
@@ -51,6 +65,8 @@ pub use mvn::MultivariateNormal;
 pub use normal::Normal;
 pub use relaxed::{RelaxedBernoulli, RelaxedOneHotCategorical};
 pub use shape::VALIDATE_DEFAULT;
+pub use svi::Svi;
+pub use trace::{Site, SiteKind, Trace};
 pub use transformed::{LogNormal, Transformed};
 pub use uniform::Uniform;
 

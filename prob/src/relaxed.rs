@@ -1,7 +1,7 @@
 //! Relaxed (Concrete / Gumbel-softmax) distributions: continuous, reparameterisable stand-ins for
 //! [`Bernoulli`](crate::Bernoulli) and [`Categorical`](crate::Categorical).
 
-use crate::distribution::{validated, Distribution};
+use crate::distribution::{validated, Distribution, Support};
 use crate::error::{ProbError, Result};
 use crate::shape::{finite, flat, row, rows3, sample_dims, shaped, Batch};
 use crate::special::softplus;
@@ -72,6 +72,9 @@ impl RelaxedBernoulli {
 impl Distribution for RelaxedBernoulli {
     fn name(&self) -> &'static str {
         "RelaxedBernoulli"
+    }
+    fn support(&self) -> Support {
+        Support::UnitInterval
     }
     fn batch_shape(&self) -> Vec<usize> {
         self.batch.dims.clone()
@@ -177,6 +180,9 @@ impl RelaxedOneHotCategorical {
 impl Distribution for RelaxedOneHotCategorical {
     fn name(&self) -> &'static str {
         "RelaxedOneHotCategorical"
+    }
+    fn support(&self) -> Support {
+        Support::Simplex
     }
     fn batch_shape(&self) -> Vec<usize> {
         self.batch.dims.clone()

@@ -1,7 +1,7 @@
 //! [`Transformed`] distributions (a base pushed through bijectors) and [`LogNormal`].
 
 use crate::bijector::{Bijector, Exp};
-use crate::distribution::Distribution;
+use crate::distribution::{Distribution, Support};
 use crate::error::Result;
 use crate::normal::Normal;
 use crate::shape::rows;
@@ -75,6 +75,9 @@ impl Transformed {
 impl Distribution for Transformed {
     fn name(&self) -> &'static str {
         NAME
+    }
+    fn support(&self) -> Support {
+        Support::Unknown
     }
     fn batch_shape(&self) -> Vec<usize> {
         self.base.batch_shape()
@@ -185,6 +188,9 @@ impl LogNormal {
 impl Distribution for LogNormal {
     fn name(&self) -> &'static str {
         "LogNormal"
+    }
+    fn support(&self) -> Support {
+        Support::Positive
     }
     fn batch_shape(&self) -> Vec<usize> {
         self.normal.batch_shape()

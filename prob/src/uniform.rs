@@ -1,6 +1,6 @@
 //! [`Uniform`]: the continuous uniform distribution on `[low, high)`.
 
-use crate::distribution::{validated, Distribution};
+use crate::distribution::{validated, Distribution, Support};
 use crate::error::{ProbError, Result};
 use crate::shape::{broadcast2, finite, flat, row, Batch};
 use burn::tensor::{Device, Tensor};
@@ -54,6 +54,9 @@ impl Uniform {
 impl Distribution for Uniform {
     fn name(&self) -> &'static str {
         NAME
+    }
+    fn support(&self) -> Support {
+        Support::Interval
     }
     fn batch_shape(&self) -> Vec<usize> {
         self.batch.dims.clone()
