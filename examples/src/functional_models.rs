@@ -57,7 +57,8 @@ pub fn mlp(classes: usize) -> Serial {
 }
 
 /// The functional model of `kind` with `classes` outputs (for the GPT: a vocabulary of
-/// `classes` tokens and [`GptConfig::small`](crate::gpt::GptConfig::small)'s sizes).
+/// `classes` tokens and [`GptConfig::small`](crate::gpt::GptConfig::small)'s sizes; for the
+/// VAE: `classes` pixels).
 pub fn of_kind(kind: crate::models::ModelKind, classes: usize) -> Serial {
     use crate::models::ModelKind;
     match kind {
@@ -68,6 +69,8 @@ pub fn of_kind(kind: crate::models::ModelKind, classes: usize) -> Serial {
         ModelKind::Resnet18 => crate::resnet::resnet(crate::resnet::RESNET18, classes),
         // `classes` is the vocabulary here.
         ModelKind::Gpt => crate::gpt::gpt(crate::gpt::GptConfig::small(classes)),
+        // `classes` is the number of pixels here.
+        ModelKind::Vae => crate::vae::vae(crate::vae::VaeConfig::for_pixels(classes)),
     }
 }
 

@@ -16,3 +16,4 @@ pub mod module_models;
 pub mod on_values;
 pub mod resnet;
 pub mod run_info;
+pub mod vae;

@@ -38,17 +38,20 @@ pub enum ModelKind {
     Resnet18,
     /// A GPT character language model (not an image classifier: `--dataset text`).
     Gpt,
+    /// A variational autoencoder (images; not a classifier).
+    Vae,
 }
 
 impl ModelKind {
     /// Every kind, in the order of the command line's list.
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 7] = [
         ModelKind::Lenet,
         ModelKind::Alexnet,
         ModelKind::Mlp,
         ModelKind::Resnet20,
         ModelKind::Resnet18,
         ModelKind::Gpt,
+        ModelKind::Vae,
     ];
 
     /// The name on command lines and in checkpoint metadata: `lenet`, `alexnet`, `mlp`.
@@ -60,6 +63,7 @@ impl ModelKind {
             ModelKind::Resnet20 => "resnet20",
             ModelKind::Resnet18 => "resnet18",
             ModelKind::Gpt => "gpt",
+            ModelKind::Vae => "vae",
         }
     }
 
@@ -90,6 +94,7 @@ impl ModelKind {
             ModelKind::Resnet20 => "ResNet-20",
             ModelKind::Resnet18 => "ResNet-18",
             ModelKind::Gpt => "GPT",
+            ModelKind::Vae => "VAE",
         }
     }
 }
@@ -147,6 +152,12 @@ pub enum ModelError {
     /// A language model asked to classify images.
     #[error("{} is a language model, not an image classifier: train it with --dataset text, sample with `duet generate`", .model.title())]
     NotImages {
+        /// The architecture.
+        model: ModelKind,
+    },
+    /// A generative model asked to classify images.
+    #[error("{} is a generative model, not a classifier: `duet train --model {}` trains it on its ELBO", .model.title(), .model.name())]
+    NotClassifier {
         /// The architecture.
         model: ModelKind,
     },

@@ -259,6 +259,7 @@ pub fn build(
             device,
         ))),
         ModelKind::Gpt => return Err(ModelError::NotImages { model: kind }),
+        ModelKind::Vae => return Err(ModelError::NotClassifier { model: kind }),
         ModelKind::Resnet20 | ModelKind::Resnet18 => {
             let spec = kind.resnet().expect("a ResNet");
             let side = 1 << (spec.stages.len() - 1);

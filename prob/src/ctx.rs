@@ -75,9 +75,7 @@ impl Messenger {
                 }
             }
             Messenger::Block(hide) => {
-                m.stop = hide
-                    .as_ref()
-                    .is_none_or(|names| names.contains(&m.name));
+                m.stop = hide.as_ref().is_none_or(|names| names.contains(&m.name));
             }
             Messenger::Plate { name, scale } => {
                 m.scale *= *scale;

@@ -76,6 +76,9 @@ fn model_help(kind: ModelKind) -> &'static str {
         ModelKind::Resnet20 => "ResNet-20 (He et al. 2016, option A shortcuts, 0.27 M params)",
         ModelKind::Resnet18 => "ResNet-18 (torchvision's layout for 32x32 inputs, 11.2 M params)",
         ModelKind::Gpt => "GPT character language model (nanoGPT layout; --dataset text)",
+        ModelKind::Vae => {
+            "variational autoencoder (D-400-20, as PyTorch's MNIST example; image datasets)"
+        }
     }
 }
 

@@ -17,6 +17,8 @@ pub fn workload(model: ModelKind) -> ([usize; 3], OptimizerKind, f64) {
         ModelKind::Resnet20 | ModelKind::Resnet18 => ([3, 32, 32], OptimizerKind::Sgd, 0.1),
         // Token windows, not images: `gpt_step` times it (W7); the shape is unused.
         ModelKind::Gpt => ([1, 1, 128], OptimizerKind::Adamw, 1e-3),
+        // Flat images: `train_vae::bench_step` times it; the shape is MNIST's.
+        ModelKind::Vae => ([1, 28, 28], OptimizerKind::Adam, 1e-3),
     }
 }
 
@@ -75,7 +77,7 @@ fn burn_net(model: ModelKind, chw: [usize; 3], device: &Device) -> Result<BurnNe
         ModelKind::Lenet => BurnNet::LeNet(BurnLeNet::new(chw[0], 10, device)),
         ModelKind::Alexnet => BurnNet::AlexNet(BurnAlexNet::new(10, device)),
         ModelKind::Mlp => BurnNet::Mlp(BurnMlp::new(chw.iter().product(), 10, device)),
-        ModelKind::Resnet20 | ModelKind::Resnet18 | ModelKind::Gpt => {
+        ModelKind::Resnet20 | ModelKind::Resnet18 | ModelKind::Gpt | ModelKind::Vae => {
             return Err(CliError::Other(format!(
                 "--api burn: the plain-burn baseline has LeNet, AlexNet and the MLP, not {model}"
             )))
@@ -270,6 +272,9 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
     let device = duet_core::device(&args.device)?;
     if args.model == ModelKind::Gpt {
         return gpt_step(args, &device);
+    }
+    if args.model == ModelKind::Vae {
+        return super::train_vae::bench_step(args, &device);
     }
     if args.pipeline {
         return pipeline(args, &device);

@@ -59,6 +59,9 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
         ModelKind::Gpt => {
             return Err(crate::models::ModelError::NotImages { model: args.model }.into())
         }
+        ModelKind::Vae => {
+            return Err(crate::models::ModelError::NotClassifier { model: args.model }.into())
+        }
         ModelKind::Resnet20 => (
             [dim("conv1.weight", 4, 1)?, 32, 32],
             dim("linear.bias", 1, 0)?,

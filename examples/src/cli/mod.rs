@@ -14,6 +14,7 @@ pub mod models;
 pub mod recipe;
 pub mod train;
 pub mod train_lm;
+pub mod train_vae;
 
 use crate::models::ModelKind;
 use clap::error::ErrorKind;
@@ -112,6 +113,21 @@ fn summary(a: &args::SummaryArgs) -> Result<(), CliError> {
             );
         } else {
             let m = crate::gpt::Gpt::new(cfg, &mut duet_module::Rngs::new(0), &device);
+            println!("{}", duet_core::module_params(&m).summary());
+        }
+        return Ok(());
+    }
+    if a.model == ModelKind::Vae {
+        // The model `duet train --model vae --dataset mnist` builds.
+        let cfg = crate::vae::VaeConfig::mnist();
+        if a.api == args::Api::Functional {
+            let layer = crate::vae::vae(cfg);
+            println!(
+                "{}",
+                duet_functional::summary(&layer, &[vec![1, cfg.input]])?
+            );
+        } else {
+            let m = crate::vae::Vae::new(cfg, &mut duet_module::Rngs::new(0), &device);
             println!("{}", duet_core::module_params(&m).summary());
         }
         return Ok(());

@@ -27,6 +27,9 @@ pub fn build(
     if kind == ModelKind::Gpt {
         return Err(crate::models::ModelError::NotImages { model: kind }.into());
     }
+    if kind == ModelKind::Vae {
+        return Err(crate::models::ModelError::NotClassifier { model: kind }.into());
+    }
     match api {
         Api::Functional => {
             let layer: Box<dyn duet_functional::Layer> =
@@ -182,6 +185,9 @@ pub fn key_shapes(
             ("fc3.weight", vec![512, classes]),
             ("fc3.bias", vec![classes]),
         ],
+        ModelKind::Vae => {
+            return Err(crate::models::ModelError::NotClassifier { model: kind }.to_string())
+        }
         ModelKind::Gpt => {
             return Err(crate::models::ModelError::NotImages { model: kind }.to_string())
         }

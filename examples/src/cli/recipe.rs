@@ -63,6 +63,8 @@ impl Recipe {
                 clip_norm: Some(1.0),
                 ..Recipe::constant(OptimizerKind::Adamw, 1e-3)
             },
+            // PyTorch's VAE example: Adam at 1e-3.
+            ModelKind::Vae => Recipe::constant(OptimizerKind::Adam, 1e-3),
             _ => Recipe::constant(OptimizerKind::Adam, 2e-3),
         };
         let default = match args.optimizer {

@@ -92,6 +92,9 @@ fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), C
             )));
         }
     }
+    if args.model == ModelKind::Vae {
+        return super::train_vae::run(args, group);
+    }
     if args.model == ModelKind::Gpt || args.data.dataset == DatasetKind::Text {
         return super::train_lm::run(args, group);
     }
