@@ -109,7 +109,7 @@ pub fn lbeta<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     lgamma(a.clone()) + lgamma(b.clone()) - lgamma(a + b)
 }
 
-/// `ln(1 + eˣ)`, computed stably as `max(x, 0) + ln(1 + e^{-|x|})`.
+/// `ln(1 + eˣ)`, stably (duet's op: one fused pass on the CPU).
 pub(crate) fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    x.clone().clamp_min(0.0) + x.abs().neg().exp().log1p()
+    duet_core::ops::activation::softplus(x)
 }

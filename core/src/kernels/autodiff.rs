@@ -55,6 +55,22 @@ impl<B: FastCpuOps> Backward<B, 1> for MaxPoolBackward {
     }
 }
 
+#[derive(Debug)]
+struct SoftplusBackward;
+
+impl<B: FastCpuOps> Backward<B, 1> for SoftplusBackward {
+    type State = NodeId;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
+        let [nx] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        if let Some(node) = nx {
+            let x: FloatTensor<B> = ckpt.retrieve_node_output(ops.state);
+            grads.register::<B>(node.id, B::fast_softplus_backward(x, dy));
+        }
+    }
+}
+
 type Ad<B, C> = Autodiff<B, C>;
 
 fn untracked<B: FastCpuOps, C: CheckpointStrategy>(t: FloatTensor<B>) -> FloatTensor<Ad<B, C>> {
@@ -156,5 +172,20 @@ impl<B: FastCpuOps, C: CheckpointStrategy> FastCpuOps for Autodiff<B, C> {
             kernel,
             stride,
         ))
+    }
+
+    fn fast_softplus(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match SoftplusBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let xid = prep.checkpoint(&x);
+                let out = B::fast_softplus(x.into_primitive());
+                prep.finish(xid, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fast_softplus(x.into_primitive())),
+        }
+    }
+
+    fn fast_softplus_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        untracked::<B, C>(B::fast_softplus_backward(x.into_primitive(), dy.into_primitive()))
     }
 }

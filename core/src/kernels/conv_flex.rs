@@ -434,6 +434,14 @@ impl FastCpuOps for Flex {
     ) -> FlexTensor {
         super::pool_flex::max_pool2d_backward(x, dy, kernel, stride)
     }
+
+    fn fast_softplus(x: FlexTensor) -> FlexTensor {
+        super::softplus_flex::softplus(x)
+    }
+
+    fn fast_softplus_backward(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
+        super::softplus_flex::softplus_backward(x, dy)
+    }
 }
 
 #[cfg(test)]

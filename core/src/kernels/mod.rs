@@ -29,6 +29,7 @@
 mod autodiff;
 mod conv_flex;
 mod pool_flex;
+mod softplus_flex;
 mod update;
 mod update_flex;
 
@@ -107,6 +108,10 @@ pub trait FastCpuOps: Backend {
         kernel: [usize; 2],
         stride: [usize; 2],
     ) -> FloatTensor<Self>;
+    /// `max(x, 0) + ln(1 + e^{-|x|})`, element-wise.
+    fn fast_softplus(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `dy σ(x)`, the gradient of [`FastCpuOps::fast_softplus`].
+    fn fast_softplus_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// Fused optimizer updates with a `flex` implementation; called through [`adam_moments`] and
@@ -206,4 +211,22 @@ pub fn max_pool2d(x: Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) -> Tenso
         "max_pool2d: input {d:?} is smaller than the kernel {kernel:?}"
     );
     Tensor::from_dispatch(Dispatch::fast_max_pool2d(x.into_dispatch(), kernel, stride))
+}
+
+/// `softplus(x) = ln(1 + eˣ)`, computed as `max(x, 0) + ln(1 + e^{-|x|})` in one pass on the fast
+/// kernels (differentiable: `d/dx = σ(x)`, one pass too). Prefer [`crate::ops::softplus`], which
+/// calls this when [`supports`] holds and the tensor-op form otherwise.
+///
+/// # Shapes
+/// Any; the result has the shape of `x`.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::softplus};
+/// let x = Tensor::<1>::from_floats([0.0, 30.0, -30.0], &Device::flex());
+/// let y = softplus(x).into_data().try_to_vec::<f32>().unwrap();
+/// assert_eq!(y, vec![2f32.ln(), 30.0, (-30f32).exp()]);
+/// ```
+pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::fast_softplus(x.into_dispatch()))
 }

@@ -124,12 +124,18 @@ pub fn hard_swish<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::tanh(x)
 }
-/// `log(1 + e^x)`, and `x` itself where `x > 20` (PyTorch's threshold).
+/// `log(1 + e^x)`, and `x` itself where `x > 20` (PyTorch's threshold). On `flex` it is one
+/// fused pass, `max(x, 0) + log(1 + e^{-|x|})` ([`crate::kernels::softplus`]; above 20 the
+/// correction is below half an ulp of `x`, so the threshold is implied).
 ///
 /// # Shapes
 /// Any shape; the output has the input's shape (element-wise).
 pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    a::softplus_with_threshold(x, 1.0, 20.0)
+    if crate::kernels::supports(&x) {
+        crate::kernels::softplus(x)
+    } else {
+        a::softplus_with_threshold(x, 1.0, 20.0)
+    }
 }
 /// `x / (1 + |x|)`.
 ///

@@ -184,7 +184,8 @@ pub fn bce_with_logits<const D: usize>(
     reduction: Reduction,
 ) -> Tensor<1> {
     let (x, t) = flat_pair("bce_with_logits", logits, targets);
-    let l = x.clone().clamp_min(0.0) - x.clone() * t + (-x.abs()).exp().log1p();
+    // softplus(x) - x t = max(x, 0) - x t + ln(1 + e^{-|x|}).
+    let l = crate::ops::activation::softplus(x.clone()) - x * t;
     reduction.apply(l, None)
 }
 
