@@ -55,7 +55,9 @@ fn main() -> Result<()> {
     let key = Key::new(seed);
     // Data.
     let z = key.fold_in(0).normal_vec(N * 3, 0.0, 1.0);
-    let w_true = key.fold_in(1).normal_vec(3, 0.0, (1.0 / ALPHA).sqrt() as f32);
+    let w_true = key
+        .fold_in(1)
+        .normal_vec(3, 0.0, (1.0 / ALPHA).sqrt() as f32);
     let noise = key.fold_in(2).normal_vec(N, 0.0, SIGMA as f32);
     let mut x = vec![0.0f64; N * 3];
     for i in 0..N {
@@ -79,21 +81,54 @@ fn main() -> Result<()> {
     }
     (0..3).for_each(|a| p[a][a] += ALPHA);
     let cov = inverse3(p);
-    let mean: Vec<f64> = (0..3).map(|a| (0..3).map(|b| cov[a][b] * xty[b]).sum()).collect();
+    let mean: Vec<f64> = (0..3)
+        .map(|a| (0..3).map(|b| cov[a][b] * xty[b]).sum())
+        .collect();
 
     // The model, in duet-prob.
-    let xs = Tensor::<1>::from_floats(x.iter().map(|&v| v as f32).collect::<Vec<_>>().as_slice(), &dev).reshape([N, 3]);
-    let ys = DynTensor::from(Tensor::<1>::from_floats(y.iter().map(|&v| v as f32).collect::<Vec<_>>().as_slice(), &dev));
+    let xs = Tensor::<1>::from_floats(
+        x.iter().map(|&v| v as f32).collect::<Vec<_>>().as_slice(),
+        &dev,
+    )
+    .reshape([N, 3]);
+    let ys = DynTensor::from(Tensor::<1>::from_floats(
+        y.iter().map(|&v| v as f32).collect::<Vec<_>>().as_slice(),
+        &dev,
+    ));
     let model = |ctx: &mut Ctx| {
-        let prior = Normal::new(Tensor::<1>::zeros([3], &dev), Tensor::<1>::full([3], ALPHA.powf(-0.5) as f32, &dev))?;
+        let prior = Normal::new(
+            Tensor::<1>::zeros([3], &dev),
+            Tensor::<1>::full([3], ALPHA.powf(-0.5) as f32, &dev),
+        )?;
         let w = ctx.sample("w", Independent::new(prior, 1)?)?;
-        let mean = xs.clone().matmul(w.into_rank::<1>().reshape([3, 1])).reshape([N]);
-        ctx.plate("data", N, |ctx| ctx.observe("y", Normal::new(mean, Tensor::<1>::from_floats([SIGMA as f32], &dev))?, &ys))
+        let mean = xs
+            .clone()
+            .matmul(w.into_rank::<1>().reshape([3, 1]))
+            .reshape([N]);
+        ctx.plate("data", N, |ctx| {
+            ctx.observe(
+                "y",
+                Normal::new(mean, Tensor::<1>::from_floats([SIGMA as f32], &dev))?,
+                &ys,
+            )
+        })
     };
     let auto = AutoNormal::new(&model, key.fold_in(3))?;
     let guide = |ctx: &mut Ctx| auto.guide(ctx);
-    let lr = Cosine { lr: 0.05, steps, alpha: 0.01 };
-    let mut svi = Svi::new(model, guide, adam(lr, Adam::default()), Elbo { particles: 4, analytic_kl: true });
+    let lr = Cosine {
+        lr: 0.05,
+        steps,
+        alpha: 0.01,
+    };
+    let mut svi = Svi::new(
+        model,
+        guide,
+        adam(lr, Adam::default()),
+        Elbo {
+            particles: 4,
+            analytic_kl: true,
+        },
+    );
     let mut params = svi.init(key.fold_in(4))?;
     let t0 = std::time::Instant::now();
     for step in 0..steps {

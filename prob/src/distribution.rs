@@ -64,8 +64,13 @@ pub trait Distribution: Debug + 'static {
     /// `log p(value)`, summed over the event dims.
     fn log_prob(&self, value: &DynTensor) -> Result<DynTensor>;
 
-    /// A draw, without gradient (detached from the parameters).
-    fn sample(&self, key: Key, sample_shape: &[usize]) -> DynTensor;
+    /// A draw, without gradient (detached from the parameters). The default detaches
+    /// [`Distribution::rsample`]; a distribution without `rsample` implements `sample` itself.
+    fn sample(&self, key: Key, sample_shape: &[usize]) -> DynTensor {
+        self.rsample(key, sample_shape)
+            .unwrap_or_else(|e| panic!("{e}: a distribution without rsample implements sample"))
+            .detach()
+    }
 
     /// A reparameterised draw `g(params, noise)` that gradients flow through.
     fn rsample(&self, key: Key, sample_shape: &[usize]) -> Result<DynTensor> {

@@ -67,11 +67,6 @@ impl Distribution for Exponential {
         let lp = row(&self.rate).log() - row(&self.rate) * x;
         Ok(self.batch.out(lp, &sample))
     }
-    fn sample(&self, key: Key, sample_shape: &[usize]) -> DynTensor {
-        self.rsample(key, sample_shape)
-            .expect("reparameterised")
-            .detach()
-    }
     fn rsample(&self, key: Key, sample_shape: &[usize]) -> Result<DynTensor> {
         let (sb, dims) = self.batch.draw_shape(sample_shape);
         let eps = key.uniform(sb, 0.0, 1.0, &self.device());

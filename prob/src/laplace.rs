@@ -68,11 +68,6 @@ impl Distribution for Laplace {
         let lp = (x - row(&self.loc)).abs().neg() / b.clone() - (b * 2.0).log();
         Ok(self.batch.out(lp, &sample))
     }
-    fn sample(&self, key: Key, sample_shape: &[usize]) -> DynTensor {
-        self.rsample(key, sample_shape)
-            .expect("reparameterised")
-            .detach()
-    }
     fn rsample(&self, key: Key, sample_shape: &[usize]) -> Result<DynTensor> {
         let (sb, dims) = self.batch.draw_shape(sample_shape);
         let eps = key.uniform(sb, f32::EPSILON - 1.0, 1.0, &self.device());

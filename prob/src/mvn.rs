@@ -148,11 +148,6 @@ impl Distribution for MultivariateNormal {
         let lp = maha * -0.5 - half_log_det - HALF_LN_2PI * e as f32;
         Ok(self.batch.out(lp, &sample))
     }
-    fn sample(&self, key: Key, sample_shape: &[usize]) -> DynTensor {
-        self.rsample(key, sample_shape)
-            .expect("reparameterised")
-            .detach()
-    }
     fn rsample(&self, key: Key, sample_shape: &[usize]) -> Result<DynTensor> {
         let (b, e) = (self.batch.len(), self.e());
         let s: usize = sample_shape.iter().product();

@@ -98,11 +98,10 @@ impl Distribution for Normal {
         let lp = z.square() * -0.5 - row(&self.scale).log() - HALF_LN_2PI;
         Ok(self.batch.out(lp, &sample))
     }
-    fn sample(&self, key: Key, sample_shape: &[usize]) -> DynTensor {
-        self.draw(key, sample_shape).detach()
-    }
     fn rsample(&self, key: Key, sample_shape: &[usize]) -> Result<DynTensor> {
-        Ok(self.draw(key, sample_shape))
+        let (sb, dims) = self.batch.draw_shape(sample_shape);
+        let eps = key.normal(sb, 0.0, 1.0, &self.device());
+        Ok(DynTensor::from(row(&self.loc) + row(&self.scale) * eps).reshape(&dims))
     }
     /// `μ + σ ε` for `ε ~ N(0, 1)`.
     fn rsample_from(&self, noise: &DynTensor) -> Result<DynTensor> {
@@ -131,13 +130,5 @@ impl Distribution for Normal {
     }
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-impl Normal {
-    fn draw(&self, key: Key, sample_shape: &[usize]) -> DynTensor {
-        let (sb, dims) = self.batch.draw_shape(sample_shape);
-        let eps = key.normal(sb, 0.0, 1.0, &self.device());
-        DynTensor::from(row(&self.loc) + row(&self.scale) * eps).reshape(&dims)
     }
 }

@@ -90,11 +90,6 @@ impl Distribution for RelaxedBernoulli {
         let lp = d.clone() - softplus(d) * 2.0 + self.temperature.ln() - ln_y - ln_1my;
         Ok(self.batch.out(lp, &sample))
     }
-    fn sample(&self, key: Key, sample_shape: &[usize]) -> DynTensor {
-        self.rsample(key, sample_shape)
-            .expect("reparameterised")
-            .detach()
-    }
     fn rsample(&self, key: Key, sample_shape: &[usize]) -> Result<DynTensor> {
         let (sb, dims) = self.batch.draw_shape(sample_shape);
         let tiny = f32::EPSILON;
@@ -206,11 +201,6 @@ impl Distribution for RelaxedOneHotCategorical {
             + (kf - 1.0) * self.temperature.ln();
         let lp = (log_softmax(s, 2) - x).sum_dim(2).reshape([n, b]) + constant;
         Ok(self.batch.out(lp, &sample))
-    }
-    fn sample(&self, key: Key, sample_shape: &[usize]) -> DynTensor {
-        self.rsample(key, sample_shape)
-            .expect("reparameterised")
-            .detach()
     }
     fn rsample(&self, key: Key, sample_shape: &[usize]) -> Result<DynTensor> {
         let (b, k) = (self.batch.len(), self.k());

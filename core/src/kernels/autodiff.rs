@@ -175,7 +175,11 @@ impl<B: FastCpuOps, C: CheckpointStrategy> FastCpuOps for Autodiff<B, C> {
     }
 
     fn fast_softplus(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match SoftplusBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+        match SoftplusBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
             OpsKind::Tracked(mut prep) => {
                 let xid = prep.checkpoint(&x);
                 let out = B::fast_softplus(x.into_primitive());
@@ -186,6 +190,9 @@ impl<B: FastCpuOps, C: CheckpointStrategy> FastCpuOps for Autodiff<B, C> {
     }
 
     fn fast_softplus_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
-        untracked::<B, C>(B::fast_softplus_backward(x.into_primitive(), dy.into_primitive()))
+        untracked::<B, C>(B::fast_softplus_backward(
+            x.into_primitive(),
+            dy.into_primitive(),
+        ))
     }
 }

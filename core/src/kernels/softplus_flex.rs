@@ -49,7 +49,11 @@ pub(super) fn softplus(x: FlexTensor) -> FlexTensor {
 pub(super) fn softplus_backward(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
     map2(&x, Some(&dy), |x, dy| {
         let e = (-x.abs()).exp();
-        let s = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+        let s = if x >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
         dy * s
     })
 }
@@ -66,13 +70,25 @@ mod tests {
         let x = Key::new(0).normal([3, 20_000], 0.0, 15.0, &dev);
         let reference = x.clone().clamp_min(0.0) + x.clone().abs().neg().exp().log1p();
         let got = super::super::softplus(x.clone());
-        assert_eq!(got.into_data().try_to_vec::<f32>().unwrap(), reference.into_data().try_to_vec::<f32>().unwrap());
+        assert_eq!(
+            got.into_data().try_to_vec::<f32>().unwrap(),
+            reference.into_data().try_to_vec::<f32>().unwrap()
+        );
         let p = Params::new().with("x", x.clone());
-        let (_, g) = value_and_grad(|p| super::super::softplus(p.get::<2>("x").unwrap()).sum(), &p);
-        let want = activation::sigmoid(x).into_data().try_to_vec::<f32>().unwrap();
+        let (_, g) = value_and_grad(
+            |p| super::super::softplus(p.get::<2>("x").unwrap()).sum(),
+            &p,
+        );
+        let want = activation::sigmoid(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         let got = g.get_dyn("x").unwrap().to_vec();
         for (a, b) in got.iter().zip(&want) {
-            assert!((a - b).abs() <= 1e-6 * b.abs().max(1e-30) + 1e-37, "{a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-6 * b.abs().max(1e-30) + 1e-37,
+                "{a} vs {b}"
+            );
         }
     }
 }
