@@ -61,7 +61,7 @@ pub(super) fn softplus_backward(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
 #[cfg(test)]
 mod tests {
     use crate::{value_and_grad, Key, Params};
-    use burn::tensor::{activation, Device, Tensor};
+    use burn::tensor::{activation, Device};
 
     #[test]
     fn fused_softplus_matches_the_tensor_op_form_and_its_gradient_is_the_sigmoid() {
