@@ -18,7 +18,7 @@
 use crate::distribution::Distribution;
 use crate::error::{ProbError, Result};
 use crate::trace::{Site, SiteKind, Trace};
-use duet_core::{DynTensor, Key, Params};
+use duet_core::{DynTensor, Key, Parameterized, Params};
 use std::rc::Rc;
 
 /// A statement on its way through the handlers.
@@ -254,6 +254,40 @@ impl Ctx {
             plates: Vec::new(),
             stop: false,
         })
+    }
+
+    /// Every tensor of `init` as a param site `prefix.<path>`; returns their values (substituted
+    /// ones where a handler supplies them) as a tree with `init`'s paths: a functional model's
+    /// params inside a model or guide (NumPyro's `flax_module`).
+    ///
+    /// # Example
+    /// ```
+    /// use duet_prob::trace;
+    /// use duet_core::{burn::tensor::{Device, Tensor}, Params};
+    /// let dev = Device::flex();
+    /// let init = Params::new().with("w", Tensor::<1>::from_floats([1.0], &dev));
+    /// let fixed = Params::new().with("net.w", Tensor::<1>::from_floats([5.0], &dev));
+    /// let (p, tr) = trace(|c| c.substitute(&fixed, |c| c.param_tree("net", &init))).unwrap();
+    /// assert_eq!(p.get_dyn("w").unwrap().to_vec(), vec![5.0]);
+    /// assert_eq!(tr.names(), vec!["net.w"]);
+    /// ```
+    pub fn param_tree(&mut self, prefix: &str, init: &Params) -> Result<Params> {
+        let mut out = Params::new();
+        for (path, t) in init.iter() {
+            out.insert(path, self.param(&format!("{prefix}.{path}"), t.clone())?);
+        }
+        Ok(out)
+    }
+
+    /// A module's params as param sites `prefix.<path>`; returns a copy of `module` holding
+    /// their values, so its forward pass is differentiated with respect to them (NumPyro's
+    /// `flax_module` for duet's module API).
+    pub fn module<M: Parameterized + Clone>(&mut self, prefix: &str, module: &M) -> Result<M> {
+        let values = self.param_tree(prefix, &module.params())?;
+        let mut m = module.clone();
+        m.load_params(&values)
+            .map_err(|e| ProbError::Model(format!("module '{prefix}': {e}")))?;
+        Ok(m)
     }
 
     /// Runs `f` with every sample site drawing from keys folded from `key` (one per draw).
