@@ -26,6 +26,31 @@
 //!   through these kernels at 1e-5).
 //! - No double backward: the gradient kernels are not themselves differentiated.
 
+/// Runs `$body` compiled for the widest vector unit the CPU has (AVX-512, AVX2, or the
+/// baseline): the element-wise loops (division-, square-root- or polynomial-bound) scale with the width.
+macro_rules! widest {
+    ($body:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f")]
+            fn avx512(f: impl FnOnce()) { f() }
+            #[target_feature(enable = "avx2")]
+            fn avx2(f: impl FnOnce()) { f() }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                unsafe { avx512(|| $body($($arg),*)) }
+            } else if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                unsafe { avx2(|| $body($($arg),*)) }
+            } else {
+                $body($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        $body($($arg),*)
+    }};
+}
+
 mod autodiff;
 mod conv_flex;
 mod pool_flex;
