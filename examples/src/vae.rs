@@ -142,6 +142,16 @@ impl Layer for GaussianSample {
 ///
 /// # Shapes
 /// `[B, 2L] -> [B, L]`.
+///
+/// # Example
+/// ```
+/// use duet_examples::vae::reparameterize;
+/// use duet_core::{burn::tensor::{Device, Tensor}, Key, Mode};
+/// let stats = Tensor::<2>::from_floats([[3.0, -50.0]], &Device::flex());
+/// assert_eq!(reparameterize(stats.clone(), Mode::Eval).into_scalar::<f32>(), 3.0);
+/// // σ = e^-25: the draw is μ to float precision.
+/// assert!((reparameterize(stats, Mode::Train(Key::new(0))).into_scalar::<f32>() - 3.0).abs() < 1e-6);
+/// ```
 pub fn reparameterize(stats: Tensor<2>, mode: Mode) -> Tensor<2> {
     let (loc, logvar) = split(stats);
     match mode {
@@ -256,6 +266,21 @@ pub struct VaeElbo;
 ///
 /// # Shapes
 /// `logits`, `x`: `[B, D]`; `stats`: `[B, 2L]`; both results `[B]`.
+///
+/// # Example
+/// ```
+/// use duet_examples::vae::elbo_terms;
+/// use duet_core::burn::tensor::{Device, Tensor};
+/// let dev = Device::flex();
+/// // Logits 0 (p = ½) for two pixels; q = N(1, e^0) against N(0, 1): KL = ½.
+/// let (rec, kl) = elbo_terms(
+///     Tensor::<2>::zeros([1, 2], &dev),
+///     Tensor::<2>::from_floats([[1.0, 0.0]], &dev),
+///     Tensor::<2>::from_floats([[1.0, 0.0]], &dev),
+/// );
+/// assert!((rec.into_scalar::<f32>() - 2.0 * 0.5f32.ln()).abs() < 1e-6);
+/// assert!((kl.into_scalar::<f32>() - 0.5).abs() < 1e-6);
+/// ```
 pub fn elbo_terms(logits: Tensor<2>, stats: Tensor<2>, x: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
     let [b, _] = x.dims();
     let (loc, logvar) = split(stats);

@@ -204,6 +204,18 @@ impl Default for KlRegistry {
 ///
 /// # Shapes
 /// `p` and `q` of one batch shape; the result has it.
+///
+/// # Example
+/// ```
+/// use duet_prob::{kl_divergence, Exponential};
+/// use duet_core::burn::tensor::{Device, Tensor};
+/// let dev = Device::flex();
+/// let p = Exponential::new(Tensor::<1>::from_floats([1.0, 2.0], &dev)).unwrap();
+/// let q = Exponential::new(Tensor::<1>::from_floats([2.0, 2.0], &dev)).unwrap();
+/// // KL = ln(λp / λq) + λq / λp - 1
+/// let kl = kl_divergence(&p, &q).unwrap().to_vec();
+/// assert!((kl[0] - (0.5f32.ln() + 1.0)).abs() < 1e-6 && kl[1].abs() < 1e-6);
+/// ```
 pub fn kl_divergence(p: &dyn Distribution, q: &dyn Distribution) -> Result<DynTensor> {
     KlRegistry::default().kl(p, q)
 }
