@@ -89,6 +89,11 @@ where
 
     /// One optimizer step on `-ELBO`; returns the loss before the step.
     pub fn step(&mut self, params: &mut Params, key: Key) -> Result<f32> {
+        if params.is_empty() {
+            return Err(ProbError::Model(
+                "SVI: no params to step (start from Svi::init)".into(),
+            ));
+        }
         let (model, guide, elbo) = (&self.model, &self.guide, self.elbo);
         let (loss, err, grads) = value_and_grad_with_aux(
             |p| match elbo.loss(model, guide, p, key) {
