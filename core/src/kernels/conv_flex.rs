@@ -9,21 +9,21 @@ use rayon::prelude::*;
 
 /// Sizes of one convolution, shared by the forward and both gradient kernels.
 #[derive(Clone, Copy)]
-struct Dims {
-    n: usize,
-    c_in: usize,
-    h: usize,
-    w: usize,
-    c_out: usize,
-    kh: usize,
-    kw: usize,
-    oh: usize,
-    ow: usize,
-    g: ConvGeom,
+pub(super) struct Dims {
+    pub(super) n: usize,
+    pub(super) c_in: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) c_out: usize,
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) oh: usize,
+    pub(super) ow: usize,
+    pub(super) g: ConvGeom,
 }
 
 impl Dims {
-    fn new(x: [usize; 4], w: [usize; 4], g: ConvGeom) -> Self {
+    pub(super) fn new(x: [usize; 4], w: [usize; 4], g: ConvGeom) -> Self {
         assert_eq!(
             x[1],
             w[1] * g.groups,
@@ -44,14 +44,14 @@ impl Dims {
         }
     }
     /// Output pixels per channel.
-    fn p(&self) -> usize {
+    pub(super) fn p(&self) -> usize {
         self.oh * self.ow
     }
     /// Rows of one group's patch matrix: `C_in/groups * kH * kW`.
-    fn kg(&self) -> usize {
+    pub(super) fn kg(&self) -> usize {
         self.c_in / self.g.groups * self.kh * self.kw
     }
-    fn cog(&self) -> usize {
+    pub(super) fn cog(&self) -> usize {
         self.c_out / self.g.groups
     }
     /// Valid output columns `[lo, hi)` for kernel column `j`: those reading inside the input.
@@ -78,7 +78,7 @@ impl Dims {
 
 /// Unfolds one image `[C_in, H, W]` into the columns `[off, off + H_out*W_out)` of `col`, a
 /// `[C_in*kH*kW, ld]` row-major matrix.
-fn im2col(d: &Dims, x: &[f32], col: &mut [f32], ld: usize, off: usize) {
+pub(super) fn im2col(d: &Dims, x: &[f32], col: &mut [f32], ld: usize, off: usize) {
     let p = d.p();
     for c in 0..d.c_in {
         let plane = &x[c * d.h * d.w..][..d.h * d.w];
@@ -114,7 +114,7 @@ fn im2col(d: &Dims, x: &[f32], col: &mut [f32], ld: usize, off: usize) {
 
 /// Adds the columns `[off, off + H_out*W_out)` of `col` (`[C_in*kH*kW, ld]`) back onto image
 /// `dx` `[C_in, H, W]`.
-fn col2im(d: &Dims, col: &[f32], dx: &mut [f32], ld: usize, off: usize) {
+pub(super) fn col2im(d: &Dims, col: &[f32], dx: &mut [f32], ld: usize, off: usize) {
     let p = d.p();
     for c in 0..d.c_in {
         let plane = &mut dx[c * d.h * d.w..][..d.h * d.w];
@@ -147,7 +147,7 @@ fn col2im(d: &Dims, col: &[f32], dx: &mut [f32], ld: usize, off: usize) {
 
 /// Row-major `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]` with explicit (row, column) strides.
 #[allow(clippy::too_many_arguments)]
-fn matmul(
+pub(super) fn matmul(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     dst_rs: usize,
@@ -433,6 +433,28 @@ impl FastCpuOps for Flex {
         stride: [usize; 2],
     ) -> FlexTensor {
         super::pool_flex::max_pool2d_backward(x, dy, kernel, stride)
+    }
+
+    fn fast_conv2d_per_example(x: FlexTensor, w: FlexTensor, geom: ConvGeom) -> FlexTensor {
+        super::conv_pe_flex::forward(x, w, geom)
+    }
+
+    fn fast_conv2d_per_example_dx(
+        w: FlexTensor,
+        dy: FlexTensor,
+        geom: ConvGeom,
+        in_hw: [usize; 2],
+    ) -> FlexTensor {
+        super::conv_pe_flex::grad_input(w, dy, geom, in_hw)
+    }
+
+    fn fast_conv2d_per_example_dw(
+        x: FlexTensor,
+        dy: FlexTensor,
+        geom: ConvGeom,
+        k_hw: [usize; 2],
+    ) -> FlexTensor {
+        super::conv_pe_flex::grad_weight(x, dy, geom, k_hw)
     }
 
     fn fast_softplus(x: FlexTensor) -> FlexTensor {

@@ -53,6 +53,7 @@ macro_rules! widest {
 
 mod autodiff;
 mod conv_flex;
+mod conv_pe_flex;
 mod pool_flex;
 mod softplus_flex;
 mod update;
@@ -132,6 +133,27 @@ pub trait FastCpuOps: Backend {
         dy: FloatTensor<Self>,
         kernel: [usize; 2],
         stride: [usize; 2],
+    ) -> FloatTensor<Self>;
+    /// Per-example convolution: image `n` with its own weights, `[N, C, H, W]` and
+    /// `[N, O, C/g, kh, kw]` -> `[N, O, oh, ow]` (no bias).
+    fn fast_conv2d_per_example(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        geom: ConvGeom,
+    ) -> FloatTensor<Self>;
+    /// Its input gradient.
+    fn fast_conv2d_per_example_dx(
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        geom: ConvGeom,
+        in_hw: [usize; 2],
+    ) -> FloatTensor<Self>;
+    /// Its weight gradient, one `[O, C/g, kh, kw]` per image.
+    fn fast_conv2d_per_example_dw(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        geom: ConvGeom,
+        k_hw: [usize; 2],
     ) -> FloatTensor<Self>;
     /// `max(x, 0) + ln(1 + e^{-|x|})`, element-wise.
     fn fast_softplus(x: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -254,4 +276,32 @@ pub fn max_pool2d(x: Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) -> Tenso
 /// ```
 pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(Dispatch::fast_softplus(x.into_dispatch()))
+}
+
+/// Per-example 2-D convolution on the fast kernels (differentiable): image `n` convolved with
+/// its own weights `w[n]`, in parallel over images. What `transform::per_example_grads` runs
+/// for a convolution (prefer [`crate::ops::conv2d_per_example`], which falls back to one
+/// grouped convolution elsewhere).
+///
+/// # Shapes
+/// - `x`: `[N, C_in, H, W]`, `w`: `[N, C_out, C_in / groups, kH, kW]`
+/// - output: `[N, C_out, H_out, W_out]`
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::{conv2d_per_example, ConvGeom}};
+/// let dev = Device::flex();
+/// let x = Tensor::<4>::ones([2, 1, 2, 2], &dev);
+/// // Image 0 sums its window, image 1 sums it twice.
+/// let w = Tensor::<1>::from_floats([1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0], &dev).reshape([2, 1, 1, 2, 2]);
+/// let geom = ConvGeom { stride: [1, 1], pad: [(0, 0); 2], dilation: [1, 1], groups: 1 };
+/// let y = conv2d_per_example(x, w, geom);
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![4.0, 8.0]);
+/// ```
+pub fn conv2d_per_example(x: Tensor<4>, w: Tensor<5>, geom: ConvGeom) -> Tensor<4> {
+    Tensor::from_dispatch(Dispatch::fast_conv2d_per_example(
+        x.into_dispatch(),
+        w.into_dispatch(),
+        geom,
+    ))
 }

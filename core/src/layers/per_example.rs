@@ -157,30 +157,21 @@ impl Val for PerExample {
         };
         plain(add_bias(y, b))
     }
-    /// Per-example `w: [B, O, C/g, kh, kw]`: one convolution with `groups * B` over the batch
-    /// folded into channels.
+    /// Per-example `w: [B, O, C/g, kh, kw]`: [`crate::ops::conv2d_per_example`] (each image with
+    /// its own weights; on other backends one convolution with `groups * B`).
     fn conv(self, w: Self, b: Option<Self>, spec: &ConvSpec) -> Self {
         let x = self.unbatched("conv (input)");
         if !w.batched && !b.as_ref().is_some_and(|b| b.batched) {
             return plain(x.conv(w.value, b.map(|b| b.value), spec));
         }
         let y = if w.batched {
-            let (xd, wd) = (x.dims(), w.value.dims());
             assert_eq!(
-                xd.len(),
+                x.rank(),
                 4,
                 "conv: per-example weights are supported for conv2d only"
             );
-            let n = xd[0];
-            let x = x.reshape(&[1, n * xd[1], xd[2], xd[3]]);
-            let w = w.value.reshape(&[n * wd[1], wd[2], wd[3], wd[4]]);
-            let grouped = ConvSpec {
-                groups: spec.groups * n,
-                ..*spec
-            };
-            let y = x.conv(w, None, &grouped);
-            let yd = y.dims();
-            y.reshape(&[n, wd[1], yd[2], yd[3]])
+            let y = crate::ops::conv2d_per_example(x.into_rank(), w.value.into_rank(), spec);
+            DynTensor::from(y)
         } else {
             x.conv(w.value, None, spec)
         };

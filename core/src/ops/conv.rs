@@ -135,6 +135,57 @@ pub fn conv2d(
     burn::tensor::module::conv2d(x, weight, bias, opts)
 }
 
+/// Per-example 2-D convolution: image `n` convolved with its own weights `w[n]` (no bias); the
+/// building block of `transform::per_example_grads` for convolutions. On `flex` it runs the
+/// per-example kernel ([`crate::kernels::conv2d_per_example`], parallel over images); elsewhere
+/// one convolution with `groups * N` over the batch folded into channels.
+///
+/// # Shapes
+/// `x`: `[N, C_in, H, W]`, `w`: `[N, C_out, C_in / groups, kH, kW]` -> `[N, C_out, H_out, W_out]`.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, ops::{conv2d_per_example, ConvSpec}};
+/// let dev = Device::flex();
+/// let x = Tensor::<4>::ones([2, 1, 3, 3], &dev);
+/// let w = Tensor::<1>::from_floats([1.0, 2.0], &dev).reshape([2, 1, 1, 1, 1]);
+/// let y = conv2d_per_example(x, w, &ConvSpec::default());
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), [vec![1.0; 9], vec![2.0; 9]].concat());
+/// ```
+pub fn conv2d_per_example(x: Tensor<4>, w: Tensor<5>, spec: &ConvSpec) -> Tensor<4> {
+    let (xd, wd) = (x.dims(), w.dims());
+    assert_eq!(
+        xd[0], wd[0],
+        "conv2d_per_example: {} weight copies for {} images",
+        wd[0], xd[0]
+    );
+    let w1 = [wd[1], wd[2], wd[3], wd[4]];
+    check("conv2d_per_example", &xd, &w1, spec.groups, None);
+    let pad = [0, 1].map(|a| {
+        spec.padding
+            .resolve(xd[2 + a], wd[3 + a], spec.stride, spec.dilation)
+    });
+    if crate::kernels::supports(&x) {
+        let geom = ConvGeom {
+            stride: [spec.stride; 2],
+            pad,
+            dilation: [spec.dilation; 2],
+            groups: spec.groups,
+        };
+        return crate::kernels::conv2d_per_example(x, w, geom);
+    }
+    let n = xd[0];
+    let x = x.reshape([1, n * xd[1], xd[2], xd[3]]);
+    let w = w.reshape([n * wd[1], wd[2], wd[3], wd[4]]);
+    let grouped = ConvSpec {
+        groups: spec.groups * n,
+        ..*spec
+    };
+    let y = conv2d(x, w, None, &grouped);
+    let yd = y.dims();
+    y.reshape([n, wd[1], yd[2], yd[3]])
+}
+
 /// 1-D convolution, as [`conv2d`] over one spatial axis.
 ///
 /// # Shapes

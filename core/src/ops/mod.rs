@@ -19,7 +19,9 @@ mod recurrent;
 
 pub use activation::{log_softmax, relu, softmax};
 pub use attention::{multi_head_attention, AttentionMask, QkvProjection};
-pub use conv::{conv1d, conv2d, conv_transpose2d, ConvSpec, ConvTransposeSpec, Padding};
+pub use conv::{
+    conv1d, conv2d, conv2d_per_example, conv_transpose2d, ConvSpec, ConvTransposeSpec, Padding,
+};
 pub use dropout::{dropout, dropout_mask};
 pub use embedding::embedding;
 pub use linear::{dense, flatten};
