@@ -4,7 +4,7 @@ use crate::bijector::{Bijector, Exp};
 use crate::distribution::{Distribution, Support};
 use crate::error::Result;
 use crate::normal::Normal;
-use crate::shape::rows;
+use crate::shape::{or_one, rows};
 use burn::tensor::{Device, Tensor};
 use duet_core::{DynTensor, Key};
 use std::any::Any;
@@ -103,12 +103,13 @@ impl Distribution for Transformed {
         }
         let base_lp = self.base.log_prob(&DynTensor::from(y).reshape(&dims))?;
         let Some(ladj) = ladj else { return Ok(base_lp) };
-        let e: usize = self.base.event_shape().iter().product::<usize>().max(1);
-        let per_event = ladj
-            .clone()
-            .reshape([ladj.dims()[0] * ladj.dims()[1] / e, e])
-            .sum_dim(1);
-        Ok(base_lp - DynTensor::from(per_event).reshape(&dims_of(&per_event_dims(&dims, e))))
+        // Sum the log-Jacobians over the event dims: `[*sample, *batch]`, as `base_lp`.
+        let event = self.base.event_shape();
+        let e: usize = event.iter().product::<usize>().max(1);
+        let [s, n] = ladj.dims();
+        let per_event = ladj.reshape([s * n / e, e]).sum_dim(1);
+        let lead = dims[..dims.len().saturating_sub(event.len())].to_vec();
+        Ok(base_lp - DynTensor::from(per_event).reshape(&or_one(lead)))
     }
     fn sample(&self, key: Key, sample_shape: &[usize]) -> DynTensor {
         self.push(self.base.sample(key, sample_shape))
@@ -128,20 +129,6 @@ impl Distribution for Transformed {
     fn as_any(&self) -> &dyn Any {
         self
     }
-}
-
-/// A value's dims without its trailing event dims (`e` elements).
-fn per_event_dims(dims: &[usize], e: usize) -> Vec<usize> {
-    let mut d = dims.to_vec();
-    let mut left = e;
-    while left > 1 {
-        left /= d.pop().unwrap_or(1).max(1);
-    }
-    d
-}
-
-fn dims_of(d: &[usize]) -> Vec<usize> {
-    crate::shape::or_one(d.to_vec())
 }
 
 /// The log-normal distribution: `exp(N(μ, σ²))`, a [`Transformed`] normal with closed forms.

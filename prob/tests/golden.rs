@@ -478,3 +478,30 @@ fn samples_have_the_right_moments() {
     let want = (2f64).exp() / (1.0 + 1f64.exp() + 2f64.exp());
     assert!((p2 - want).abs() < 0.02, "{p2} vs {want}");
 }
+
+#[test]
+fn a_transformed_event_distribution_sums_its_log_jacobian_over_the_event() {
+    // exp of an Independent normal over 3 dims is 3 independent log-normals.
+    let dev = test_device();
+    let loc = Tensor::<1>::from_floats([0.1, -0.4, 0.3], &dev);
+    let scale = Tensor::<1>::from_floats([0.5, 1.2, 0.8], &dev);
+    let y: DynTensor = Tensor::<2>::from_floats([[0.5, 1.5, 2.0], [1.1, 0.2, 0.9]], &dev).into();
+    let base = Independent::new(Normal::new(loc.clone(), scale.clone()).unwrap(), 1).unwrap();
+    let t = Transformed::new(base, vec![Box::new(Exp)]);
+    assert_eq!((t.batch_shape(), t.event_shape()), (vec![], vec![3]));
+    let got = t.log_prob(&y).unwrap();
+    assert_eq!(got.dims(), vec![2]);
+    let want = LogNormal::new(loc, scale)
+        .unwrap()
+        .log_prob(&y)
+        .unwrap()
+        .to_vec();
+    for r in 0..2 {
+        let sum: f32 = want[r * 3..(r + 1) * 3].iter().sum();
+        assert!(
+            (got.to_vec()[r] - sum).abs() < 1e-5,
+            "{} vs {sum}",
+            got.to_vec()[r]
+        );
+    }
+}
