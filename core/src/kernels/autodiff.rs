@@ -4,7 +4,7 @@
 //! recomputes them) and the backward step calls the `flex` gradient kernels. Gradient kernels
 //! called on an autodiff tensor are not tracked (no double backward).
 
-use super::{ConvGeom, FastCpuOps};
+use super::{ConvGeom, FastCpuOps, Unary};
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
@@ -78,17 +78,18 @@ impl<B: FastCpuOps> Backward<B, 2> for PerExampleConvBackward {
 }
 
 #[derive(Debug)]
-struct SoftplusBackward;
+struct UnaryBackward;
 
-impl<B: FastCpuOps> Backward<B, 1> for SoftplusBackward {
-    type State = NodeId;
+impl<B: FastCpuOps> Backward<B, 1> for UnaryBackward {
+    type State = (NodeId, Unary);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
         let [nx] = ops.parents;
         let dy = grads.consume::<B>(&ops.node);
+        let (xid, op) = ops.state;
         if let Some(node) = nx {
-            let x: FloatTensor<B> = ckpt.retrieve_node_output(ops.state);
-            grads.register::<B>(node.id, B::fast_softplus_backward(x, dy));
+            let x: FloatTensor<B> = ckpt.retrieve_node_output(xid);
+            grads.register::<B>(node.id, B::fast_unary_backward(x, dy, op));
         }
     }
 }
@@ -246,25 +247,30 @@ impl<B: FastCpuOps, C: CheckpointStrategy> FastCpuOps for Autodiff<B, C> {
         ))
     }
 
-    fn fast_softplus(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        match SoftplusBackward
+    fn fast_unary(x: FloatTensor<Self>, op: Unary) -> FloatTensor<Self> {
+        match UnaryBackward
             .prepare::<C>([x.node()])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(mut prep) => {
                 let xid = prep.checkpoint(&x);
-                let out = B::fast_softplus(x.into_primitive());
-                prep.finish(xid, out)
+                let out = B::fast_unary(x.into_primitive(), op);
+                prep.finish((xid, op), out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::fast_softplus(x.into_primitive())),
+            OpsKind::UnTracked(prep) => prep.finish(B::fast_unary(x.into_primitive(), op)),
         }
     }
 
-    fn fast_softplus_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
-        untracked::<B, C>(B::fast_softplus_backward(
+    fn fast_unary_backward(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        op: Unary,
+    ) -> FloatTensor<Self> {
+        untracked::<B, C>(B::fast_unary_backward(
             x.into_primitive(),
             dy.into_primitive(),
+            op,
         ))
     }
 }

@@ -457,12 +457,12 @@ impl FastCpuOps for Flex {
         super::conv_pe_flex::grad_weight(x, dy, geom, k_hw)
     }
 
-    fn fast_softplus(x: FlexTensor) -> FlexTensor {
-        super::softplus_flex::softplus(x)
+    fn fast_unary(x: FlexTensor, op: super::Unary) -> FlexTensor {
+        super::unary_flex::forward(x, op)
     }
 
-    fn fast_softplus_backward(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
-        super::softplus_flex::softplus_backward(x, dy)
+    fn fast_unary_backward(x: FlexTensor, dy: FlexTensor, op: super::Unary) -> FlexTensor {
+        super::unary_flex::backward(x, dy, op)
     }
 }
 

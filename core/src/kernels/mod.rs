@@ -55,7 +55,7 @@ mod autodiff;
 mod conv_flex;
 mod conv_pe_flex;
 mod pool_flex;
-mod softplus_flex;
+mod unary_flex;
 mod update;
 mod update_flex;
 
@@ -155,10 +155,14 @@ pub trait FastCpuOps: Backend {
         geom: ConvGeom,
         k_hw: [usize; 2],
     ) -> FloatTensor<Self>;
-    /// `max(x, 0) + ln(1 + e^{-|x|})`, element-wise.
-    fn fast_softplus(x: FloatTensor<Self>) -> FloatTensor<Self>;
-    /// `dy σ(x)`, the gradient of [`FastCpuOps::fast_softplus`].
-    fn fast_softplus_backward(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// An element-wise activation in one pass.
+    fn fast_unary(x: FloatTensor<Self>, op: Unary) -> FloatTensor<Self>;
+    /// `dy op'(x)`, the gradient of [`FastCpuOps::fast_unary`].
+    fn fast_unary_backward(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        op: Unary,
+    ) -> FloatTensor<Self>;
 }
 
 /// Fused optimizer updates with a `flex` implementation; called through [`adam_moments`] and
@@ -275,7 +279,36 @@ pub fn max_pool2d(x: Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) -> Tenso
 /// assert_eq!(y, vec![2f32.ln(), 30.0, (-30f32).exp()]);
 /// ```
 pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    Tensor::from_dispatch(Dispatch::fast_softplus(x.into_dispatch()))
+    Tensor::from_dispatch(Dispatch::fast_unary(x.into_dispatch(), Unary::Softplus))
+}
+
+/// Exact GELU `x Φ(x)` in one pass on the fast kernels (differentiable: `Φ(x) + x φ(x)`, one
+/// pass too), with a polynomial `erfc` (relative error below 1.2e-7). Prefer
+/// [`crate::ops::activation::gelu`], which calls this when [`supports`] holds.
+///
+/// # Shapes
+/// Any; the result has the shape of `x`.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::gelu};
+/// let x = Tensor::<1>::from_floats([0.0, 1.0, -1.0], &Device::flex());
+/// let y = gelu(x).into_data().try_to_vec::<f32>().unwrap();
+/// // Φ(1) = 0.841345
+/// assert_eq!(y[0], 0.0);
+/// assert!((y[1] - 0.841_345).abs() < 1e-6 && (y[2] + 0.158_655).abs() < 1e-6);
+/// ```
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::fast_unary(x.into_dispatch(), Unary::Gelu))
+}
+
+/// The element-wise activations with fused `flex` kernels ([`FastCpuOps::fast_unary`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unary {
+    /// `ln(1 + eˣ)`.
+    Softplus,
+    /// Exact GELU, `x Φ(x)`.
+    Gelu,
 }
 
 /// Per-example 2-D convolution on the fast kernels (differentiable): image `n` convolved with

@@ -61,12 +61,17 @@ pub fn elu<const D: usize>(x: Tensor<D>, alpha: f64) -> Tensor<D> {
 pub fn selu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     a::selu(x)
 }
-/// Exact GELU: `x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2)))`.
+/// Exact GELU: `x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2)))` (one fused pass on `flex`,
+/// [`crate::kernels::gelu`]).
 ///
 /// # Shapes
 /// Any shape; the output has the input's shape (element-wise).
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    a::gelu(x)
+    if crate::kernels::supports(&x) {
+        crate::kernels::gelu(x)
+    } else {
+        a::gelu(x)
+    }
 }
 /// GELU with the tanh approximation: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
 ///
