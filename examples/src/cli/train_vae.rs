@@ -178,7 +178,7 @@ pub fn run(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), 
         None => "not evaluated yet".into(),
     };
     let first = test.epoch(0).next().transpose().map_err(fail)?;
-    grids(model.as_ref(), cfg, (h, w), c, first, k_grid, &device, &out)?;
+    grids(model.as_ref(), cfg, (h, w), first, k_grid, &device, &out)?;
     super::train::report(&summary, &eval, &out);
     println!(
         "prior samples {}; reconstructions {}",
@@ -189,14 +189,12 @@ pub fn run(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), 
 }
 
 /// Writes `samples.png` (64 decoded prior draws, 8 per row) and `reconstructions.png` (up to 16
-/// test images, each followed by its reconstruction `σ(dec(μ(x)))`). Multi-channel images are
-/// shown channel by channel as grey tiles.
-#[allow(clippy::too_many_arguments)]
+/// test images, each followed by its reconstruction `σ(dec(μ(x)))`). Images of several
+/// channels are shown as the mean of their channels.
 fn grids(
     model: &VaeModel,
     cfg: VaeConfig,
     (h, w): (usize, usize),
-    c: usize,
     test: Option<Batch>,
     key: Key,
     device: &Device,
@@ -209,29 +207,28 @@ fn grids(
             .0
             .into_rank::<2>()
     };
-    let samples = prior_samples(decode, cfg.latent, 64, key, device);
-    let tiles = host(samples);
-    write_grid(&out.join("samples.png"), &tiles, (h, w * c), 8).map_err(fail)?;
+    let grey = |t: Tensor<2>| grey(&host(t), cfg.input / (h * w), h * w);
+    let samples = grey(prior_samples(decode, cfg.latent, 64, key, device));
+    write_grid(&out.join("samples.png"), &samples, (h, w), 8).map_err(fail)?;
     if let Some(b) = test {
         let (x, _, n) = VaeElbo.split(b);
         let n = n.min(16);
         let x = x.slice([0..n, 0..cfg.input]);
         let (logits, _) = model.forward(x.clone());
-        let recon = duet_core::ops::activation::sigmoid(logits);
-        let (xs, rs) = (host(x), host(recon));
-        let d = cfg.input;
+        let (xs, rs) = (grey(x), grey(duet_core::ops::activation::sigmoid(logits)));
         let pairs: Vec<f32> = (0..n)
-            .flat_map(|i| {
-                xs[i * d..(i + 1) * d]
-                    .iter()
-                    .chain(&rs[i * d..(i + 1) * d])
-                    .copied()
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|i| [&xs[i * h * w..][..h * w], &rs[i * h * w..][..h * w]].concat())
             .collect();
-        write_grid(&out.join("reconstructions.png"), &pairs, (h, w * c), 8).map_err(fail)?;
+        write_grid(&out.join("reconstructions.png"), &pairs, (h, w), 8).map_err(fail)?;
     }
     Ok(())
+}
+
+/// `[N, C·P]` images (channels first) as `[N, P]`, the mean over channels.
+fn grey(v: &[f32], c: usize, p: usize) -> Vec<f32> {
+    v.chunks(c * p)
+        .flat_map(|img| (0..p).map(move |i| (0..c).map(|k| img[k * p + i]).sum::<f32>() / c as f32))
+        .collect()
 }
 
 /// A tensor's values on the host.
