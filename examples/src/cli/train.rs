@@ -104,17 +104,8 @@ fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), C
         .map(|d| duet_core::device(d.trim()))
         .collect::<Result<Vec<_>, _>>()?;
     let device = devices[0].clone();
-    let out = match args.out.clone().or_else(|| args.resume.clone()) {
-        Some(dir) => dir,
-        None => RunDir::next_free("runs/train").map_err(|e| CliError::Other(e.to_string()))?,
-    };
-    // Refuse a directory that holds another run (or is locked) before loading anything more.
-    // Only rank 0 touches the run directory (on a cluster the others may not even see it).
+    let out = out_dir(args, primary)?;
     let fail = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
-    if primary {
-        let mode = run_mode(&out, args.resume.as_deref(), args.overwrite).map_err(|e| fail(&e))?;
-        RunDir::check(&out, mode).map_err(|e| fail(&e))?;
-    }
     let splits = data::load(&args.data)?;
     let stats = data::channel_stats(&splits.train);
     let (t_train, t_test) =
@@ -231,6 +222,23 @@ fn run_in(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), C
     };
     report(&summary, &eval, &out);
     Ok(())
+}
+
+/// The run directory of `duet train`: `--out`, else `--resume`'s, else the next free
+/// `runs/train*`. A directory that holds another run (or is locked) is refused here, before
+/// anything more is loaded; only rank 0 (`primary`) touches it (on a cluster the others may not
+/// even see it).
+pub(super) fn out_dir(args: &TrainArgs, primary: bool) -> Result<std::path::PathBuf, CliError> {
+    let fail = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
+    let out = match args.out.clone().or_else(|| args.resume.clone()) {
+        Some(dir) => dir,
+        None => RunDir::next_free("runs/train").map_err(|e| fail(&e))?,
+    };
+    if primary {
+        let mode = run_mode(&out, args.resume.as_deref(), args.overwrite).map_err(|e| fail(&e))?;
+        RunDir::check(&out, mode).map_err(|e| fail(&e))?;
+    }
+    Ok(out)
 }
 
 /// The [`TrainConfig`] of `duet train`'s flags: `total_steps` into `out`, a log line every

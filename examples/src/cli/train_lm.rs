@@ -8,9 +8,7 @@ use crate::gpt::{GptConfig, GPT_KEY};
 use crate::models::ModelKind;
 use duet_core::{CheckpointFile, Key};
 use duet_datasets::{duet_source, Batches, CharCorpus, DatasetKind, TokenWindows};
-use duet_train::{
-    check_metadata, run_mode, CheckpointDir, NextToken, ProcessGroup, RunDir, Trainer,
-};
+use duet_train::{check_metadata, CheckpointDir, NextToken, ProcessGroup, Trainer};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -61,14 +59,7 @@ pub fn run(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), 
         return Err(fail("--device: the GPT trains on one device"));
     }
     let device = duet_core::device(args.device.trim())?;
-    let out = match args.out.clone().or_else(|| args.resume.clone()) {
-        Some(dir) => dir,
-        None => RunDir::next_free("runs/train").map_err(fail)?,
-    };
-    if primary {
-        let mode = run_mode(&out, args.resume.as_deref(), args.overwrite).map_err(fail)?;
-        RunDir::check(&out, mode).map_err(fail)?;
-    }
+    let out = super::train::out_dir(args, primary)?;
 
     let corpus = CharCorpus::new(&duet_source().map_err(fail)?);
     let cut = corpus.ids().len() * 9 / 10;

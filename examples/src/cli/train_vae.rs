@@ -14,8 +14,7 @@ use duet_core::{CheckpointFile, Key, Params};
 use duet_datasets::{Batch, DatasetKind, Loader, LoaderConfig, Transform};
 use duet_functional::LayerExt;
 use duet_train::{
-    check_metadata, run_mode, CheckpointDir, FunctionalModel, Model, ModuleModel, ProcessGroup,
-    RunDir, Task, Trainer,
+    check_metadata, CheckpointDir, FunctionalModel, Model, ModuleModel, ProcessGroup, Task, Trainer,
 };
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -69,14 +68,7 @@ pub fn run(args: &TrainArgs, group: Option<Rc<dyn ProcessGroup>>) -> Result<(), 
         return Err(fail("--device: the VAE trains on one device"));
     }
     let device = duet_core::device(args.device.trim())?;
-    let out = match args.out.clone().or_else(|| args.resume.clone()) {
-        Some(dir) => dir,
-        None => RunDir::next_free("runs/train").map_err(fail)?,
-    };
-    if primary {
-        let mode = run_mode(&out, args.resume.as_deref(), args.overwrite).map_err(fail)?;
-        RunDir::check(&out, mode).map_err(fail)?;
-    }
+    let out = super::train::out_dir(args, primary)?;
     let splits = data::load(&args.data)?;
     let (c, h, w) = (
         splits.train.channels,
