@@ -1,33 +1,79 @@
-"""Turns benchmarks/results.jsonl (duet bench + reference scripts, one JSON per line) into a table."""
+"""Turns benchmarks/results.jsonl (compare.sh: `{"round": N}` markers, then one JSON line per measurement)
+into benchmarks/latest.md: per workload the range over the rounds of each column, the ratio of the best peer's
+time to duet's taken within each round (> 1: duet is faster), torch.compile's first step (compile included),
+and the GEMM table (duet's gemm crate against numpy's BLAS on the same shapes)."""
 import json
-import os
 import sys
 
-out, bench = sys.argv[1], sys.argv[2]
-sys.path.insert(0, bench)
-import common  # noqa: E402
+rows, round_ = [], 0
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    r = json.loads(line)
+    if set(r) == {"round"}:
+        round_ = r["round"]
+        continue
+    r["_round"] = round_
+    rows.append(r)
 
-rows = [json.loads(l) for l in open(out) if l.strip().startswith("{")]
-gemm = max((r["ceiling_gflops"] for r in rows if r.get("kind") == "gemm"), default=0)
-names = {("lenet", False): "W1", ("alexnet", False): "W2", ("mlp", False): "W3", ("lenet", True): "W4a", ("alexnet", True): "W4b"}
-table = {}
+NAMES = {("lenet", False): "W1", ("alexnet", False): "W2", ("mlp", False): "W3", ("lenet", True): "W4a", ("alexnet", True): "W4b"}
+PEERS = ["pytorch eager", "torch.compile", "flax linen", "flax nnx"]
+COLS = ["duet burn", "duet functional", "duet module"] + PEERS
+cells, compile_s = {}, {}
 for r in rows:
-    if "api" in r and "model" in r:  # duet
-        w = names[(r["model"], bool(r.get("inference")))]
-        table.setdefault(w, {})[f"duet {r['api']}"] = r["median_ms"]
+    if r.get("kind") == "gemm":
+        continue
+    if "api" in r and "model" in r:
+        w, col = NAMES[(r["model"], bool(r.get("inference")))], f"duet {r['api']}"
     elif "workload" in r:
-        fw = r.get("framework") or r.get("lib") or ("torch" if "torch" in json.dumps(r) else "jax")
-        label = "pytorch" if "torch" in str(fw).lower() else "jax/flax"
-        table.setdefault(r["workload"], {})[label] = r["median_ms"]
-cols = ["duet burn", "duet functional", "duet module", "pytorch", "jax/flax"]
-print("| workload | " + " | ".join(f"{c} ms" for c in cols) + " | functional/burn | module/burn | pytorch/functional | GEMM eff. (functional) |")
-print("|---" * (len(cols) + 5) + "|")
+        w = r["workload"]
+        col = {("torch", "eager"): "pytorch eager", ("torch", "compile"): "torch.compile",
+               ("flax", "linen"): "flax linen", ("flax", "nnx"): "flax nnx"}.get((r.get("framework"), r.get("variant")))
+        if col is None:
+            continue
+        if col == "torch.compile":
+            compile_s.setdefault(w, []).append(r.get("first_step_s"))
+    else:
+        continue
+    cells.setdefault((w, col), {})[r["_round"]] = r["median_ms"]
+
+
+def span(vals):
+    vals = sorted(v for v in vals if v is not None)
+    if not vals:
+        return "-"
+    return f"{vals[0]:.2f}" if len(vals) == 1 or vals[0] == vals[-1] else f"{vals[0]:.2f}-{vals[-1]:.2f}"
+
+
+def ratios(w, api):
+    out = []
+    for rnd, ms in cells.get((w, f"duet {api}"), {}).items():
+        peers = [cells[(w, p)][rnd] for p in PEERS if rnd in cells.get((w, p), {})]
+        if peers:
+            out.append(min(peers) / ms)
+    return span(out)
+
+
+print("| workload | " + " | ".join(f"{c} ms" for c in COLS) + " | best peer / functional | best peer / module | torch.compile first step s |")
+print("|---" * (len(COLS) + 4) + "|")
 for w in ["W1", "W2", "W3", "W4a", "W4b"]:
-    t = table.get(w, {})
-    cell = lambda c: f"{t[c]:.2f}" if c in t else "-"
-    ratio = lambda a, b: f"{t[a] / t[b]:.3f}" if a in t and b in t else "-"
-    eff = "-"
-    if gemm and "duet functional" in t:
-        eff = f"{common.flops_per_step(w) / (t['duet functional'] / 1e3) / 1e9 / gemm * 100:.1f}%"
-    print(f"| {w} | " + " | ".join(cell(c) for c in cols) + f" | {ratio('duet functional', 'duet burn')} | {ratio('duet module', 'duet burn')} | {ratio('pytorch', 'duet functional')} | {eff} |")
-print(f"\nfp32 GEMM ceiling (torch sgemm, best size): {gemm:.0f} GFLOP/s. Ratios > 1 in pytorch/functional mean duet is faster.")
+    print(f"| {w} | " + " | ".join(span(cells.get((w, c), {}).values()) for c in COLS)
+          + f" | {ratios(w, 'functional')} | {ratios(w, 'module')} | {span(compile_s.get(w, []))} |")
+print("\nRanges are over the rounds; ratios are taken within each round (best of the four peers / duet; > 1: duet is faster).")
+
+gemm = {}
+for r in rows:
+    if r.get("kind") == "gemm":
+        side = "duet" if r["impl"].startswith("duet") else "numpy"
+        gemm.setdefault(r["name"], {}).setdefault(side, {})[r["_round"]] = r["gflops"]
+if gemm:
+    print("\n| GEMM shape (m x n x k) | duet gemm crate GFLOP/s | numpy BLAS GFLOP/s | duet / numpy (same round) |")
+    print("|---|---|---|---|")
+    dims = {r["name"]: (r["m"], r["n"], r["k"], r["ta"], r["tb"]) for r in rows if r.get("kind") == "gemm"}
+    for name, sides in gemm.items():
+        d, n = sides.get("duet", {}), sides.get("numpy", {})
+        rat = [d[k] / n[k] for k in d if k in n]
+        m_, n_, k_, ta, tb = dims[name]
+        t = ("A^T " if ta else "") + ("B^T" if tb else "")
+        print(f"| {name} ({m_} x {n_} x {k_}{', ' + t.strip() if t else ''}) | {span(d.values())} | {span(n.values())} | {span(rat)} |")

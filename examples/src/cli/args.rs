@@ -438,6 +438,10 @@ pub struct BenchArgs {
     /// burn's own `Adam` on the same parameters (`--api` is ignored).
     #[arg(long)]
     pub update_only: bool,
+    /// Time single-precision matrix products of the workloads' shapes (the `gemm` crate that
+    /// duet's kernels call), one JSON line per shape (`--model` and `--api` are ignored).
+    #[arg(long)]
+    pub gemm: bool,
     /// With `--distributed mpi`: time the gradient all-reduce of the model's parameter tree
     /// against a plain all-reduce of one buffer of the same size.
     #[arg(long, requires = "distributed")]

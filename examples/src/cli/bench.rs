@@ -269,6 +269,9 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
                 .into(),
         ));
     }
+    if args.gemm {
+        return super::bench_gemm::run(args);
+    }
     let device = duet_core::device(&args.device)?;
     if args.model == ModelKind::Gpt {
         return gpt_step(args, &device);

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod bench;
+pub mod bench_gemm;
 #[cfg(feature = "mpi")]
 pub mod bench_mpi;
 pub mod data;
