@@ -27,7 +27,14 @@ pub struct GemmShape {
 }
 
 const fn shape(name: &'static str, m: usize, n: usize, k: usize, ta: bool, tb: bool) -> GemmShape {
-    GemmShape { name, m, n, k, ta, tb }
+    GemmShape {
+        name,
+        m,
+        n,
+        k,
+        ta,
+        tb,
+    }
 }
 
 /// The shapes timed: the MLP's dense layers (W3, batch 128) forward and both gradients, LeNet's
@@ -40,8 +47,22 @@ pub const SHAPES: [GemmShape; 11] = [
     shape("W1 conv1 forward W col", 6, 784, 75, false, false),
     shape("W1 conv2 forward W col", 16, 300, 150, false, false),
     shape("W2 conv 3x3 256->256 forward", 256, 256, 2304, false, false),
-    shape("W2 conv 3x3 256->256 dW = dy col^T", 256, 2304, 64, false, true),
-    shape("W2 conv 3x3 256->256 dcol = W^T dy", 2304, 64, 256, true, false),
+    shape(
+        "W2 conv 3x3 256->256 dW = dy col^T",
+        256,
+        2304,
+        64,
+        false,
+        true,
+    ),
+    shape(
+        "W2 conv 3x3 256->256 dcol = W^T dy",
+        2304,
+        64,
+        256,
+        true,
+        false,
+    ),
     shape("W2 fc 4096->1024 forward", 128, 1024, 4096, false, false),
     shape("square 1024", 1024, 1024, 1024, false, false),
     shape("square 2048", 2048, 2048, 2048, false, false),
