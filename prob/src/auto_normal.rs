@@ -6,8 +6,8 @@ use crate::distribution::Support;
 use crate::error::{ProbError, Result};
 use crate::independent::Independent;
 use crate::normal::Normal;
-use crate::special::softplus;
 use crate::transformed::Transformed;
+use duet_core::ops::activation::softplus;
 use duet_core::{DynTensor, Key, Params};
 
 /// One latent site of the model, as the guide sees it.

@@ -3,9 +3,9 @@
 use crate::distribution::{validated, Distribution, Support};
 use crate::error::Result;
 use crate::shape::{check, finite, flat, row, Batch};
-use crate::special::softplus;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
+use duet_core::ops::activation::softplus;
 use duet_core::{DynTensor, Key};
 use rand::Rng;
 use std::any::Any;

@@ -3,6 +3,7 @@
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::Tensor;
+use duet_core::ops::activation::softplus;
 use std::fmt::Debug;
 
 /// An element-wise bijection `y = f(x)`.
@@ -100,7 +101,7 @@ impl Bijector for Sigmoid {
         y.clone().log() - y.neg().log1p()
     }
     fn log_abs_det_jacobian(&self, x: Tensor<2>, _y: Tensor<2>) -> Tensor<2> {
-        (crate::special::softplus(x.clone().neg()) + crate::special::softplus(x)).neg()
+        (softplus(x.clone().neg()) + softplus(x)).neg()
     }
 }
 
@@ -129,6 +130,6 @@ impl Bijector for Tanh {
         (y.clone().log1p() - y.neg().log1p()) * 0.5
     }
     fn log_abs_det_jacobian(&self, x: Tensor<2>, _y: Tensor<2>) -> Tensor<2> {
-        (x.clone().neg() - crate::special::softplus(x * -2.0) + std::f32::consts::LN_2) * 2.0
+        (x.clone().neg() - softplus(x * -2.0) + std::f32::consts::LN_2) * 2.0
     }
 }

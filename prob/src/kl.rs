@@ -4,12 +4,13 @@ use crate::distribution::Distribution;
 use crate::error::{ProbError, Result};
 use crate::mvn::{solve_lower, MultivariateNormal};
 use crate::shape::or_one;
-use crate::special::{digamma, lgamma, softplus};
+use crate::special::{digamma, lgamma};
 use crate::{
     Bernoulli, Beta, Categorical, Dirichlet, Exponential, Gamma, Independent, Laplace, Normal,
 };
 use burn::tensor::activation::softmax;
 use burn::tensor::Tensor;
+use duet_core::ops::activation::softplus;
 use duet_core::{DynTensor, Key};
 use std::any::{Any, TypeId};
 

@@ -4,9 +4,9 @@
 use crate::distribution::{validated, Distribution, Support};
 use crate::error::{ProbError, Result};
 use crate::shape::{finite, flat, row, rows3, sample_dims, shaped, Batch};
-use crate::special::softplus;
 use burn::tensor::activation::{log_softmax, sigmoid, softmax};
 use burn::tensor::{Device, Tensor};
+use duet_core::ops::activation::softplus;
 use duet_core::{DynTensor, Key};
 use std::any::Any;
 

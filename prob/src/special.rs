@@ -108,8 +108,3 @@ pub fn digamma<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 pub fn lbeta<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
     lgamma(a.clone()) + lgamma(b.clone()) - lgamma(a + b)
 }
-
-/// `ln(1 + eˣ)`, stably (duet's op: one fused pass on the CPU).
-pub(crate) fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    duet_core::ops::activation::softplus(x)
-}

@@ -116,23 +116,28 @@ pub fn conv2d(
 ) -> Tensor<4> {
     let (xd, wd) = (x.dims(), weight.dims());
     check("conv2d", &xd, &wd, spec.groups, bias.as_ref());
-    let pad = [0, 1].map(|a| {
-        spec.padding
-            .resolve(xd[2 + a], wd[2 + a], spec.stride, spec.dilation)
-    });
+    let geom = geom2d(spec, [xd[2], xd[3]], [wd[2], wd[3]]);
     if crate::kernels::supports(&x) {
-        let geom = ConvGeom {
-            stride: [spec.stride; 2],
-            pad,
-            dilation: [spec.dilation; 2],
-            groups: spec.groups,
-        };
         let bias = bias.unwrap_or_else(|| Tensor::zeros([wd[0]], &x.device()));
         return crate::kernels::conv2d(x, weight, bias, geom);
     }
     let opts =
-        ConvOptions::new_with_padding([spec.stride; 2], pad, [spec.dilation; 2], spec.groups);
+        ConvOptions::new_with_padding([spec.stride; 2], geom.pad, [spec.dilation; 2], spec.groups);
     burn::tensor::module::conv2d(x, weight, bias, opts)
+}
+
+/// The fast kernels' geometry of a 2-D convolution of `spec` over an `in_hw` input with a `k_hw`
+/// kernel (padding resolved).
+fn geom2d(spec: &ConvSpec, in_hw: [usize; 2], k_hw: [usize; 2]) -> ConvGeom {
+    ConvGeom {
+        stride: [spec.stride; 2],
+        pad: [0, 1].map(|a| {
+            spec.padding
+                .resolve(in_hw[a], k_hw[a], spec.stride, spec.dilation)
+        }),
+        dilation: [spec.dilation; 2],
+        groups: spec.groups,
+    }
 }
 
 /// Per-example 2-D convolution: image `n` convolved with its own weights `w[n]` (no bias); the
@@ -161,17 +166,8 @@ pub fn conv2d_per_example(x: Tensor<4>, w: Tensor<5>, spec: &ConvSpec) -> Tensor
     );
     let w1 = [wd[1], wd[2], wd[3], wd[4]];
     check("conv2d_per_example", &xd, &w1, spec.groups, None);
-    let pad = [0, 1].map(|a| {
-        spec.padding
-            .resolve(xd[2 + a], wd[3 + a], spec.stride, spec.dilation)
-    });
     if crate::kernels::supports(&x) {
-        let geom = ConvGeom {
-            stride: [spec.stride; 2],
-            pad,
-            dilation: [spec.dilation; 2],
-            groups: spec.groups,
-        };
+        let geom = geom2d(spec, [xd[2], xd[3]], [wd[3], wd[4]]);
         return crate::kernels::conv2d_per_example(x, w, geom);
     }
     let n = xd[0];
