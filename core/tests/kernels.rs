@@ -191,3 +191,184 @@ fn max_pool2d_ties_go_to_the_first_maximum_and_nan_propagates() {
         .unwrap();
     assert_eq!(g, vec![1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
 }
+
+/// Attention written with burn's ops: heads split, `softmax(Q Kᵀ / √Dh + mask) V`, merged.
+fn attention_by_ops(
+    q: Tensor<3>,
+    k: Tensor<3>,
+    v: Tensor<3>,
+    heads: usize,
+    causal: bool,
+) -> Tensor<3> {
+    let ([b, tq, e], tk) = (q.dims(), k.dims()[1]);
+    let dh = e / heads;
+    let split = |t: Tensor<3>, n: usize| t.reshape([b, n, heads, dh]).swap_dims(1, 2);
+    let (q, k, v) = (split(q, tq), split(k, tk), split(v, tk));
+    let mut s = q.matmul(k.swap_dims(2, 3)).div_scalar((dh as f32).sqrt());
+    if causal {
+        let mask = Tensor::<2, burn::tensor::Bool>::tril_mask([tq, tk], 0, &s.device());
+        s = s.mask_fill(mask.reshape([1, 1, tq, tk]), f32::NEG_INFINITY);
+    }
+    burn::tensor::activation::softmax(s, 3)
+        .matmul(v)
+        .swap_dims(1, 2)
+        .reshape([b, tq, e])
+}
+
+/// The fused attention kernel against the op-by-op form: output and the gradients of q, k and
+/// v, causal or not, self-attention and `Tq != Tk` (causal with more queries than keys too).
+#[test]
+fn attention_matches_the_op_by_op_form() {
+    use duet_core::kernels::{attention, AttentionSpec};
+    for (i, &(b, tq, tk, e, heads, causal)) in [
+        (2, 5, 5, 12, 3, true),
+        (3, 4, 7, 8, 2, false),
+        (1, 6, 3, 6, 1, true),
+        (2, 1, 9, 16, 4, false),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let keys = Key::new(40 + i as u64).split(4);
+        let (q, k, v) = (
+            rand(keys[0], [b, tq, e]).mul_scalar(2.0),
+            rand(keys[1], [b, tk, e]),
+            rand(keys[2], [b, tk, e]),
+        );
+        let up = rand(keys[3], [b, tq, e]);
+        let run = |fast: bool| {
+            let (q, k, v) = (
+                q.clone().require_grad(),
+                k.clone().require_grad(),
+                v.clone().require_grad(),
+            );
+            let y = if fast {
+                attention(
+                    q.clone(),
+                    k.clone(),
+                    v.clone(),
+                    AttentionSpec { heads, causal },
+                )
+            } else {
+                attention_by_ops(q.clone(), k.clone(), v.clone(), heads, causal)
+            };
+            let grads = (y.clone() * up.clone()).sum().backward();
+            let g = |t: &Tensor<3>| t.grad(&grads).unwrap();
+            (y, g(&q), g(&k), g(&v))
+        };
+        let (fast, slow) = (run(true), run(false));
+        let case = format!("b{b} tq{tq} tk{tk} e{e} h{heads} causal {causal}");
+        assert_close(&format!("{case} y"), fast.0, slow.0);
+        assert_close(&format!("{case} dq"), fast.1, slow.1);
+        assert_close(&format!("{case} dk"), fast.2, slow.2);
+        assert_close(&format!("{case} dv"), fast.3, slow.3);
+    }
+}
+
+/// A query's output under the causal mask does not depend on later keys or values.
+#[test]
+fn causal_attention_ignores_later_positions() {
+    use duet_core::kernels::{attention, AttentionSpec};
+    let keys = Key::new(7).split(3);
+    let (q, k, v) = (
+        rand(keys[0], [1, 6, 8]),
+        rand(keys[1], [1, 6, 8]),
+        rand(keys[2], [1, 6, 8]),
+    );
+    let spec = AttentionSpec {
+        heads: 2,
+        causal: true,
+    };
+    let y = attention(q.clone(), k.clone(), v.clone(), spec);
+    let later = |t: Tensor<3>| {
+        t.slice_assign(
+            [0..1, 4..6, 0..8],
+            Tensor::ones([1, 2, 8], &Device::flex().autodiff()).mul_scalar(9.0),
+        )
+    };
+    let y2 = attention(q, later(k), later(v), spec);
+    assert_close(
+        "rows 0..4",
+        y2.clone().slice([0..1, 0..4, 0..8]),
+        y.clone().slice([0..1, 0..4, 0..8]),
+    );
+    let (a, b) = (
+        y.slice([0..1, 5..6, 0..8]).into_data(),
+        y2.slice([0..1, 5..6, 0..8]).into_data(),
+    );
+    assert_ne!(a, b, "the last row must see the changed keys");
+}
+
+/// Layer norm and its gradients in float64 from the rows of `x` and the upstream gradient.
+fn layer_norm_f64(x: &[f32], w: &[f32], b: &[f32], up: &[f32], eps: f64) -> [Vec<f32>; 4] {
+    let f = w.len();
+    let (mut y, mut dx, mut dw, mut db) = (vec![], vec![], vec![0f64; f], vec![0f64; f]);
+    for (x, up) in x.chunks(f).zip(up.chunks(f)) {
+        let x: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let mu = x.iter().sum::<f64>() / f as f64;
+        let var = x.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / f as f64;
+        let r = 1.0 / (var + eps).sqrt();
+        let xh: Vec<f64> = x.iter().map(|v| (v - mu) * r).collect();
+        let g: Vec<f64> = (0..f).map(|j| up[j] as f64 * w[j] as f64).collect();
+        let mg = g.iter().sum::<f64>() / f as f64;
+        let mgx = g.iter().zip(&xh).map(|(g, x)| g * x).sum::<f64>() / f as f64;
+        for j in 0..f {
+            y.push((xh[j] * w[j] as f64 + b[j] as f64) as f32);
+            dx.push((r * (g[j] - mg - xh[j] * mgx)) as f32);
+            dw[j] += up[j] as f64 * xh[j];
+            db[j] += up[j] as f64;
+        }
+    }
+    let f32s = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
+    [y, dx, f32s(dw), f32s(db)]
+}
+
+/// The fused layer norm against float64, with the gradients of x, weight and bias (1e-5 of
+/// each output's largest entry; rows far from zero mean included, where float32 cancels).
+#[test]
+fn layer_norm_matches_float64() {
+    use duet_core::kernels::layer_norm;
+    let vec = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    for (i, &(rows, f, shift)) in [(3, 5, 0.0f32), (130, 192, 50.0), (1, 1, 0.0), (70, 7, -3.0)]
+        .iter()
+        .enumerate()
+    {
+        let keys = Key::new(60 + i as u64).split(4);
+        let x = rand(keys[0], [rows, f]).add_scalar(shift);
+        let (w, b) = (rand(keys[1], [f]), rand(keys[2], [f]));
+        let up = rand(keys[3], [rows, f]);
+        let eps = 1e-5;
+        let (xg, wg, bg) = (
+            x.clone().require_grad(),
+            w.clone().require_grad(),
+            b.clone().require_grad(),
+        );
+        let y = layer_norm(xg.clone(), wg.clone(), bg.clone(), eps);
+        let grads = (y.clone() * up.clone()).sum().backward();
+        let got = [
+            vec(y),
+            vec(xg.grad(&grads).unwrap()),
+            wg.grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap(),
+            bg.grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap(),
+        ];
+        let d1 = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+        let want = layer_norm_f64(&vec(x), &d1(w), &d1(b), &vec(up), eps);
+        for ((name, got), want) in ["y", "dx", "dw", "db"].iter().zip(got).zip(want) {
+            let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+            for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() <= 1e-5 * scale,
+                    "[{rows}, {f}] + {shift} {name}[{j}]: fused {g} vs float64 {w} (scale {scale})"
+                );
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! `Val` (the seam forward-mode AD uses): it forwards each op to `DynTensor` and counts it.
 
 use duet_core::burn::tensor::{Device, Int, Tensor};
+use duet_core::kernels::AttentionSpec;
 use duet_core::layers::{Ctx, LayerConfig, ParamTree};
 use duet_core::ops::{ConvSpec, ConvTransposeSpec, PoolSpec};
 use duet_core::{Act, DynTensor, Key, Mode, Params, Val};
@@ -121,6 +122,12 @@ impl Val for Counting {
     }
     fn gather_hw(self, indices: &Tensor<4, Int>) -> Self {
         count(Counting(self.0.gather_hw(indices)))
+    }
+    fn fused_attention(q: &Self, k: &Self, v: &Self, spec: AttentionSpec) -> Option<Self> {
+        DynTensor::fused_attention(&q.0, &k.0, &v.0, spec).map(|y| count(Counting(y)))
+    }
+    fn fused_layer_norm(x: &Self, w: &Self, b: &Self, eps: f64) -> Option<Self> {
+        DynTensor::fused_layer_norm(&x.0, &w.0, &b.0, eps).map(|y| count(Counting(y)))
     }
 }
 

@@ -4,7 +4,7 @@
 //! recomputes them) and the backward step calls the `flex` gradient kernels. Gradient kernels
 //! called on an autodiff tensor are not tracked (no double backward).
 
-use super::{ConvGeom, FastCpuOps, Unary};
+use super::{AttentionSpec, ConvGeom, FastCpuOps, Unary};
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
@@ -90,6 +90,55 @@ impl<B: FastCpuOps> Backward<B, 1> for UnaryBackward {
         if let Some(node) = nx {
             let x: FloatTensor<B> = ckpt.retrieve_node_output(xid);
             grads.register::<B>(node.id, B::fast_unary_backward(x, dy, op));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct AttentionBackward;
+
+impl<B: FastCpuOps> Backward<B, 3> for AttentionBackward {
+    /// (q, k, v, the forward's probabilities, spec)
+    type State = (NodeId, NodeId, NodeId, FloatTensor<B>, AttentionSpec);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
+        let [nq, nk, nv] = ops.parents;
+        let dout = grads.consume::<B>(&ops.node);
+        let (qid, kid, vid, probs, spec) = ops.state;
+        let (q, k, v) = (
+            ckpt.retrieve_node_output(qid),
+            ckpt.retrieve_node_output(kid),
+            ckpt.retrieve_node_output(vid),
+        );
+        let (dq, dk, dv) = B::fast_attention_backward(q, k, v, probs, dout, spec);
+        for (node, grad) in [(nq, dq), (nk, dk), (nv, dv)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct LayerNormBackward;
+
+impl<B: FastCpuOps> Backward<B, 3> for LayerNormBackward {
+    /// (x, w, the forward's per-row mean and 1/std)
+    type State = (NodeId, NodeId, FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
+        let [nx, nw, nb] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (xid, wid, mean, rstd) = ops.state;
+        let (x, w) = (
+            ckpt.retrieve_node_output(xid),
+            ckpt.retrieve_node_output(wid),
+        );
+        let (dx, dw, db) = B::fast_layer_norm_backward(x, w, mean, rstd, dy);
+        for (node, grad) in [(nx, dx), (nw, dw), (nb, db)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
         }
     }
 }
@@ -272,5 +321,129 @@ impl<B: FastCpuOps, C: CheckpointStrategy> FastCpuOps for Autodiff<B, C> {
             dy.into_primitive(),
             op,
         ))
+    }
+
+    fn fast_attention(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        spec: AttentionSpec,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        match AttentionBackward
+            .prepare::<C>([q.node(), k.node(), v.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let ids = (
+                    prep.checkpoint(&q),
+                    prep.checkpoint(&k),
+                    prep.checkpoint(&v),
+                );
+                let (out, probs) = B::fast_attention(
+                    q.into_primitive(),
+                    k.into_primitive(),
+                    v.into_primitive(),
+                    spec,
+                );
+                let state = (ids.0, ids.1, ids.2, probs.clone(), spec);
+                (prep.finish(state, out), untracked::<B, C>(probs))
+            }
+            OpsKind::UnTracked(prep) => {
+                let (out, probs) = B::fast_attention(
+                    q.into_primitive(),
+                    k.into_primitive(),
+                    v.into_primitive(),
+                    spec,
+                );
+                (prep.finish(out), untracked::<B, C>(probs))
+            }
+        }
+    }
+
+    fn fast_attention_backward(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        probs: FloatTensor<Self>,
+        dout: FloatTensor<Self>,
+        spec: AttentionSpec,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (dq, dk, dv) = B::fast_attention_backward(
+            q.into_primitive(),
+            k.into_primitive(),
+            v.into_primitive(),
+            probs.into_primitive(),
+            dout.into_primitive(),
+            spec,
+        );
+        (
+            untracked::<B, C>(dq),
+            untracked::<B, C>(dk),
+            untracked::<B, C>(dv),
+        )
+    }
+
+    fn fast_layer_norm(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        match LayerNormBackward
+            .prepare::<C>([x.node(), w.node(), b.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let ids = (prep.checkpoint(&x), prep.checkpoint(&w));
+                let (y, mean, rstd) = B::fast_layer_norm(
+                    x.into_primitive(),
+                    w.into_primitive(),
+                    b.into_primitive(),
+                    eps,
+                );
+                let state = (ids.0, ids.1, mean.clone(), rstd.clone());
+                (
+                    prep.finish(state, y),
+                    untracked::<B, C>(mean),
+                    untracked::<B, C>(rstd),
+                )
+            }
+            OpsKind::UnTracked(prep) => {
+                let (y, mean, rstd) = B::fast_layer_norm(
+                    x.into_primitive(),
+                    w.into_primitive(),
+                    b.into_primitive(),
+                    eps,
+                );
+                (
+                    prep.finish(y),
+                    untracked::<B, C>(mean),
+                    untracked::<B, C>(rstd),
+                )
+            }
+        }
+    }
+
+    fn fast_layer_norm_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        rstd: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (dx, dw, db) = B::fast_layer_norm_backward(
+            x.into_primitive(),
+            w.into_primitive(),
+            mean.into_primitive(),
+            rstd.into_primitive(),
+            dy.into_primitive(),
+        );
+        (
+            untracked::<B, C>(dx),
+            untracked::<B, C>(dw),
+            untracked::<B, C>(db),
+        )
     }
 }

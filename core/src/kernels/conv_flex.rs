@@ -464,6 +464,45 @@ impl FastCpuOps for Flex {
     fn fast_unary_backward(x: FlexTensor, dy: FlexTensor, op: super::Unary) -> FlexTensor {
         super::unary_flex::backward(x, dy, op)
     }
+
+    fn fast_attention(
+        q: FlexTensor,
+        k: FlexTensor,
+        v: FlexTensor,
+        spec: super::AttentionSpec,
+    ) -> (FlexTensor, FlexTensor) {
+        super::attention_flex::forward(q, k, v, spec)
+    }
+
+    fn fast_attention_backward(
+        q: FlexTensor,
+        k: FlexTensor,
+        v: FlexTensor,
+        probs: FlexTensor,
+        dout: FlexTensor,
+        spec: super::AttentionSpec,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        super::attention_flex::backward(q, k, v, probs, dout, spec)
+    }
+
+    fn fast_layer_norm(
+        x: FlexTensor,
+        w: FlexTensor,
+        b: FlexTensor,
+        eps: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        super::norm_flex::forward(x, w, b, eps)
+    }
+
+    fn fast_layer_norm_backward(
+        x: FlexTensor,
+        w: FlexTensor,
+        mean: FlexTensor,
+        rstd: FlexTensor,
+        dy: FlexTensor,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        super::norm_flex::backward(x, w, mean, rstd, dy)
+    }
 }
 
 #[cfg(test)]

@@ -51,9 +51,11 @@ macro_rules! widest {
     }};
 }
 
+mod attention_flex;
 mod autodiff;
 mod conv_flex;
 mod conv_pe_flex;
+mod norm_flex;
 mod pool_flex;
 mod unary_flex;
 mod update;
@@ -163,6 +165,48 @@ pub trait FastCpuOps: Backend {
         dy: FloatTensor<Self>,
         op: Unary,
     ) -> FloatTensor<Self>;
+    /// Scaled dot-product attention over `[B, T, E]` inputs split into heads:
+    /// `(out [B, Tq, E], probabilities [B, H, Tq, Tk])`.
+    fn fast_attention(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        spec: AttentionSpec,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    /// The gradients `(dq, dk, dv)` of [`FastCpuOps::fast_attention`] from its probabilities.
+    fn fast_attention_backward(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        probs: FloatTensor<Self>,
+        dout: FloatTensor<Self>,
+        spec: AttentionSpec,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// Layer normalisation over the last axis with weight and bias: `(y, mean, rstd)`, the
+    /// last two one entry per row.
+    fn fast_layer_norm(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// The gradients `(dx, dw, db)` of [`FastCpuOps::fast_layer_norm`].
+    fn fast_layer_norm_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        rstd: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// Heads and masking of [`attention`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttentionSpec {
+    /// Number of heads `H`; the feature axis `E` splits into `H` blocks of `Dh = E / H`.
+    pub heads: usize,
+    /// Query `i` attends only to keys `j <= i`.
+    pub causal: bool,
 }
 
 /// Fused optimizer updates with a `flex` implementation; called through [`adam_moments`] and
@@ -300,6 +344,58 @@ pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// ```
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(Dispatch::fast_unary(x.into_dispatch(), Unary::Gelu))
+}
+
+/// Multi-head scaled dot-product attention in one fused, differentiable `flex` kernel:
+/// per head `softmax(Q Kᵀ / √Dh + mask) V`, where `Q, K, V` are the head's column blocks of the
+/// inputs (no projections; see `ops::multi_head_attention`, which calls this when [`supports`]
+/// holds and there is no key-padding mask). The backward pass uses the saved probabilities.
+///
+/// # Shapes
+/// - `q`: `[B, Tq, E]`, `k`, `v`: `[B, Tk, E]`, `E % heads == 0`
+/// - output: `[B, Tq, E]`
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::{attention, AttentionSpec}};
+/// let dev = Device::flex();
+/// let q = Tensor::<3>::zeros([1, 2, 2], &dev);
+/// let v = Tensor::<3>::from_floats([[[1.0, 2.0], [3.0, 4.0]]], &dev);
+/// // Equal scores: row 0 sees only key 0 under the causal mask, row 1 averages both.
+/// let y = attention(q.clone(), q, v, AttentionSpec { heads: 1, causal: true });
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 2.0, 2.0, 3.0]);
+/// ```
+pub fn attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, spec: AttentionSpec) -> Tensor<3> {
+    let (out, _) = Dispatch::fast_attention(
+        q.into_dispatch(),
+        k.into_dispatch(),
+        v.into_dispatch(),
+        spec,
+    );
+    Tensor::from_dispatch(out)
+}
+
+/// Layer normalisation over the last axis in one fused, differentiable `flex` kernel:
+/// `y = (x - μ) / √(σ² + ε) ∘ w + b` per row (biased variance, as PyTorch). Prefer
+/// [`crate::ops::layer_norm`], which calls this when [`supports`] holds.
+///
+/// # Shapes
+/// - `x`: `[..., F]` with `F > 0`, `w`, `b`: `[F]`
+/// - output: the shape of `x`
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::layer_norm};
+/// let dev = Device::flex();
+/// let x = Tensor::<2>::from_floats([[1.0, 3.0]], &dev);
+/// let (w, b) = (Tensor::<1>::from_floats([2.0, 2.0], &dev), Tensor::<1>::from_floats([0.5, 0.5], &dev));
+/// let y = layer_norm(x, w, b, 0.0).into_data().try_to_vec::<f32>().unwrap();
+/// assert_eq!(y, vec![-1.5, 2.5]);
+/// ```
+pub fn layer_norm<const D: usize>(x: Tensor<D>, w: Tensor<1>, b: Tensor<1>, eps: f64) -> Tensor<D> {
+    let (y, _, _) =
+        Dispatch::fast_layer_norm(x.into_dispatch(), w.into_dispatch(), b.into_dispatch(), eps);
+    Tensor::from_dispatch(y)
 }
 
 /// The element-wise activations with fused `flex` kernels ([`FastCpuOps::fast_unary`]).

@@ -19,7 +19,7 @@ const CHUNK: usize = 1 << 14;
 /// `eˣ` for `x <= 0`: `x = n ln 2 + r`, `|r| <= ln 2 / 2`, Cephes' degree-6 polynomial for `eʳ`,
 /// scaled by `2ⁿ` through the exponent bits; 0 below -87.3 (the smallest normal float).
 #[inline(always)]
-fn exp_nonpositive(x: f32) -> f32 {
+pub(super) fn exp_nonpositive(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
@@ -36,7 +36,11 @@ fn exp_nonpositive(x: f32) -> f32 {
     p = p * r + 0.166_666_65;
     p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n from the exponent bits: n + 127 lands in the low mantissa bits of `n + 127 + 2^23`,
+    // and the shift moves them into the exponent field (no float-to-int conversion, which
+    // Rust's saturating `as` would keep scalar).
+    const BIAS: f32 = 8_388_608.0 + 127.0;
+    let scale = f32::from_bits((n + BIAS).to_bits() << 23);
     if under {
         0.0
     } else {

@@ -1,6 +1,7 @@
 //! [`MultiHeadAttentionConfig`] and multi-head attention written once over [`Val`].
 
 use super::{Act, Ctx, DenseParams, LayerConfig, Val};
+use crate::kernels::AttentionSpec;
 use crate::ops::AttentionMask;
 use crate::{DynTensor, Fans, Initializer, Key, Params};
 use burn::tensor::{Bool, Device, Tensor};
@@ -24,13 +25,23 @@ fn additive(mask: Tensor<4, Bool>, dims: [usize; 4], device: &Device) -> DynTens
 
 /// Scaled dot-product attention over projected `q`, `k`, `v` (see
 /// `ops::multi_head_attention`): split into heads, `softmax(Q K^T / sqrt(Dh) + mask) V`, merge.
-/// Masks enter as additive constants (0 / -inf).
+/// Masks enter as additive constants (0 / -inf). Without a key-padding mask, values with a fused
+/// kernel ([`Val::fused_attention`]: tensors on `flex`) run it instead.
 ///
 /// # Shapes
 /// `q`: `[B, Tq, E]`; `k`, `v`: `[B, Tk, E]` -> `[B, Tq, E]` (before the output projection).
 pub fn scaled_dot_product<V: Val>(q: V, k: V, v: V, heads: usize, mask: &AttentionMask) -> V {
     let (qd, kd) = (q.dims(), k.dims());
     let (b, tq, e, tk) = (qd[0], qd[1], qd[2], kd[1]);
+    if mask.key_padding.is_none() {
+        let spec = AttentionSpec {
+            heads,
+            causal: mask.causal,
+        };
+        if let Some(out) = V::fused_attention(&q, &k, &v, spec) {
+            return out;
+        }
+    }
     let dh = e / heads;
     let split = |t: V, len: usize| t.reshape(&[b, len, heads, dh]).swap_dims(1, 2); // [B, H, T, Dh]
     let (q, k, v) = (split(q, tq), split(k, tk), split(v, tk));

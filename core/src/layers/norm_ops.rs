@@ -126,11 +126,17 @@ fn affine_last<V: Val>(mut y: V, weight: Option<V>, bias: Option<V>, op: &str) -
     y
 }
 
-/// Layer normalization over the last axis, over any value (see `ops::layer_norm`).
+/// Layer normalization over the last axis, over any value (see `ops::layer_norm`); with both
+/// weight and bias, values with a fused kernel ([`Val::fused_layer_norm`]) run it instead.
 ///
 /// # Shapes
 /// `x`: `[..., F]`; `weight`, `bias`: `[F]`; output: the shape of `x`.
 pub fn layer_norm<V: Val>(x: V, weight: Option<V>, bias: Option<V>, eps: f64) -> V {
+    if let (Some(w), Some(b)) = (&weight, &bias) {
+        if let Some(y) = V::fused_layer_norm(&x, w, b, eps) {
+            return y;
+        }
+    }
     let last = x.dims().len() - 1;
     let mean = x.clone().mean_dim(last);
     let centered = x.sub(mean);

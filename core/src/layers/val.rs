@@ -1,6 +1,7 @@
 //! [`Val`]: what layer maths runs on, and its implementation for [`DynTensor`].
 
 use super::Act;
+use crate::kernels::{self, AttentionSpec};
 use crate::ops::{self, ConvSpec, ConvTransposeSpec, PoolSpec};
 use crate::DynTensor;
 use burn::tensor::{Device, Int, Tensor};
@@ -82,6 +83,22 @@ pub trait Val: Clone + Send + Sync + Sized + 'static {
     /// `[N, C, H, W]` -> `[N, C, Ho, Wo]`: the entries of each `[n, c]` plane at the flat
     /// positions `indices` (`i * W + j`; a max pool's argmax).
     fn gather_hw(self, indices: &Tensor<4, Int>) -> Self;
+    /// Multi-head attention of `[B, T, E]` values by one fused kernel (see
+    /// [`kernels::attention`]), or `None` when this kind of value has none here (the layer
+    /// then composes it from the ops above). Only `DynTensor` on `flex` has one.
+    fn fused_attention(_q: &Self, _k: &Self, _v: &Self, _spec: AttentionSpec) -> Option<Self> {
+        None
+    }
+    /// Layer normalisation over the last axis by one fused kernel (see [`kernels::layer_norm`]),
+    /// or `None` as for [`Val::fused_attention`].
+    fn fused_layer_norm(_x: &Self, _w: &Self, _b: &Self, _eps: f64) -> Option<Self> {
+        None
+    }
+}
+
+/// Whether `t` is an `f32` value on `flex` (plain or autodiff), where the fused kernels run.
+fn on_fast_kernels(t: &DynTensor) -> bool {
+    t.dtype() == burn::tensor::DType::F32 && kernels::is_flex(&t.device())
 }
 
 /// Runs `$body` with `$x` bound to `$t` as a `Tensor<D>` of its rank, returning a `DynTensor`.
@@ -280,5 +297,24 @@ impl Val for DynTensor {
         let x = self.into_rank::<4>().reshape([n, c, h * w]);
         let y = x.gather(2, indices.clone().reshape([n, c, ho * wo]));
         y.reshape([n, c, ho, wo]).into()
+    }
+    fn fused_attention(q: &Self, k: &Self, v: &Self, spec: AttentionSpec) -> Option<Self> {
+        let ok = [q, k, v]
+            .iter()
+            .all(|t| t.rank() == 3 && on_fast_kernels(t));
+        ok.then(|| {
+            let r = |t: &DynTensor| t.clone().into_rank::<3>();
+            kernels::attention(r(q), r(k), r(v), spec).into()
+        })
+    }
+    fn fused_layer_norm(x: &Self, w: &Self, b: &Self, eps: f64) -> Option<Self> {
+        let features = x.dims().last().copied().unwrap_or(0);
+        let ok = features > 0
+            && x.num_elements() > 0
+            && w.dims() == [features]
+            && b.dims() == [features]
+            && [x, w, b].iter().all(|t| on_fast_kernels(t));
+        let (w, b) = (w.clone().into_rank::<1>(), b.clone().into_rank::<1>());
+        ok.then(|| by_rank!(x.clone(), |x| kernels::layer_norm(x, w, b, eps)))
     }
 }
