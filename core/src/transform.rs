@@ -3,9 +3,12 @@
 //! forward), [`hessian`], [`jacfwd`], [`jacrev`], and [`per_example_grads`] (on [`PerExample`]
 //! values, one backward pass).
 
+use crate::layers::per_example::Taps;
 use crate::layers::{Dual, PerExample};
 use crate::{value_and_grad_with_aux, DynTensor, Params, Val};
 use burn::tensor::Tensor;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A parameter tree with a tangent per leaf (missing tangents are zero): what a function under
 /// [`jvp`] or [`hvp`] reads its params from.
@@ -250,33 +253,37 @@ where
     DynTensor::from_floats(rows, &[k, x.num_elements()], &x.device())
 }
 
-/// Params with one copy per example ([`PerExample`] values), as [`per_example_grads`] hands
-/// them to the function.
+/// The params as [`per_example_grads`] hands them to the function: each one tapped (see
+/// [`PerExample`]), so the dense or convolution layer that uses it records what its per-example
+/// gradient needs.
 #[derive(Clone, Debug)]
-pub struct PerExampleParams(Params);
+pub struct PerExampleParams {
+    params: Params,
+    taps: Taps,
+}
 
 impl PerExampleParams {
-    /// The per-example copies of the param at `path` (`[B, ...]`), if the tree has it.
+    /// The param at `path`, tapped, if the tree has it.
     pub fn get(&self, path: &str) -> Option<PerExample> {
-        let value = self.0.get_dyn(path).ok()?.clone();
-        Some(PerExample {
-            value,
-            batched: true,
-        })
+        let value = self.params.get_dyn(path).ok()?.clone();
+        Some(self.taps.param(path, value))
     }
 }
 
-/// Every example's own gradient (JAX's `vmap(grad(loss))`, `torch.func.vmap(grad)`) in one
-/// backward pass: each param gets one copy per example, `f` returns the `batch` per-example
-/// losses, and the gradient of their sum with respect to the copies is, row by row, each
-/// example's gradient. Returns the summed loss and the gradients.
+/// Every example's own gradient (JAX's `vmap(grad(loss))`, `torch.func.vmap(grad)`) from one
+/// forward and one backward pass: `f` returns the `batch` per-example losses `l_n`; the result
+/// is their sum and, for every param `θ`, the stack of `∂l_n/∂θ`. No param is copied: the
+/// layers that use the params add zero probes to their outputs, the backward pass gives each
+/// example's output gradient, and each param's per-example gradient is formed from it and the
+/// layer's input (see [`PerExample`]). A param used by several layers gets the sum; one that no
+/// layer uses gets zeros.
 ///
 /// # Shapes
 /// `f` returns `[B]` or `[B, 1]`; every gradient is `[B, ...param]`.
 ///
 /// # Panics
 /// A layer with per-example params other than dense and 2-D convolution weights and biases
-/// (named by [`PerExample`]).
+/// (named by [`PerExample`]), or `f` returning other than `batch` losses.
 ///
 /// # Example
 /// Loss `(w x_i)^2 / 2` with `w = 3` and `x = (1, 2)`: the gradients are `w x_i^2 = (3, 12)`.
@@ -293,23 +300,73 @@ pub fn per_example_grads<F>(f: F, params: &Params, batch: usize) -> (Tensor<1>, 
 where
     F: FnOnce(&PerExampleParams) -> PerExample,
 {
-    let copies = params.map(|t| {
-        let mut dims = vec![1];
-        dims.extend(t.dims());
-        DynTensor::cat(vec![t.reshape(&dims); batch], 0)
+    let taps = Taps::default();
+    let losses = f(&PerExampleParams {
+        params: params.clone(),
+        taps: taps.clone(),
+    })
+    .value;
+    let n = losses.num_elements();
+    assert_eq!(
+        n,
+        batch,
+        "per_example_grads: expected {batch} losses, got {:?}",
+        losses.dims()
+    );
+    let total = losses.reshape(&[n]).sum_dim(0).into_rank::<1>();
+    let taps = taps.take();
+    let mut grads = (!taps.is_empty()).then(|| total.backward());
+    let mut sums: BTreeMap<Arc<str>, DynTensor> = BTreeMap::new();
+    let mut add = |path: Option<Arc<str>>, g: DynTensor| {
+        if let Some(path) = path {
+            let g = match sums.remove(&path) {
+                Some(s) => Val::add(s, g),
+                None => g,
+            };
+            sums.insert(path, g);
+        }
+    };
+    for tap in taps {
+        let dy = grads
+            .as_mut()
+            .and_then(|g| tap.probe.grad_remove(g))
+            .unwrap_or_else(|| tap.probe.zeros_like().without_autodiff());
+        assert_eq!(
+            dy.dims()[0],
+            batch,
+            "per_example_grads: a layer's output {:?} is not over the batch of {batch}",
+            dy.dims()
+        );
+        let (dw, db) = match tap.conv {
+            None => {
+                let (x, g) = (tap.input.into_rank::<2>(), dy.clone().into_rank::<2>());
+                let dw = if crate::kernels::supports(&x) {
+                    crate::kernels::outer_per_example(x, g)
+                } else {
+                    x.unsqueeze_dim::<3>(2) * g.unsqueeze_dim::<3>(1)
+                };
+                (DynTensor::from(dw), dy)
+            }
+            Some((spec, k_hw)) => {
+                let dw = crate::ops::conv2d_weight_grad_per_example(
+                    tap.input.into_rank(),
+                    dy.clone().into_rank(),
+                    &spec,
+                    k_hw,
+                );
+                let db = dy.into_rank::<4>().sum_dim(3).sum_dim(2).flatten::<2>(1, 3);
+                (DynTensor::from(dw), DynTensor::from(db))
+            }
+        };
+        add(tap.weight, dw);
+        add(tap.bias, db);
+    }
+    let grads = params.map_with_path(|path, t| {
+        sums.remove(path).unwrap_or_else(|| {
+            let mut dims = vec![batch];
+            dims.extend(t.dims());
+            DynTensor::zeros(&dims, &t.device())
+        })
     });
-    crate::value_and_grad(
-        |p| {
-            let losses = f(&PerExampleParams(p.clone())).value;
-            let n = losses.num_elements();
-            assert_eq!(
-                n,
-                batch,
-                "per_example_grads: expected {batch} losses, got {:?}",
-                losses.dims()
-            );
-            losses.reshape(&[n]).sum_dim(0).into_rank::<1>()
-        },
-        &copies,
-    )
+    (total.without_autodiff(), grads)
 }

@@ -3,7 +3,9 @@
 //! cross-entropy; median ms of a gradient, a Hessian-vector product (reverse over forward) and
 //! per-example gradients (one backward pass). One JSON line per timing.
 //!
-//!     cargo run --release -p duet-examples --example transforms_bench -- [B] [REPS]
+//!     cargo run --release -p duet-examples --example transforms_bench -- [B] [REPS] [WORK]
+//!
+//! `WORK` (`grad`, `hvp` or `per_example_grads`) times that one alone (for profiling).
 
 use duet_core::burn::tensor::{Device, Int, Tensor};
 use duet_core::layers::{cross_entropy, Dual, PerExample};
@@ -14,7 +16,11 @@ use duet_examples::on_values::lenet as lenet_on;
 use duet_functional::{Layer, LayerExt};
 use std::time::Instant;
 
+/// Median ms of `reps` runs of `f` after a warm-up; NaN (and no run) when `reps` is 0.
 fn median_ms(reps: usize, mut f: impl FnMut() -> f32) -> f64 {
+    if reps == 0 {
+        return f64::NAN;
+    }
     // Warm-up: the allocator's pools and the thread pool settle over the first passes.
     for _ in 0..10 {
         f();
@@ -30,7 +36,12 @@ fn median_ms(reps: usize, mut f: impl FnMut() -> f32) -> f64 {
     ts[ts.len() / 2]
 }
 
+/// The `duet` binary's allocator setup (see `duet_examples::alloc`).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
+    duet_examples::alloc::keep_freed_memory();
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -39,6 +50,8 @@ fn main() {
         args.first().copied().unwrap_or(128),
         args.get(1).copied().unwrap_or(20),
     );
+    let only = std::env::args().nth(3);
+    let wanted = |work: &str| only.as_deref().is_none_or(|o| o == work);
     let dev = Device::flex();
     let model = lenet(10);
     let (params, _) = model
@@ -56,7 +69,8 @@ fn main() {
             .map(|(_, t)| t.clone().sum().into_scalar::<f32>())
             .sum::<f32>()
     };
-    let first_grad_ms = median_ms(reps, || {
+    let reps_of = |work: &str| if wanted(work) { reps } else { 0 };
+    let first_grad_ms = median_ms(reps_of("grad"), || {
         let (_, g) = value_and_grad(
             |p| {
                 let (logits, _) = model.apply(p, &Params::new(), x.clone(), Mode::Eval);
@@ -66,7 +80,7 @@ fn main() {
         );
         read(&g)
     });
-    let hvp_ms = median_ms(reps, || {
+    let hvp_ms = median_ms(reps_of("hvp"), || {
         let loss = |p: &duet_core::transform::DualParams| {
             let (mut l, _) = model
                 .forward_jvp(
@@ -80,7 +94,7 @@ fn main() {
         };
         read(&hvp(loss, &params, &v).1)
     });
-    let pe_ms = median_ms(reps, || {
+    let pe_ms = median_ms(reps_of("per_example_grads"), || {
         let nll = |p: &duet_core::transform::PerExampleParams| {
             lenet_on(PerExample::plain(x.clone()), &|n| {
                 p.get(n).expect("a param")
@@ -91,7 +105,7 @@ fn main() {
         };
         read(&per_example_grads(nll, &params, b).1)
     });
-    let grad_ms = median_ms(reps, || {
+    let grad_ms = median_ms(reps_of("grad"), || {
         let (_, g) = value_and_grad(
             |p| {
                 let (logits, _) = model.apply(p, &Params::new(), x.clone(), Mode::Eval);
@@ -109,6 +123,9 @@ fn main() {
         ("hvp", hvp_ms),
         ("per_example_grads", pe_ms),
     ] {
+        if !wanted(work) {
+            continue;
+        }
         println!(
             "{{\"impl\": \"duet\", \"work\": \"{work}\", \"batch\": {b}, \"median_ms\": {ms}}}"
         );

@@ -5,8 +5,10 @@
 //! with burn ([`burn_models`], the overhead baseline), and over any value type for the function
 //! transformations ([`on_values`]); ResNet-20 ([`resnet`]) and a GPT language model ([`gpt`]) in
 //! both APIs with PyTorch's parameter paths; the architectures by name ([`models`]);
-//! what a checkpoint records about its run ([`run_info`]); and the `duet` command ([`cli`]).
+//! what a checkpoint records about its run ([`run_info`]); the `duet` command ([`cli`]) and its
+//! allocator setup ([`alloc`]).
 
+pub mod alloc;
 pub mod burn_models;
 pub mod cli;
 pub mod functional_models;

@@ -56,28 +56,6 @@ impl<B: FastCpuOps> Backward<B, 1> for MaxPoolBackward {
 }
 
 #[derive(Debug)]
-struct PerExampleConvBackward;
-
-impl<B: FastCpuOps> Backward<B, 2> for PerExampleConvBackward {
-    type State = (NodeId, NodeId, ConvGeom, [usize; 2], [usize; 2]);
-
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
-        let [nx, nw] = ops.parents;
-        let dy = grads.consume::<B>(&ops.node);
-        let (xid, wid, geom, in_hw, k_hw) = ops.state;
-        if let Some(node) = nx {
-            let w: FloatTensor<B> = ckpt.retrieve_node_output(wid);
-            let dx = B::fast_conv2d_per_example_dx(w, dy.clone(), geom, in_hw);
-            grads.register::<B>(node.id, dx);
-        }
-        if let Some(node) = nw {
-            let x: FloatTensor<B> = ckpt.retrieve_node_output(xid);
-            grads.register::<B>(node.id, B::fast_conv2d_per_example_dw(x, dy, geom, k_hw));
-        }
-    }
-}
-
-#[derive(Debug)]
 struct UnaryBackward;
 
 impl<B: FastCpuOps> Backward<B, 1> for UnaryBackward {
@@ -246,42 +224,6 @@ impl<B: FastCpuOps, C: CheckpointStrategy> FastCpuOps for Autodiff<B, C> {
         ))
     }
 
-    fn fast_conv2d_per_example(
-        x: FloatTensor<Self>,
-        w: FloatTensor<Self>,
-        geom: ConvGeom,
-    ) -> FloatTensor<Self> {
-        let (xs, ws) = (x.primitive().shape(), w.primitive().shape());
-        let sizes = ([xs[2], xs[3]], [ws[3], ws[4]]);
-        let prep = PerExampleConvBackward.prepare::<C>([x.node(), w.node()]);
-        match prep.compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let (xid, wid) = (prep.checkpoint(&x), prep.checkpoint(&w));
-                let out = B::fast_conv2d_per_example(x.into_primitive(), w.into_primitive(), geom);
-                prep.finish((xid, wid, geom, sizes.0, sizes.1), out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::fast_conv2d_per_example(
-                x.into_primitive(),
-                w.into_primitive(),
-                geom,
-            )),
-        }
-    }
-
-    fn fast_conv2d_per_example_dx(
-        w: FloatTensor<Self>,
-        dy: FloatTensor<Self>,
-        geom: ConvGeom,
-        in_hw: [usize; 2],
-    ) -> FloatTensor<Self> {
-        untracked::<B, C>(B::fast_conv2d_per_example_dx(
-            w.into_primitive(),
-            dy.into_primitive(),
-            geom,
-            in_hw,
-        ))
-    }
-
     fn fast_conv2d_per_example_dw(
         x: FloatTensor<Self>,
         dy: FloatTensor<Self>,
@@ -293,6 +235,13 @@ impl<B: FastCpuOps, C: CheckpointStrategy> FastCpuOps for Autodiff<B, C> {
             dy.into_primitive(),
             geom,
             k_hw,
+        ))
+    }
+
+    fn fast_outer_per_example(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        untracked::<B, C>(B::fast_outer_per_example(
+            x.into_primitive(),
+            dy.into_primitive(),
         ))
     }
 

@@ -435,19 +435,6 @@ impl FastCpuOps for Flex {
         super::pool_flex::max_pool2d_backward(x, dy, kernel, stride)
     }
 
-    fn fast_conv2d_per_example(x: FlexTensor, w: FlexTensor, geom: ConvGeom) -> FlexTensor {
-        super::conv_pe_flex::forward(x, w, geom)
-    }
-
-    fn fast_conv2d_per_example_dx(
-        w: FlexTensor,
-        dy: FlexTensor,
-        geom: ConvGeom,
-        in_hw: [usize; 2],
-    ) -> FlexTensor {
-        super::conv_pe_flex::grad_input(w, dy, geom, in_hw)
-    }
-
     fn fast_conv2d_per_example_dw(
         x: FlexTensor,
         dy: FlexTensor,
@@ -455,6 +442,10 @@ impl FastCpuOps for Flex {
         k_hw: [usize; 2],
     ) -> FlexTensor {
         super::conv_pe_flex::grad_weight(x, dy, geom, k_hw)
+    }
+
+    fn fast_outer_per_example(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
+        super::conv_pe_flex::outer(x, dy)
     }
 
     fn fast_unary(x: FlexTensor, op: super::Unary) -> FlexTensor {

@@ -136,27 +136,17 @@ pub trait FastCpuOps: Backend {
         kernel: [usize; 2],
         stride: [usize; 2],
     ) -> FloatTensor<Self>;
-    /// Per-example convolution: image `n` with its own weights, `[N, C, H, W]` and
-    /// `[N, O, C/g, kh, kw]` -> `[N, O, oh, ow]` (no bias).
-    fn fast_conv2d_per_example(
-        x: FloatTensor<Self>,
-        w: FloatTensor<Self>,
-        geom: ConvGeom,
-    ) -> FloatTensor<Self>;
-    /// Its input gradient.
-    fn fast_conv2d_per_example_dx(
-        w: FloatTensor<Self>,
-        dy: FloatTensor<Self>,
-        geom: ConvGeom,
-        in_hw: [usize; 2],
-    ) -> FloatTensor<Self>;
-    /// Its weight gradient, one `[O, C/g, kh, kw]` per image.
+    /// The weight gradient of a convolution for each image apart, one `[O, C/g, kh, kw]` per
+    /// image: `[N, C, H, W]`, `[N, O, oh, ow]` -> `[N, O, C/g, kh, kw]`.
     fn fast_conv2d_per_example_dw(
         x: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         geom: ConvGeom,
         k_hw: [usize; 2],
     ) -> FloatTensor<Self>;
+    /// Per-example outer products `out[n, i, o] = x[n, i] dy[n, o]`: `[N, I]`, `[N, O]` ->
+    /// `[N, I, O]` (a dense layer's per-example weight gradients).
+    fn fast_outer_per_example(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
     /// An element-wise activation in one pass.
     fn fast_unary(x: FloatTensor<Self>, op: Unary) -> FloatTensor<Self>;
     /// `dy op'(x)`, the gradient of [`FastCpuOps::fast_unary`].
@@ -346,6 +336,36 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(Dispatch::fast_unary(x.into_dispatch(), Unary::Gelu))
 }
 
+/// Per-example outer products on the fast kernels (parallel over examples; not
+/// differentiable): a dense layer's per-example weight gradients `x_nᵀ dy_n`.
+///
+/// # Shapes
+/// `x`: `[N, I]`, `dy`: `[N, O]` -> `[N, I, O]`.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::outer_per_example};
+/// let dev = Device::flex();
+/// let x = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, 4.0]], &dev);
+/// let dy = Tensor::<2>::from_floats([[1.0], [-1.0]], &dev);
+/// let g = outer_per_example(x, dy);
+/// assert_eq!(g.dims(), [2, 2, 1]);
+/// assert_eq!(g.into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 2.0, -3.0, -4.0]);
+/// ```
+pub fn outer_per_example(x: Tensor<2>, dy: Tensor<2>) -> Tensor<3> {
+    assert_eq!(
+        x.dims()[0],
+        dy.dims()[0],
+        "outer_per_example: {:?} and {:?} differ in examples",
+        x.dims(),
+        dy.dims()
+    );
+    Tensor::from_dispatch(Dispatch::fast_outer_per_example(
+        x.into_dispatch(),
+        dy.into_dispatch(),
+    ))
+}
+
 /// Multi-head scaled dot-product attention in one fused, differentiable `flex` kernel:
 /// per head `softmax(Q Kᵀ / √Dh + mask) V`, where `Q, K, V` are the head's column blocks of the
 /// inputs (no projections; see `ops::multi_head_attention`, which calls this when [`supports`]
@@ -407,30 +427,35 @@ pub enum Unary {
     Gelu,
 }
 
-/// Per-example 2-D convolution on the fast kernels (differentiable): image `n` convolved with
-/// its own weights `w[n]`, in parallel over images. What `transform::per_example_grads` runs
-/// for a convolution (prefer [`crate::ops::conv2d_per_example`], which falls back to one
-/// grouped convolution elsewhere).
+/// The weight gradient of a 2-D convolution for each image apart, on the fast kernels (parallel
+/// over images; not differentiable). Prefer [`crate::ops::conv2d_weight_grad_per_example`],
+/// which checks the shapes and runs elsewhere too.
 ///
 /// # Shapes
-/// - `x`: `[N, C_in, H, W]`, `w`: `[N, C_out, C_in / groups, kH, kW]`
-/// - output: `[N, C_out, H_out, W_out]`
+/// - `x`: `[N, C_in, H, W]`, `dy`: `[N, C_out, H_out, W_out]`
+/// - output: `[N, C_out, C_in / groups, kH, kW]`
 ///
 /// # Example
 /// ```
-/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::{conv2d_per_example, ConvGeom}};
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::{conv2d_weight_grad_per_example, ConvGeom}};
 /// let dev = Device::flex();
-/// let x = Tensor::<4>::ones([2, 1, 2, 2], &dev);
-/// // Image 0 sums its window, image 1 sums it twice.
-/// let w = Tensor::<1>::from_floats([1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0], &dev).reshape([2, 1, 1, 2, 2]);
+/// let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0, 4.0, 1.0, 1.0, 1.0, 1.0], &dev).reshape([2, 1, 2, 2]);
+/// let dy = Tensor::<4>::ones([2, 1, 1, 1], &dev);
 /// let geom = ConvGeom { stride: [1, 1], pad: [(0, 0); 2], dilation: [1, 1], groups: 1 };
-/// let y = conv2d_per_example(x, w, geom);
-/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![4.0, 8.0]);
+/// // A 2x2 kernel over 2x2 images: one output each, dw[n] = x[n].
+/// let dw = conv2d_weight_grad_per_example(x, dy, geom, [2, 2]);
+/// assert_eq!(dw.into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 1.0, 1.0, 1.0, 1.0]);
 /// ```
-pub fn conv2d_per_example(x: Tensor<4>, w: Tensor<5>, geom: ConvGeom) -> Tensor<4> {
-    Tensor::from_dispatch(Dispatch::fast_conv2d_per_example(
+pub fn conv2d_weight_grad_per_example(
+    x: Tensor<4>,
+    dy: Tensor<4>,
+    geom: ConvGeom,
+    k_hw: [usize; 2],
+) -> Tensor<5> {
+    Tensor::from_dispatch(Dispatch::fast_conv2d_per_example_dw(
         x.into_dispatch(),
-        w.into_dispatch(),
+        dy.into_dispatch(),
         geom,
+        k_hw,
     ))
 }

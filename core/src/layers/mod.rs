@@ -19,7 +19,7 @@ mod losses;
 mod misc;
 mod norm;
 mod norm_ops;
-mod per_example;
+pub(crate) mod per_example;
 mod pool;
 mod recurrent;
 mod val;

@@ -1,60 +1,129 @@
-//! [`PerExample`]: a value whose params may hold one copy per example (JAX's `vmap(grad)`,
-//! PyTorch's expanded weights), so one backward pass gives every example's own gradient.
+//! [`PerExample`]: the value [`crate::transform::per_example_grads`] runs a function on (JAX's
+//! `vmap(grad)`, Opacus' per-sample gradients), so one forward and one backward pass give every
+//! example's own gradient.
+//!
+//! Dense and convolution layers whose params are taken per example add a zero *probe* `z` to
+//! their output, `y = layer(x; w, b) + z` (`z: [B, ...]`, an autodiff leaf), and record the input
+//! `x`. The backward pass of the summed loss then yields `∂l_n/∂y_n` for every example `n` as the
+//! probe's gradient, without copying any param, and the per-example param gradients follow from
+//! the recorded inputs: `dw_n = x_nᵀ ∂l_n/∂y_n` for a dense layer (one outer product per example),
+//! each image's convolution weight gradient for a convolution
+//! ([`crate::ops::conv2d_weight_grad_per_example`]), and `db_n = ∂l_n/∂y_n` summed over positions.
+//! This is exact because example `n`'s loss depends only on `y_n`.
 
 use super::{Act, Val};
 use crate::ops::{ConvSpec, ConvTransposeSpec, PoolSpec};
 use crate::DynTensor;
 use burn::tensor::{Device, Int, Tensor};
+use std::sync::{Arc, Mutex};
 
-/// A plain value (`batched: false`: an activation with the batch on axis 0, or a shared param),
-/// or a param with one copy per example (`batched: true`: shape `[B, ...param]`).
-///
-/// Dense layers with per-example weights run as one batched matrix product, convolutions as one
-/// grouped convolution (`groups * B`); every other op runs on activations unchanged. A
-/// per-example param anywhere else (a norm's scale) panics naming the op: such layers are not
-/// supported by [`crate::transform::per_example_grads`] yet.
+/// A value of a function under [`crate::transform::per_example_grads`]: an activation (batch on
+/// axis 0) or a param. A param handed out by [`crate::transform::PerExampleParams`] is tapped:
+/// the dense or convolution layer that uses it records what its per-example gradient needs.
+/// Any other op on a tapped param (a norm's scale) panics naming the op: such layers are not
+/// supported by `per_example_grads` yet.
 #[derive(Clone, Debug)]
 pub struct PerExample {
     /// The tensor.
     pub value: DynTensor,
-    /// Whether it is a per-example param (leading axis: the example).
-    pub batched: bool,
+    tap: Option<ParamTap>,
+}
+
+/// Which param a value is, and where its layer records itself.
+#[derive(Clone, Debug)]
+struct ParamTap {
+    path: Arc<str>,
+    taps: Taps,
+}
+
+/// The layers a forward pass ran with tapped params (shared by every clone).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Taps(Arc<Mutex<Vec<Tap>>>);
+
+/// One dense or convolution layer's record: its probe, its input, its params' paths.
+#[derive(Clone, Debug)]
+pub(crate) struct Tap {
+    /// The zero leaf added to the layer's output; its gradient is `∂l_n/∂y_n`.
+    pub probe: DynTensor,
+    /// The layer's input (its values, no autodiff graph).
+    pub input: DynTensor,
+    /// The weight's path, if it is tapped.
+    pub weight: Option<Arc<str>>,
+    /// The bias's path, if it is tapped.
+    pub bias: Option<Arc<str>>,
+    /// Dense, or a 2-D convolution of this spec and kernel size.
+    pub conv: Option<(ConvSpec, [usize; 2])>,
+}
+
+impl Taps {
+    /// The param `value` at `path`, tapped into these records.
+    pub(crate) fn param(&self, path: &str, value: DynTensor) -> PerExample {
+        PerExample {
+            value,
+            tap: Some(ParamTap {
+                path: path.into(),
+                taps: self.clone(),
+            }),
+        }
+    }
+
+    /// The records so far.
+    pub(crate) fn take(&self) -> Vec<Tap> {
+        std::mem::take(&mut *self.0.lock().expect("per-example taps"))
+    }
+
+    /// `y + z` with a fresh zero leaf `z`, recorded with the layer's input and params.
+    fn probe(
+        &self,
+        y: DynTensor,
+        input: DynTensor,
+        w: &PerExample,
+        b: &Option<PerExample>,
+        conv: Option<(ConvSpec, [usize; 2])>,
+    ) -> PerExample {
+        let probe = DynTensor::zeros(&y.dims(), &y.device()).as_grad_leaf();
+        let path = |p: &PerExample| p.tap.as_ref().map(|t| t.path.clone());
+        self.0.lock().expect("per-example taps").push(Tap {
+            probe: probe.clone(),
+            input: input.without_autodiff(),
+            weight: path(w),
+            bias: b.as_ref().and_then(path),
+            conv,
+        });
+        PerExample::plain(Val::add(y, probe))
+    }
 }
 
 impl PerExample {
-    /// A plain value.
+    /// A plain value (an activation, or a param whose per-example gradient is not wanted).
     pub fn plain(value: DynTensor) -> Self {
-        PerExample {
-            value,
-            batched: false,
-        }
+        PerExample { value, tap: None }
+    }
+
+    /// Whether this is a param whose per-example gradient is being taken.
+    pub fn is_tapped(&self) -> bool {
+        self.tap.is_some()
     }
 
     fn unbatched(self, op: &str) -> DynTensor {
         assert!(
-            !self.batched,
+            self.tap.is_none(),
             "{op}: not supported under per_example_grads on a per-example param"
         );
         self.value
+    }
+
+    /// The taps of a layer's weight or bias, if either is tapped.
+    fn taps(w: &PerExample, b: &Option<PerExample>) -> Option<Taps> {
+        w.tap
+            .as_ref()
+            .or(b.as_ref().and_then(|b| b.tap.as_ref()))
+            .map(|t| t.taps.clone())
     }
 }
 
 fn plain(v: DynTensor) -> PerExample {
     PerExample::plain(v)
-}
-
-/// `y + b` with `b` a bias `[out]` (shared) or `[B, out]` (per example), `y: [B, out, 1...]`.
-fn add_bias(y: DynTensor, b: Option<PerExample>) -> DynTensor {
-    let Some(b) = b else { return y };
-    let mut shape = vec![1; y.rank()];
-    if b.batched {
-        let d = b.value.dims();
-        shape[0] = d[0];
-        shape[1] = d[1];
-    } else {
-        shape[1] = b.value.num_elements();
-    }
-    Val::add(y, b.value.reshape(&shape))
 }
 
 impl Val for PerExample {
@@ -136,46 +205,41 @@ impl Val for PerExample {
             rhs.unbatched("matmul"),
         ))
     }
-    /// Per-example `w: [B, in, out]`: `[B, 1, in] @ [B, in, out]` for a `[B, in]` input.
+    /// With a tapped weight or bias: `x w + b + z` with a probe `z: [B, out]` (see the module docs).
     fn dense(self, w: Self, b: Option<Self>) -> Self {
         let x = self.unbatched("dense (input)");
-        if !w.batched && !b.as_ref().is_some_and(|b| b.batched) {
+        let Some(taps) = PerExample::taps(&w, &b) else {
             return plain(x.dense(w.value, b.map(|b| b.value)));
-        }
+        };
         assert_eq!(
             x.rank(),
             2,
-            "dense: per-example weights need a [B, in] input, got {:?}",
+            "dense: per-example gradients need a [B, in] input, got {:?}",
             x.dims()
         );
-        let [n, i] = [x.dims()[0], x.dims()[1]];
-        let y = if w.batched {
-            let o = w.value.dims()[2];
-            Val::matmul(x.reshape(&[n, 1, i]), w.value).reshape(&[n, o])
-        } else {
-            x.dense(w.value, None)
-        };
-        plain(add_bias(y, b))
+        let y = x
+            .clone()
+            .dense(w.value.clone(), b.as_ref().map(|b| b.value.clone()));
+        taps.probe(y, x, &w, &b, None)
     }
-    /// Per-example `w: [B, O, C/g, kh, kw]`: [`crate::ops::conv2d_per_example`] (each image with
-    /// its own weights; on other backends one convolution with `groups * B`).
+    /// With a tapped weight or bias (2-D convolutions only): `conv(x, w) + b + z` with a probe
+    /// `z: [B, O, oh, ow]` (see the module docs).
     fn conv(self, w: Self, b: Option<Self>, spec: &ConvSpec) -> Self {
         let x = self.unbatched("conv (input)");
-        if !w.batched && !b.as_ref().is_some_and(|b| b.batched) {
+        let Some(taps) = PerExample::taps(&w, &b) else {
             return plain(x.conv(w.value, b.map(|b| b.value), spec));
-        }
-        let y = if w.batched {
-            assert_eq!(
-                x.rank(),
-                4,
-                "conv: per-example weights are supported for conv2d only"
-            );
-            let y = crate::ops::conv2d_per_example(x.into_rank(), w.value.into_rank(), spec);
-            DynTensor::from(y)
-        } else {
-            x.conv(w.value, None, spec)
         };
-        plain(add_bias(y, b))
+        let wd = w.value.dims();
+        assert_eq!(
+            x.rank(),
+            4,
+            "conv: per-example gradients are supported for conv2d only, got input {:?}",
+            x.dims()
+        );
+        let y = x
+            .clone()
+            .conv(w.value.clone(), b.as_ref().map(|b| b.value.clone()), spec);
+        taps.probe(y, x, &w, &b, Some((*spec, [wd[2], wd[3]])))
     }
     fn conv_transpose2d(self, w: Self, b: Option<Self>, spec: &ConvTransposeSpec) -> Self {
         let b = b.map(|b| b.unbatched("conv_transpose2d"));

@@ -140,46 +140,62 @@ fn geom2d(spec: &ConvSpec, in_hw: [usize; 2], k_hw: [usize; 2]) -> ConvGeom {
     }
 }
 
-/// Per-example 2-D convolution: image `n` convolved with its own weights `w[n]` (no bias); the
+/// The weight gradient of a 2-D convolution for each image apart: for `y = conv2d(x, w)` and an
+/// upstream gradient `dy`, `dw[n] = ∂⟨y[n], dy[n]⟩ / ∂w` (the batch gradient is `Σ_n dw[n]`). The
 /// building block of `transform::per_example_grads` for convolutions. On `flex` it runs the
-/// per-example kernel ([`crate::kernels::conv2d_per_example`], parallel over images); elsewhere
-/// one convolution with `groups * N` over the batch folded into channels.
+/// per-example kernel (parallel over images, each image's `im2col(x[n]) · dy[n]ᵀ` kept apart);
+/// elsewhere burn's weight gradient with the batch folded into `groups * N` channel groups.
 ///
 /// # Shapes
-/// `x`: `[N, C_in, H, W]`, `w`: `[N, C_out, C_in / groups, kH, kW]` -> `[N, C_out, H_out, W_out]`.
+/// `x`: `[N, C_in, H, W]`, `dy`: `[N, C_out, H_out, W_out]`, `k_hw`: the kernel's `[kH, kW]`
+/// -> `[N, C_out, C_in / groups, kH, kW]`.
 ///
 /// # Example
 /// ```
-/// use duet_core::{burn::tensor::{Device, Tensor}, ops::{conv2d_per_example, ConvSpec}};
+/// use duet_core::{burn::tensor::{Device, Tensor}, ops::{conv2d_weight_grad_per_example, ConvSpec}};
 /// let dev = Device::flex();
-/// let x = Tensor::<4>::ones([2, 1, 3, 3], &dev);
-/// let w = Tensor::<1>::from_floats([1.0, 2.0], &dev).reshape([2, 1, 1, 1, 1]);
-/// let y = conv2d_per_example(x, w, &ConvSpec::default());
-/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), [vec![1.0; 9], vec![2.0; 9]].concat());
+/// // A 1x1 kernel over 2x2 images: dw[n] = sum of x[n] * dy[n].
+/// let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0, 4.0, 1.0, 1.0, 1.0, 1.0], &dev).reshape([2, 1, 2, 2]);
+/// let dy = Tensor::<4>::ones([2, 1, 2, 2], &dev);
+/// let dw = conv2d_weight_grad_per_example(x, dy, &ConvSpec::default(), [1, 1]);
+/// assert_eq!(dw.dims(), [2, 1, 1, 1, 1]);
+/// assert_eq!(dw.into_data().try_to_vec::<f32>().unwrap(), vec![10.0, 4.0]);
 /// ```
-pub fn conv2d_per_example(x: Tensor<4>, w: Tensor<5>, spec: &ConvSpec) -> Tensor<4> {
-    let (xd, wd) = (x.dims(), w.dims());
-    assert_eq!(
-        xd[0], wd[0],
-        "conv2d_per_example: {} weight copies for {} images",
-        wd[0], xd[0]
+pub fn conv2d_weight_grad_per_example(
+    x: Tensor<4>,
+    dy: Tensor<4>,
+    spec: &ConvSpec,
+    k_hw: [usize; 2],
+) -> Tensor<5> {
+    let (xd, yd) = (x.dims(), dy.dims());
+    let (n, o) = (xd[0], yd[1]);
+    assert!(
+        yd[0] == n && spec.groups > 0 && xd[1] % spec.groups == 0 && o % spec.groups == 0,
+        "conv2d_weight_grad_per_example: input {xd:?} and output gradient {yd:?} with {} groups",
+        spec.groups
     );
-    let w1 = [wd[1], wd[2], wd[3], wd[4]];
-    check("conv2d_per_example", &xd, &w1, spec.groups, None);
+    let geom = geom2d(spec, [xd[2], xd[3]], k_hw);
+    let expect = [0, 1].map(|a| geom.out_len(a, xd[2 + a], k_hw[a]));
+    assert_eq!(
+        [yd[2], yd[3]],
+        expect,
+        "conv2d_weight_grad_per_example: output gradient {yd:?} for input {xd:?}"
+    );
+    let cg = xd[1] / spec.groups;
     if crate::kernels::supports(&x) {
-        let geom = geom2d(spec, [xd[2], xd[3]], [wd[3], wd[4]]);
-        return crate::kernels::conv2d_per_example(x, w, geom);
+        return crate::kernels::conv2d_weight_grad_per_example(x, dy, geom, k_hw);
     }
-    let n = xd[0];
     let x = x.reshape([1, n * xd[1], xd[2], xd[3]]);
-    let w = w.reshape([n * wd[1], wd[2], wd[3], wd[4]]);
-    let grouped = ConvSpec {
-        groups: spec.groups * n,
-        ..*spec
-    };
-    let y = conv2d(x, w, None, &grouped);
-    let yd = y.dims();
-    y.reshape([n, wd[1], yd[2], yd[3]])
+    let dy = dy.reshape([1, n * o, yd[2], yd[3]]);
+    let w = Tensor::<4>::zeros([n * o, cg, k_hw[0], k_hw[1]], &x.device());
+    let opts = ConvOptions::new_with_padding(
+        [spec.stride; 2],
+        geom.pad,
+        [spec.dilation; 2],
+        spec.groups * n,
+    );
+    burn::tensor::module::conv2d_weight_backward(x, w, dy, opts)
+        .reshape([n, o, cg, k_hw[0], k_hw[1]])
 }
 
 /// 1-D convolution, as [`conv2d`] over one spatial axis.

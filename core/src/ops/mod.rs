@@ -20,7 +20,8 @@ mod recurrent;
 pub use activation::{log_softmax, relu, softmax};
 pub use attention::{multi_head_attention, AttentionMask, QkvProjection};
 pub use conv::{
-    conv1d, conv2d, conv2d_per_example, conv_transpose2d, ConvSpec, ConvTransposeSpec, Padding,
+    conv1d, conv2d, conv2d_weight_grad_per_example, conv_transpose2d, ConvSpec, ConvTransposeSpec,
+    Padding,
 };
 pub use dropout::{dropout, dropout_mask};
 pub use embedding::embedding;
