@@ -372,3 +372,61 @@ fn layer_norm_matches_float64() {
         }
     }
 }
+
+/// The fused dense layer against burn's `linear` (matmul + broadcast bias): output and the
+/// gradients of x, weight and bias, for rank-2 and rank-3 inputs, shapes on both sides of the
+/// two-thread threshold, and a single row.
+#[test]
+fn dense_matches_burns_linear() {
+    use duet_core::kernels::dense;
+    for (i, (xs, n)) in [
+        (vec![5, 7], 3),
+        (vec![2, 3, 8], 6),
+        (vec![256, 300], 200),
+        (vec![1, 4], 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let keys = Key::new(80 + i as u64).split(4);
+        let k = *xs.last().unwrap();
+        let (w, b) = (rand(keys[1], [k, n]), rand(keys[2], [n]));
+        let check = |x: Tensor<3>| {
+            let up = rand(keys[3], {
+                let d = x.dims();
+                [d[0], d[1], n]
+            });
+            let run = |fast: bool| {
+                let (x, w, b) = (
+                    x.clone().require_grad(),
+                    w.clone().require_grad(),
+                    b.clone().require_grad(),
+                );
+                let y = if fast {
+                    dense(x.clone(), w.clone(), b.clone())
+                } else {
+                    burn::tensor::module::linear(x.clone(), w.clone(), Some(b.clone()))
+                };
+                let grads = (y.clone() * up.clone()).sum().backward();
+                (
+                    y,
+                    x.grad(&grads).unwrap(),
+                    w.grad(&grads).unwrap(),
+                    b.grad(&grads).unwrap(),
+                )
+            };
+            let (fast, slow) = (run(true), run(false));
+            let case = format!("x{:?} -> {n}", x.dims());
+            assert_close(&format!("{case} y"), fast.0, slow.0);
+            assert_close(&format!("{case} dx"), fast.1, slow.1);
+            assert_close(&format!("{case} dw"), fast.2, slow.2);
+            assert_close(&format!("{case} db"), fast.3, slow.3);
+        };
+        let x = if xs.len() == 2 {
+            rand(keys[0], [xs[0], xs[1]]).unsqueeze::<3>()
+        } else {
+            rand(keys[0], [xs[0], xs[1], xs[2]])
+        };
+        check(x);
+    }
+}

@@ -73,6 +73,31 @@ impl<B: FastCpuOps> Backward<B, 1> for UnaryBackward {
 }
 
 #[derive(Debug)]
+struct DenseBackward;
+
+impl<B: FastCpuOps> Backward<B, 3> for DenseBackward {
+    /// (x, w)
+    type State = (NodeId, NodeId);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
+        let [nx, nw, nb] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (xid, wid) = ops.state;
+        if let Some(node) = nx {
+            let w: FloatTensor<B> = ckpt.retrieve_node_output(wid);
+            grads.register::<B>(node.id, B::fast_dense_dx(dy.clone(), w));
+        }
+        if let Some(node) = nw {
+            let x: FloatTensor<B> = ckpt.retrieve_node_output(xid);
+            grads.register::<B>(node.id, B::fast_dense_dw(x, dy.clone()));
+        }
+        if let Some(node) = nb {
+            grads.register::<B>(node.id, B::fast_dense_db(dy));
+        }
+    }
+}
+
+#[derive(Debug)]
 struct AttentionBackward;
 
 impl<B: FastCpuOps> Backward<B, 3> for AttentionBackward {
@@ -236,6 +261,41 @@ impl<B: FastCpuOps, C: CheckpointStrategy> FastCpuOps for Autodiff<B, C> {
             geom,
             k_hw,
         ))
+    }
+
+    fn fast_dense(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        match DenseBackward
+            .prepare::<C>([x.node(), w.node(), b.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let ids = (prep.checkpoint(&x), prep.checkpoint(&w));
+                let y = B::fast_dense(x.into_primitive(), w.into_primitive(), b.into_primitive());
+                prep.finish(ids, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fast_dense(
+                x.into_primitive(),
+                w.into_primitive(),
+                b.into_primitive(),
+            )),
+        }
+    }
+
+    fn fast_dense_dx(dy: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self> {
+        untracked::<B, C>(B::fast_dense_dx(dy.into_primitive(), w.into_primitive()))
+    }
+
+    fn fast_dense_dw(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        untracked::<B, C>(B::fast_dense_dw(x.into_primitive(), dy.into_primitive()))
+    }
+
+    fn fast_dense_db(dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        untracked::<B, C>(B::fast_dense_db(dy.into_primitive()))
     }
 
     fn fast_outer_per_example(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {

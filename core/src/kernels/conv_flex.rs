@@ -444,6 +444,22 @@ impl FastCpuOps for Flex {
         super::conv_pe_flex::grad_weight(x, dy, geom, k_hw)
     }
 
+    fn fast_dense(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+        super::dense_flex::forward(x, w, b)
+    }
+
+    fn fast_dense_dx(dy: FlexTensor, w: FlexTensor) -> FlexTensor {
+        super::dense_flex::grad_input(dy, w)
+    }
+
+    fn fast_dense_dw(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
+        super::dense_flex::grad_weight(x, dy)
+    }
+
+    fn fast_dense_db(dy: FlexTensor) -> FlexTensor {
+        super::dense_flex::grad_bias(dy)
+    }
+
     fn fast_outer_per_example(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
         super::conv_pe_flex::outer(x, dy)
     }

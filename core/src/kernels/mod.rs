@@ -55,6 +55,7 @@ mod attention_flex;
 mod autodiff;
 mod conv_flex;
 mod conv_pe_flex;
+mod dense_flex;
 mod norm_flex;
 mod pool_flex;
 mod unary_flex;
@@ -144,6 +145,18 @@ pub trait FastCpuOps: Backend {
         geom: ConvGeom,
         k_hw: [usize; 2],
     ) -> FloatTensor<Self>;
+    /// Dense layer `y = x W + b`: `[..., K]`, `[K, N]`, `[N]` -> `[..., N]`.
+    fn fast_dense(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+    /// Its input gradient `dy Wᵀ`.
+    fn fast_dense_dx(dy: FloatTensor<Self>, w: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Its weight gradient `xᵀ dy` (rows of every leading axis summed).
+    fn fast_dense_dw(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Its bias gradient, `dy` summed over every leading axis.
+    fn fast_dense_db(dy: FloatTensor<Self>) -> FloatTensor<Self>;
     /// Per-example outer products `out[n, i, o] = x[n, i] dy[n, o]`: `[N, I]`, `[N, O]` ->
     /// `[N, I, O]` (a dense layer's per-example weight gradients).
     fn fast_outer_per_example(x: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -334,6 +347,31 @@ pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// ```
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(Dispatch::fast_unary(x.into_dispatch(), Unary::Gelu))
+}
+
+/// A dense layer `y = x W + b` on the fast kernels (differentiable): one gemm into the
+/// bias-filled output; the backward pass reads the transposes through strides. Prefer
+/// [`crate::ops::dense`], which calls this when [`supports`] holds.
+///
+/// # Shapes
+/// - `x`: `[..., K]`, `w`: `[K, N]`, `b`: `[N]`
+/// - output: `[..., N]`
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::dense};
+/// let dev = Device::flex();
+/// let x = Tensor::<2>::from_floats([[1.0, 2.0]], &dev);
+/// let w = Tensor::<2>::from_floats([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], &dev);
+/// let y = dense(x, w, Tensor::from_floats([0.5, 0.5, 0.5], &dev));
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![1.5, 2.5, 3.5]);
+/// ```
+pub fn dense<const D: usize>(x: Tensor<D>, w: Tensor<2>, b: Tensor<1>) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::fast_dense(
+        x.into_dispatch(),
+        w.into_dispatch(),
+        b.into_dispatch(),
+    ))
 }
 
 /// Per-example outer products on the fast kernels (parallel over examples; not

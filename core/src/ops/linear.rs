@@ -39,6 +39,10 @@ pub fn dense<const D: usize>(
             b.dims()
         );
     }
+    if crate::kernels::supports(&x) && xd[D - 1] > 0 {
+        let bias = bias.unwrap_or_else(|| Tensor::zeros([wd[1]], &x.device()));
+        return crate::kernels::dense(x, weight, bias);
+    }
     burn::tensor::module::linear(x, weight, bias)
 }
 

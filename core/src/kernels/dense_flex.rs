@@ -1,0 +1,143 @@
+//! Dense layer on `flex` ([`super::dense`]): `y = x W + b` as one gemm into a buffer pre-filled
+//! with the bias, and the gradients `dx = dy Wᵀ`, `dW = xᵀ dy` as gemms reading the transposes
+//! in place through strides, `db` as column sums. burn's `linear` is a matmul (its output
+//! allocated, then copied into an aligned buffer), a broadcast bias add, and in the backward pass
+//! two transposed copies before the matmuls.
+
+use super::conv_flex::{slice, tensor};
+use burn::backend::flex::FlexTensor;
+use gemm::{gemm, Parallelism};
+use rayon::prelude::*;
+
+/// Products at least this large (`m n k`) use both cores (burn-flex's threshold).
+const PARALLEL: usize = 192 * 192 * 192;
+
+/// `[..., F]` as `(rows, F)`.
+fn rows(shape: &[usize]) -> (usize, usize) {
+    let f = *shape.last().expect("dense: a scalar has no feature axis");
+    (shape.iter().product::<usize>() / f.max(1), f)
+}
+
+/// `dst[m, n] (+)= lhs[m, k] rhs[k, n]`, each operand by (row, column) strides into its slice.
+#[allow(clippy::too_many_arguments)]
+fn product(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (usize, usize),
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(dst.len() >= m * n);
+    assert!(k == 0 || (m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
+    assert!(k == 0 || (k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
+    let par = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL {
+        Parallelism::Rayon(0)
+    } else {
+        Parallelism::None
+    };
+    // SAFETY: the asserts keep every index the product touches inside its slice; `dst` is
+    // borrowed mutably, so it aliases neither input.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
+/// `y = x W + b`: `[..., K]`, `[K, N]`, `[N]` -> `[..., N]`.
+pub(super) fn forward(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
+    let (x, w, b) = (x.to_contiguous(), w.to_contiguous(), b.to_contiguous());
+    let mut shape = x.layout().shape().to_vec();
+    let (m, k) = rows(&shape);
+    let ws = w.layout().shape().to_vec();
+    let n = ws[1];
+    assert!(
+        ws[0] == k && slice(&b).len() == n,
+        "dense: input {shape:?}, weight {ws:?}, bias of {}",
+        slice(&b).len()
+    );
+    let mut y = vec![0.0f32; m * n];
+    let bv = slice(&b);
+    if n > 0 {
+        y.par_chunks_mut(n.max(1 << 14) / n * n)
+            .for_each(|c| c.chunks_mut(n).for_each(|r| r.copy_from_slice(bv)));
+    }
+    product((m, n, k), &mut y, true, slice(&x), (k, 1), slice(&w), (n, 1));
+    *shape.last_mut().expect("rank >= 1") = n;
+    tensor(y, shape)
+}
+
+/// `dx = dy Wᵀ`: `[..., N]`, `[K, N]` -> `[..., K]`.
+pub(super) fn grad_input(dy: FlexTensor, w: FlexTensor) -> FlexTensor {
+    let (dy, w) = (dy.to_contiguous(), w.to_contiguous());
+    let mut shape = dy.layout().shape().to_vec();
+    let (m, n) = rows(&shape);
+    let k = w.layout().shape()[0];
+    let mut dx = vec![0.0f32; m * k];
+    product((m, k, n), &mut dx, false, slice(&dy), (n, 1), slice(&w), (1, n));
+    *shape.last_mut().expect("rank >= 1") = k;
+    tensor(dx, shape)
+}
+
+/// `dW = xᵀ dy`: `[..., K]`, `[..., N]` -> `[K, N]`.
+pub(super) fn grad_weight(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
+    let (x, dy) = (x.to_contiguous(), dy.to_contiguous());
+    let ((m, k), (m2, n)) = (rows(x.layout().shape()), rows(dy.layout().shape()));
+    assert_eq!(m, m2, "dense dW: {m} input rows, {m2} gradient rows");
+    let mut dw = vec![0.0f32; k * n];
+    product((k, n, m), &mut dw, false, slice(&x), (1, k), slice(&dy), (n, 1));
+    tensor(dw, vec![k, n])
+}
+
+/// `db = Σ_rows dy`: `[..., N]` -> `[N]`.
+pub(super) fn grad_bias(dy: FlexTensor) -> FlexTensor {
+    let dy = dy.to_contiguous();
+    let (_, n) = rows(dy.layout().shape());
+    let dys = slice(&dy);
+    let rows_per = (1usize << 14).div_ceil(n.max(1));
+    let db = if n == 0 {
+        vec![]
+    } else {
+        dys.par_chunks(rows_per * n)
+            .fold(
+                || vec![0.0f32; n],
+                |mut acc, c| {
+                    for r in c.chunks(n) {
+                        acc.iter_mut().zip(r).for_each(|(a, v)| *a += v);
+                    }
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0.0f32; n],
+                |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                    a
+                },
+            )
+    };
+    tensor(db, vec![n])
+}
