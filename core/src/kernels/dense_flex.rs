@@ -81,11 +81,19 @@ pub(super) fn forward(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor
     );
     let mut y = vec![0.0f32; m * n];
     let bv = slice(&b);
-    if n > 0 {
-        y.par_chunks_mut(n.max(1 << 14) / n * n)
+    if let Some(rows_per) = (1usize << 14).checked_div(n) {
+        y.par_chunks_mut(rows_per.max(1) * n)
             .for_each(|c| c.chunks_mut(n).for_each(|r| r.copy_from_slice(bv)));
     }
-    product((m, n, k), &mut y, true, slice(&x), (k, 1), slice(&w), (n, 1));
+    product(
+        (m, n, k),
+        &mut y,
+        true,
+        slice(&x),
+        (k, 1),
+        slice(&w),
+        (n, 1),
+    );
     *shape.last_mut().expect("rank >= 1") = n;
     tensor(y, shape)
 }
@@ -97,7 +105,15 @@ pub(super) fn grad_input(dy: FlexTensor, w: FlexTensor) -> FlexTensor {
     let (m, n) = rows(&shape);
     let k = w.layout().shape()[0];
     let mut dx = vec![0.0f32; m * k];
-    product((m, k, n), &mut dx, false, slice(&dy), (n, 1), slice(&w), (1, n));
+    product(
+        (m, k, n),
+        &mut dx,
+        false,
+        slice(&dy),
+        (n, 1),
+        slice(&w),
+        (1, n),
+    );
     *shape.last_mut().expect("rank >= 1") = k;
     tensor(dx, shape)
 }
@@ -108,7 +124,15 @@ pub(super) fn grad_weight(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
     let ((m, k), (m2, n)) = (rows(x.layout().shape()), rows(dy.layout().shape()));
     assert_eq!(m, m2, "dense dW: {m} input rows, {m2} gradient rows");
     let mut dw = vec![0.0f32; k * n];
-    product((k, n, m), &mut dw, false, slice(&x), (1, k), slice(&dy), (n, 1));
+    product(
+        (k, n, m),
+        &mut dw,
+        false,
+        slice(&x),
+        (1, k),
+        slice(&dy),
+        (n, 1),
+    );
     tensor(dw, vec![k, n])
 }
 
