@@ -430,3 +430,93 @@ fn dense_matches_burns_linear() {
         check(x);
     }
 }
+
+/// The fused batch norm (training mode) against float64: output, batch mean and variance, and
+/// the gradients of x, weight and bias, for [N, C, H, W] and [N, C] inputs, channels far from
+/// zero mean included.
+#[test]
+fn batch_norm_matches_float64() {
+    use duet_core::kernels::batch_norm;
+    for (i, &(n, c, s, shift)) in [
+        (4, 3, 10, 0.0f32),
+        (8, 16, 64, 30.0),
+        (5, 7, 1, -2.0),
+        (2, 2, 9, 0.0),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let keys = Key::new(90 + i as u64).split(4);
+        let x = rand(keys[0], [n, c, s]).add_scalar(shift);
+        let (w, b) = (rand(keys[1], [c]), rand(keys[2], [c]));
+        let up = rand(keys[3], [n, c, s]);
+        let eps = 1e-5;
+        let (xg, wg, bg) = (
+            x.clone().require_grad(),
+            w.clone().require_grad(),
+            b.clone().require_grad(),
+        );
+        let (y, mean, var) = batch_norm(xg.clone(), wg.clone(), bg.clone(), eps);
+        let grads = (y.clone() * up.clone()).sum().backward();
+        let v3 = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().unwrap();
+        let v1 = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+        let got = [
+            v3(y),
+            v1(mean),
+            v1(var),
+            v3(xg.grad(&grads).unwrap()),
+            v1(wg.grad(&grads).unwrap()),
+            v1(bg.grad(&grads).unwrap()),
+        ];
+        // float64 reference.
+        let (xs, ws, bs, ups) = (v3(x), v1(w), v1(b), v3(up));
+        let at = |img: usize, ch: usize, p: usize| img * c * s + ch * s + p;
+        let m = (n * s) as f64;
+        let mut want: [Vec<f32>; 6] = [
+            vec![0.0; n * c * s],
+            vec![],
+            vec![],
+            vec![0.0; n * c * s],
+            vec![],
+            vec![],
+        ];
+        for ch in 0..c {
+            let vals: Vec<(usize, f64)> = (0..n)
+                .flat_map(|img| (0..s).map(move |p| at(img, ch, p)))
+                .map(|j| (j, xs[j] as f64))
+                .collect();
+            let mu = vals.iter().map(|v| v.1).sum::<f64>() / m;
+            let var = vals.iter().map(|v| (v.1 - mu).powi(2)).sum::<f64>() / m;
+            let r = 1.0 / (var + eps).sqrt();
+            let (wc, bc) = (ws[ch] as f64, bs[ch] as f64);
+            let db: f64 = vals.iter().map(|&(j, _)| ups[j] as f64).sum();
+            let dw: f64 = vals
+                .iter()
+                .map(|&(j, v)| ups[j] as f64 * (v - mu) * r)
+                .sum();
+            for &(j, v) in &vals {
+                let xh = (v - mu) * r;
+                want[0][j] = (xh * wc + bc) as f32;
+                want[3][j] = (wc * r * (ups[j] as f64 - db / m - xh * dw / m)) as f32;
+            }
+            want[1].push(mu as f32);
+            want[2].push(var as f32);
+            want[4].push(dw as f32);
+            want[5].push(db as f32);
+        }
+        for ((name, got), want) in ["y", "mean", "var", "dx", "dw", "db"]
+            .iter()
+            .zip(got)
+            .zip(want)
+        {
+            let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+            assert_eq!(got.len(), want.len(), "{name}");
+            for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() <= 1e-5 * scale,
+                    "[{n}, {c}, {s}] + {shift} {name}[{j}]: fused {g} vs float64 {w} (scale {scale})"
+                );
+            }
+        }
+    }
+}

@@ -126,6 +126,15 @@ impl Val for Counting {
     fn fused_attention(q: &Self, k: &Self, v: &Self, spec: AttentionSpec) -> Option<Self> {
         DynTensor::fused_attention(&q.0, &k.0, &v.0, spec).map(|y| count(Counting(y)))
     }
+    fn fused_batch_norm(
+        x: &Self,
+        w: &Self,
+        b: &Self,
+        eps: f64,
+    ) -> Option<(Self, Tensor<1>, Tensor<1>)> {
+        DynTensor::fused_batch_norm(&x.0, &w.0, &b.0, eps)
+            .map(|(y, m, v)| (count(Counting(y)), m, v))
+    }
     fn fused_layer_norm(x: &Self, w: &Self, b: &Self, eps: f64) -> Option<Self> {
         DynTensor::fused_layer_norm(&x.0, &w.0, &b.0, eps).map(|y| count(Counting(y)))
     }

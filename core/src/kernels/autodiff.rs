@@ -123,6 +123,30 @@ impl<B: FastCpuOps> Backward<B, 3> for AttentionBackward {
 }
 
 #[derive(Debug)]
+struct BatchNormBackward;
+
+impl<B: FastCpuOps> Backward<B, 3> for BatchNormBackward {
+    /// (x, w, the forward's batch mean and variance, eps)
+    type State = (NodeId, NodeId, FloatTensor<B>, FloatTensor<B>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
+        let [nx, nw, nb] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (xid, wid, mean, var, eps) = ops.state;
+        let (x, w) = (
+            ckpt.retrieve_node_output(xid),
+            ckpt.retrieve_node_output(wid),
+        );
+        let (dx, dw, db) = B::fast_batch_norm_backward(x, w, mean, var, dy, eps);
+        for (node, grad) in [(nx, dx), (nw, dw), (nb, db)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
 struct LayerNormBackward;
 
 impl<B: FastCpuOps> Backward<B, 3> for LayerNormBackward {
@@ -433,6 +457,71 @@ impl<B: FastCpuOps, C: CheckpointStrategy> FastCpuOps for Autodiff<B, C> {
                 )
             }
         }
+    }
+
+    fn fast_batch_norm(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        match BatchNormBackward
+            .prepare::<C>([x.node(), w.node(), b.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let ids = (prep.checkpoint(&x), prep.checkpoint(&w));
+                let (y, mean, var) = B::fast_batch_norm(
+                    x.into_primitive(),
+                    w.into_primitive(),
+                    b.into_primitive(),
+                    eps,
+                );
+                let state = (ids.0, ids.1, mean.clone(), var.clone(), eps);
+                (
+                    prep.finish(state, y),
+                    untracked::<B, C>(mean),
+                    untracked::<B, C>(var),
+                )
+            }
+            OpsKind::UnTracked(prep) => {
+                let (y, mean, var) = B::fast_batch_norm(
+                    x.into_primitive(),
+                    w.into_primitive(),
+                    b.into_primitive(),
+                    eps,
+                );
+                (
+                    prep.finish(y),
+                    untracked::<B, C>(mean),
+                    untracked::<B, C>(var),
+                )
+            }
+        }
+    }
+
+    fn fast_batch_norm_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (dx, dw, db) = B::fast_batch_norm_backward(
+            x.into_primitive(),
+            w.into_primitive(),
+            mean.into_primitive(),
+            var.into_primitive(),
+            dy.into_primitive(),
+            eps,
+        );
+        (
+            untracked::<B, C>(dx),
+            untracked::<B, C>(dw),
+            untracked::<B, C>(db),
+        )
     }
 
     fn fast_layer_norm_backward(

@@ -501,6 +501,26 @@ impl FastCpuOps for Flex {
         super::norm_flex::forward(x, w, b, eps)
     }
 
+    fn fast_batch_norm(
+        x: FlexTensor,
+        w: FlexTensor,
+        b: FlexTensor,
+        eps: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        super::batch_norm_flex::forward(x, w, b, eps)
+    }
+
+    fn fast_batch_norm_backward(
+        x: FlexTensor,
+        w: FlexTensor,
+        mean: FlexTensor,
+        var: FlexTensor,
+        dy: FlexTensor,
+        eps: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        super::batch_norm_flex::backward(x, w, mean, var, dy, eps)
+    }
+
     fn fast_layer_norm_backward(
         x: FlexTensor,
         w: FlexTensor,

@@ -53,6 +53,7 @@ macro_rules! widest {
 
 mod attention_flex;
 mod autodiff;
+mod batch_norm_flex;
 mod conv_flex;
 mod conv_pe_flex;
 mod dense_flex;
@@ -191,6 +192,23 @@ pub trait FastCpuOps: Backend {
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// Batch normalisation in training mode over `[N, C, ...]` with weight and bias:
+    /// `(y, batch mean [C], biased batch variance [C])`.
+    fn fast_batch_norm(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// The gradients `(dx, dw, db)` of [`FastCpuOps::fast_batch_norm`].
+    fn fast_batch_norm_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
         eps: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
     /// The gradients `(dx, dw, db)` of [`FastCpuOps::fast_layer_norm`].
@@ -454,6 +472,42 @@ pub fn layer_norm<const D: usize>(x: Tensor<D>, w: Tensor<1>, b: Tensor<1>, eps:
     let (y, _, _) =
         Dispatch::fast_layer_norm(x.into_dispatch(), w.into_dispatch(), b.into_dispatch(), eps);
     Tensor::from_dispatch(y)
+}
+
+/// Batch normalisation in training mode in one fused, differentiable `flex` kernel: per channel
+/// `y = (x - μ_c) / √(σ²_c + ε) w_c + b_c` with the batch's mean and biased variance over `N`
+/// and every spatial position. Returns `y`, the batch means and the biased variances (for the
+/// running statistics). Prefer [`crate::ops::batch_norm_train`], which calls this on `flex`.
+///
+/// # Shapes
+/// - `x`: `[N, C, ...]`, `w`, `b`: `[C]`
+/// - outputs: the shape of `x`, `[C]`, `[C]`
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::batch_norm};
+/// let dev = Device::flex();
+/// let x = Tensor::<3>::from_floats([[[1.0, 3.0]], [[5.0, 7.0]]], &dev); // [2, 1, 2]
+/// let (w, b) = (Tensor::<1>::ones([1], &dev), Tensor::<1>::zeros([1], &dev));
+/// let (y, mean, var) = batch_norm(x, w, b, 0.0);
+/// assert_eq!(mean.into_data().try_to_vec::<f32>().unwrap(), vec![4.0]);
+/// assert_eq!(var.into_data().try_to_vec::<f32>().unwrap(), vec![5.0]);
+/// let y = y.into_data().try_to_vec::<f32>().unwrap();
+/// assert!((y[0] + 3.0 / 5f32.sqrt()).abs() < 1e-6 && (y[3] - 3.0 / 5f32.sqrt()).abs() < 1e-6);
+/// ```
+pub fn batch_norm<const D: usize>(
+    x: Tensor<D>,
+    w: Tensor<1>,
+    b: Tensor<1>,
+    eps: f64,
+) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
+    let (y, mean, var) =
+        Dispatch::fast_batch_norm(x.into_dispatch(), w.into_dispatch(), b.into_dispatch(), eps);
+    (
+        Tensor::from_dispatch(y),
+        Tensor::from_dispatch(mean),
+        Tensor::from_dispatch(var),
+    )
 }
 
 /// The element-wise activations with fused `flex` kernels ([`FastCpuOps::fast_unary`]).

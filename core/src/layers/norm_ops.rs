@@ -28,7 +28,8 @@ fn channel_param<V: Val>(p: V, x: &[usize], op: &str, name: &str) -> V {
 }
 
 /// Batch normalization in training mode over any value (see `ops::batch_norm_train`); the
-/// running statistics are updated from the primal, detached.
+/// running statistics are updated from the primal, detached. Values with a fused kernel
+/// ([`Val::fused_batch_norm`]: tensors on `flex`) run it instead of the op-by-op form.
 ///
 /// # Shapes
 /// `x`: `[N, C, ...]`; `weight`, `bias`, the statistics: `[C]`; output: the shape of `x`.
@@ -42,20 +43,38 @@ pub fn batch_norm_train<V: Val>(
     momentum: f64,
     eps: f64,
 ) -> (V, BatchNormStats) {
-    let (x3, dims) = to_ncs(x, "batch_norm");
+    let dims = x.dims();
+    assert!(
+        dims.len() >= 2,
+        "batch_norm: input must be [N, C, ...], got {dims:?}"
+    );
     let (n, c, s) = (dims[0], dims[1], dims[2..].iter().product::<usize>());
     let count = (n * s) as f64;
     assert!(
         count > 1.0,
         "batch_norm: training needs more than one value per channel, got input {dims:?}"
     );
-    let mean = x3.clone().mean_dim(2).mean_dim(0); // [1, C, 1]
-    let centered = x3.sub(mean.clone());
-    let var = centered.clone().square().mean_dim(2).mean_dim(0);
-    let y = centered
-        .div(var.clone().shift(eps).sqrt())
-        .mul(channel_param(weight, &dims, "batch_norm", "weight"))
-        .add(channel_param(bias, &dims, "batch_norm", "bias"));
+    let (y, batch_mean, batch_var) = match V::fused_batch_norm(&x, &weight, &bias, eps) {
+        Some(fused) => fused,
+        None => {
+            let (x3, _) = to_ncs(x, "batch_norm");
+            let mean = x3.clone().mean_dim(2).mean_dim(0); // [1, C, 1]
+            let centered = x3.sub(mean.clone());
+            let var = centered.clone().square().mean_dim(2).mean_dim(0);
+            let y = centered
+                .div(var.clone().shift(eps).sqrt())
+                .mul(channel_param(weight, &dims, "batch_norm", "weight"))
+                .add(channel_param(bias, &dims, "batch_norm", "bias"));
+            let plain = |v: &V| {
+                v.primal()
+                    .clone()
+                    .into_rank::<3>()
+                    .reshape([c])
+                    .without_autodiff()
+            };
+            (y.reshape(&dims), plain(&mean), plain(&var))
+        }
+    };
     for (name, t) in [
         ("running_mean", &running_mean),
         ("running_var", &running_var),
@@ -67,20 +86,12 @@ pub fn batch_norm_train<V: Val>(
         );
     }
     let m = momentum as f32;
-    let plain = |v: &V| {
-        v.primal()
-            .clone()
-            .into_rank::<3>()
-            .reshape([c])
-            .without_autodiff()
-    };
-    let batch_mean = plain(&mean);
-    let unbiased = plain(&var) * (count / (count - 1.0)) as f32;
+    let unbiased = batch_var * (count / (count - 1.0)) as f32;
     let stats = BatchNormStats {
         running_mean: running_mean.without_autodiff() * (1.0 - m) + batch_mean * m,
         running_var: running_var.without_autodiff() * (1.0 - m) + unbiased * m,
     };
-    (y.reshape(&dims), stats)
+    (y, stats)
 }
 
 /// Batch normalization in evaluation mode over any value (see `ops::batch_norm_eval`).

@@ -89,6 +89,17 @@ pub trait Val: Clone + Send + Sync + Sized + 'static {
     fn fused_attention(_q: &Self, _k: &Self, _v: &Self, _spec: AttentionSpec) -> Option<Self> {
         None
     }
+    /// Batch normalisation in training mode by one fused kernel (see [`kernels::batch_norm`]):
+    /// the output and the batch's per-channel mean and biased variance (plain `[C]` tensors),
+    /// or `None` as for [`Val::fused_attention`].
+    fn fused_batch_norm(
+        _x: &Self,
+        _w: &Self,
+        _b: &Self,
+        _eps: f64,
+    ) -> Option<(Self, Tensor<1>, Tensor<1>)> {
+        None
+    }
     /// Layer normalisation over the last axis by one fused kernel (see [`kernels::layer_norm`]),
     /// or `None` as for [`Val::fused_attention`].
     fn fused_layer_norm(_x: &Self, _w: &Self, _b: &Self, _eps: f64) -> Option<Self> {
@@ -305,6 +316,39 @@ impl Val for DynTensor {
         ok.then(|| {
             let r = |t: &DynTensor| t.clone().into_rank::<3>();
             kernels::attention(r(q), r(k), r(v), spec).into()
+        })
+    }
+    fn fused_batch_norm(
+        x: &Self,
+        w: &Self,
+        b: &Self,
+        eps: f64,
+    ) -> Option<(Self, Tensor<1>, Tensor<1>)> {
+        let d = x.dims();
+        let ok = d.len() >= 2
+            && d[0] * d[2..].iter().product::<usize>() > 1
+            && w.dims() == [d[1]]
+            && b.dims() == [d[1]]
+            && [x, w, b].iter().all(|t| on_fast_kernels(t));
+        if !ok {
+            return None;
+        }
+        fn run<const D: usize>(
+            x: &DynTensor,
+            w: &DynTensor,
+            b: &DynTensor,
+            eps: f64,
+        ) -> (DynTensor, Tensor<1>, Tensor<1>) {
+            let r1 = |t: &DynTensor| t.clone().into_rank::<1>();
+            let (y, m, v) = kernels::batch_norm(x.clone().into_rank::<D>(), r1(w), r1(b), eps);
+            (y.into(), m.without_autodiff(), v.without_autodiff())
+        }
+        Some(match d.len() {
+            2 => run::<2>(x, w, b, eps),
+            3 => run::<3>(x, w, b, eps),
+            4 => run::<4>(x, w, b, eps),
+            5 => run::<5>(x, w, b, eps),
+            _ => run::<6>(x, w, b, eps),
         })
     }
     fn fused_layer_norm(x: &Self, w: &Self, b: &Self, eps: f64) -> Option<Self> {
