@@ -2,8 +2,9 @@
 //! for `[N, C, S]` (any trailing spatial axes flattened to `S`).
 //!
 //! Forward: per channel (in parallel), `μ_c` and `σ²_c` over the `N S` values from sums shifted
-//! by the channel's first value (one pass; a large common offset does not cancel), `r_c = 1/√(σ²_c
-//! + ε)`; then per image (in parallel) `y = x a_c + b'_c` with `a_c = r_c w_c`, `b'_c = b_c - μ_c a_c`.
+//! by the channel's first value (one pass; a large common offset does not cancel),
+//! `r_c = 1/√(σ²_c + ε)`; then per image (in parallel) `y = x a_c + b'_c` with `a_c = r_c w_c`,
+//! `b'_c = b_c - μ_c a_c`.
 //! Backward with `x̂ = (x - μ) r`: per channel `db_c = Σ dy`, `dw_c = Σ dy x̂`, then per image
 //! `dx = w_c r_c (dy - db_c / M - x̂ dw_c / M)`, `M = N S`. Two passes each way where the
 //! tensor-op form makes about ten forward and twenty backward.
