@@ -22,7 +22,8 @@ if [ ! -x "$PY" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q torch "jax[cpu]" flax optax numpy threadpoolctl psutil
 fi
-cargo build --release -q -p duet-examples
+source benchmarks/features.sh
+cargo build --release -q -p duet-examples "${FEATURE_ARGS[@]}"
 DUET=target/release/duet
 OUT=benchmarks/results.jsonl
 : > "$OUT"

@@ -13,7 +13,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q torch "jax[cpu]" flax optax numpy
 fi
-cargo build --release -q -p duet-examples
+source benchmarks/features.sh
+cargo build --release -q -p duet-examples "${FEATURE_ARGS[@]}"
 DUET=target/release/duet
 OUT=benchmarks/models.jsonl
 : > "$OUT"

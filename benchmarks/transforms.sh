@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${ANCHOR_VENV:-/tmp/anchors-venv}" ROUNDS="${ROUNDS:-2}" B="${B:-128}" REPS="${REPS:-20}"
 [ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install -q torch numpy; }
-cargo build --release -q -p duet-examples --example transforms_bench
+source benchmarks/features.sh
+cargo build --release -q -p duet-examples "${FEATURE_ARGS[@]}" --example transforms_bench
 for r in $(seq "$ROUNDS"); do
   target/release/examples/transforms_bench "$B" "$REPS"
   "$VENV/bin/python" benchmarks/transforms_torch.py --batch "$B" --reps "$REPS" 2>/dev/null

@@ -35,7 +35,20 @@ fn product(
     assert!(dst.len() >= m * n);
     assert!(k == 0 || (m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
     assert!(k == 0 || (k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
-    let par = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL {
+    let large = m.saturating_mul(n).saturating_mul(k) >= PARALLEL;
+    #[cfg(feature = "openblas")]
+    if large
+        && super::blas::sgemm(
+            (m, n, k),
+            dst,
+            accumulate,
+            (lhs, (lhs_rs, lhs_cs)),
+            (rhs, (rhs_rs, rhs_cs)),
+        )
+    {
+        return;
+    }
+    let par = if large {
         Parallelism::Rayon(0)
     } else {
         Parallelism::None

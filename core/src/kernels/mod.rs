@@ -54,6 +54,8 @@ macro_rules! widest {
 mod attention_flex;
 mod autodiff;
 mod batch_norm_flex;
+#[cfg(feature = "openblas")]
+mod blas;
 mod conv_flex;
 mod conv_pe_flex;
 mod dense_flex;
@@ -68,6 +70,19 @@ pub use update::{adam_moments, rms_moments, AdamCoeffs};
 use burn::backend::DispatchDevice;
 use burn::backend::{backend_extension, tensor::FloatTensor, Backend, Dispatch};
 use burn::tensor::{DType, Device, Tensor};
+
+/// What runs the dense layers' large products on `flex`: `"openblas"` with the `openblas`
+/// feature (the system library), the `gemm` crate otherwise.
+///
+/// # Example
+/// ```
+/// assert!(["openblas", "gemm crate"].contains(&duet_core::kernels::DENSE_GEMM));
+/// ```
+pub const DENSE_GEMM: &str = if cfg!(feature = "openblas") {
+    "openblas"
+} else {
+    "gemm crate"
+};
 
 /// Geometry of a 2-D convolution: stride, padding (begin, end) per axis, dilation and groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -251,7 +251,7 @@ fn gpt_step(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
     let med = median(&times);
     let line = serde_json::json!({
         "model": "gpt", "api": format!("{:?}", args.api).to_lowercase(), "device": args.device,
-        "batch_size": b, "context": t, "steps": args.steps, "median_ms": med,
+        "dense_gemm": duet_core::kernels::DENSE_GEMM, "batch_size": b, "context": t, "steps": args.steps, "median_ms": med,
         "steps_per_s": 1e3 / med, "tokens_per_s": (b * t) as f64 * 1e3 / med,
     });
     println!("{line}");
@@ -338,6 +338,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         "model": args.model,
         "api": format!("{:?}", args.api).to_lowercase(),
         "device": args.device,
+        "dense_gemm": duet_core::kernels::DENSE_GEMM,
         "batch_size": args.batch_size,
         "steps": args.steps,
         "inference": args.inference,

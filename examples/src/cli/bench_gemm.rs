@@ -40,7 +40,7 @@ const fn shape(name: &'static str, m: usize, n: usize, k: usize, ta: bool, tb: b
 /// The shapes timed: the MLP's dense layers (W3, batch 128) forward and both gradients, LeNet's
 /// and AlexNet's im2col convolution products (weights x patch columns, as `kernels::conv2d`
 /// issues them per chunk of images) and AlexNet's classifier, plus square products for the ceiling.
-pub const SHAPES: [GemmShape; 11] = [
+pub const SHAPES: [GemmShape; 15] = [
     shape("W3 fc1 forward x W", 128, 512, 784, false, false),
     shape("W3 fc1 dW = x^T dy", 784, 512, 128, true, false),
     shape("W3 fc2 dx = dy W^T", 128, 512, 512, false, true),
@@ -64,6 +64,10 @@ pub const SHAPES: [GemmShape; 11] = [
         false,
     ),
     shape("W2 fc 4096->1024 forward", 128, 1024, 4096, false, false),
+    shape("W6 conv 3x3 16->16 forward", 16, 1024, 144, false, false),
+    shape("W7 mlp fc forward x W", 4096, 768, 192, false, false),
+    shape("W7 mlp fc dx = dy W^T", 4096, 192, 768, false, true),
+    shape("W7 mlp fc dW = x^T dy", 192, 768, 4096, true, false),
     shape("square 1024", 1024, 1024, 1024, false, false),
     shape("square 2048", 2048, 2048, 2048, false, false),
 ];
