@@ -520,3 +520,37 @@ fn batch_norm_matches_float64() {
         }
     }
 }
+
+/// Max pooling's tangent map against burn's argmax indices and a gather, output and the
+/// gradient with respect to the tangent, for 2x2/2 and overlapping 3x3/2 windows.
+#[test]
+fn max_pool2d_select_matches_burns_indices_and_gather() {
+    use duet_core::kernels::max_pool2d_select;
+    for (i, &(k, s)) in [(2usize, 2usize), (3, 2), (2, 1)].iter().enumerate() {
+        let keys = Key::new(120 + i as u64).split(3);
+        let (n, c, h, w) = (3, 4, 9, 8);
+        let x = rand(keys[0], [n, c, h, w]);
+        let t = rand(keys[1], [n, c, h, w]);
+        let run = |fast: bool| {
+            let t = t.clone().require_grad();
+            let y = if fast {
+                max_pool2d_select(x.clone(), t.clone(), [k, k], [s, s])
+            } else {
+                let mut o = MaxPoolOptions::new([k, k]);
+                o.stride = [s, s];
+                let (_, idx) = burn::tensor::module::max_pool2d_with_indices(x.clone(), o);
+                let [_, _, ho, wo] = idx.dims();
+                t.clone()
+                    .reshape([n, c, h * w])
+                    .gather(2, idx.reshape([n, c, ho * wo]))
+                    .reshape([n, c, ho, wo])
+            };
+            let up = rand(keys[2], y.dims());
+            let grads = (y.clone() * up).sum().backward();
+            (y, t.grad(&grads).unwrap())
+        };
+        let (fast, slow) = (run(true), run(false));
+        assert_close(&format!("k{k} s{s} y"), fast.0, slow.0);
+        assert_close(&format!("k{k} s{s} dt"), fast.1, slow.1);
+    }
+}

@@ -123,6 +123,9 @@ impl Val for Counting {
     fn gather_hw(self, indices: &Tensor<4, Int>) -> Self {
         count(Counting(self.0.gather_hw(indices)))
     }
+    fn pool_at_argmax(self, x: &DynTensor, spec: &PoolSpec) -> Self {
+        count(Counting(self.0.pool_at_argmax(x, spec)))
+    }
     fn fused_attention(q: &Self, k: &Self, v: &Self, spec: AttentionSpec) -> Option<Self> {
         DynTensor::fused_attention(&q.0, &k.0, &v.0, spec).map(|y| count(Counting(y)))
     }

@@ -56,6 +56,23 @@ impl<B: FastCpuOps> Backward<B, 1> for MaxPoolBackward {
 }
 
 #[derive(Debug)]
+struct PoolSelectBackward;
+
+impl<B: FastCpuOps> Backward<B, 1> for PoolSelectBackward {
+    /// (x, kernel, stride)
+    type State = (FloatTensor<B>, [usize; 2], [usize; 2]);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [nt] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (x, kernel, stride) = ops.state;
+        if let Some(node) = nt {
+            grads.register::<B>(node.id, B::fast_max_pool2d_backward(x, dy, kernel, stride));
+        }
+    }
+}
+
+#[derive(Debug)]
 struct UnaryBackward;
 
 impl<B: FastCpuOps> Backward<B, 1> for UnaryBackward {
@@ -271,6 +288,31 @@ impl<B: FastCpuOps, C: CheckpointStrategy> FastCpuOps for Autodiff<B, C> {
             kernel,
             stride,
         ))
+    }
+
+    fn fast_max_pool2d_select(
+        x: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    ) -> FloatTensor<Self> {
+        let x = x.into_primitive();
+        match PoolSelectBackward
+            .prepare::<C>([t.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::fast_max_pool2d_select(x.clone(), t.into_primitive(), kernel, stride);
+                prep.finish((x, kernel, stride), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fast_max_pool2d_select(
+                x,
+                t.into_primitive(),
+                kernel,
+                stride,
+            )),
+        }
     }
 
     fn fast_conv2d_per_example_dw(

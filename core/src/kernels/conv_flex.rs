@@ -435,6 +435,15 @@ impl FastCpuOps for Flex {
         super::pool_flex::max_pool2d_backward(x, dy, kernel, stride)
     }
 
+    fn fast_max_pool2d_select(
+        x: FlexTensor,
+        t: FlexTensor,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    ) -> FlexTensor {
+        super::pool_flex::max_pool2d_select(x, t, kernel, stride)
+    }
+
     fn fast_conv2d_per_example_dw(
         x: FlexTensor,
         dy: FlexTensor,

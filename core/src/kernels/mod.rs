@@ -153,6 +153,14 @@ pub trait FastCpuOps: Backend {
         kernel: [usize; 2],
         stride: [usize; 2],
     ) -> FloatTensor<Self>;
+    /// `t` at each window's first maximum of `x` (max pooling's tangent map), differentiable in
+    /// `t` (its gradient is [`FastCpuOps::fast_max_pool2d_backward`] of `x`).
+    fn fast_max_pool2d_select(
+        x: FloatTensor<Self>,
+        t: FloatTensor<Self>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    ) -> FloatTensor<Self>;
     /// The weight gradient of a convolution for each image apart, one `[O, C/g, kh, kw]` per
     /// image: `[N, C, H, W]`, `[N, O, oh, ow]` -> `[N, O, C/g, kh, kw]`.
     fn fast_conv2d_per_example_dw(
@@ -342,6 +350,42 @@ pub fn max_pool2d(x: Tensor<4>, kernel: [usize; 2], stride: [usize; 2]) -> Tenso
         "max_pool2d: input {d:?} is smaller than the kernel {kernel:?}"
     );
     Tensor::from_dispatch(Dispatch::fast_max_pool2d(x.into_dispatch(), kernel, stride))
+}
+
+/// Max pooling's tangent map on the fast kernels: `t` at the position of each window's first
+/// maximum of `x` (no padding or dilation); differentiable in `t`, not in `x` (piecewise
+/// constant). What forward mode runs for a max pool on `flex`.
+///
+/// # Shapes
+/// `x`, `t`: `[N, C, H, W]` -> `[N, C, (H - kH) / sH + 1, (W - kW) / sW + 1]`.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::max_pool2d_select};
+/// let dev = Device::flex();
+/// let x = Tensor::<4>::from_floats([[[[1.0, 2.0], [4.0, 3.0]]]], &dev);
+/// let t = Tensor::<4>::from_floats([[[[10.0, 20.0], [40.0, 30.0]]]], &dev);
+/// let y = max_pool2d_select(x, t, [2, 2], [2, 2]);
+/// assert_eq!(y.into_data().try_to_vec::<f32>().unwrap(), vec![40.0]);
+/// ```
+pub fn max_pool2d_select(
+    x: Tensor<4>,
+    t: Tensor<4>,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+) -> Tensor<4> {
+    let d = x.dims();
+    assert!(
+        d[2] >= kernel[0] && d[3] >= kernel[1] && t.dims() == d,
+        "max_pool2d_select: input {d:?} and tangent {:?} for kernel {kernel:?}",
+        t.dims()
+    );
+    Tensor::from_dispatch(Dispatch::fast_max_pool2d_select(
+        x.into_dispatch(),
+        t.into_dispatch(),
+        kernel,
+        stride,
+    ))
 }
 
 /// `softplus(x) = ln(1 + eˣ)`, computed as `max(x, 0) + ln(1 + e^{-|x|})` in one pass on the fast

@@ -100,3 +100,36 @@ pub(super) fn max_pool2d_backward(
     });
     new_tensor(dx, vec![n, c, h, w])
 }
+
+/// `t` at the position of each window's first maximum of `x` (max pooling's tangent map).
+pub(super) fn max_pool2d_select(
+    x: FlexTensor,
+    t: FlexTensor,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+) -> FlexTensor {
+    let (x, [n, c, h, w]) = contiguous4(&x);
+    let (t, ts) = contiguous4(&t);
+    assert_eq!(
+        ts,
+        [n, c, h, w],
+        "max_pool2d_select: tangent and input differ in shape"
+    );
+    let (oh, ow) = (
+        out_len(h, kernel[0], stride[0]),
+        out_len(w, kernel[1], stride[1]),
+    );
+    let (xs, tv) = (f32_slice(&x), f32_slice(&t));
+    let mut out = vec![0.0f32; n * c * oh * ow];
+    out.par_chunks_mut(oh * ow).enumerate().for_each(|(pi, y)| {
+        let (plane, tp) = (&xs[pi * h * w..][..h * w], &tv[pi * h * w..][..h * w]);
+        argmax_plane(
+            plane,
+            (h, w),
+            (kernel[0], kernel[1]),
+            (stride[0], stride[1]),
+            |o, i| y[o] = tp[i],
+        );
+    });
+    new_tensor(out, vec![n, c, oh, ow])
+}

@@ -5,8 +5,6 @@ use super::dual_act::act_tangent;
 use super::{Act, Val};
 use crate::ops::{ConvSpec, ConvTransposeSpec, PoolSpec};
 use crate::DynTensor;
-use burn::tensor::module::max_pool2d_with_indices;
-use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Int, Tensor};
 
 /// A value and its tangent: `f(Dual(x, t)) = Dual(f(x), f'(x) t)` for every [`Val`] op.
@@ -294,14 +292,9 @@ impl<V: Val> Val for Dual<V> {
     }
     /// The tangent at each window's maximum (the first one on ties).
     fn max_pool2d(self, spec: &PoolSpec) -> Self {
-        let tangent = self.tangent.map(|t| {
-            let x: Tensor<4> = self.value.primal().clone().without_autodiff().into_rank();
-            let mut o = MaxPoolOptions::new([spec.kernel; 2]);
-            o.stride = [spec.stride; 2];
-            o.padding = [(spec.padding, spec.padding); 2];
-            let (_, idx) = max_pool2d_with_indices(x, o);
-            t.gather_hw(&idx)
-        });
+        let tangent = self
+            .tangent
+            .map(|t| t.pool_at_argmax(self.value.primal(), spec));
         Dual {
             value: self.value.max_pool2d(spec),
             tangent,

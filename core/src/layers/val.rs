@@ -83,6 +83,12 @@ pub trait Val: Clone + Send + Sync + Sized + 'static {
     /// `[N, C, H, W]` -> `[N, C, Ho, Wo]`: the entries of each `[n, c]` plane at the flat
     /// positions `indices` (`i * W + j`; a max pool's argmax).
     fn gather_hw(self, indices: &Tensor<4, Int>) -> Self;
+    /// Max pooling's tangent map: the entries of `self` (`[N, C, H, W]`) at each window's first
+    /// maximum of `x` (the primal being pooled), `[N, C, Ho, Wo]`. By default burn's argmax
+    /// indices and [`Val::gather_hw`]; `DynTensor` on `flex` runs one fused kernel.
+    fn pool_at_argmax(self, x: &DynTensor, spec: &PoolSpec) -> Self {
+        self.gather_hw(&argmax_indices(x, spec))
+    }
     /// Multi-head attention of `[B, T, E]` values by one fused kernel (see
     /// [`kernels::attention`]), or `None` when this kind of value has none here (the layer
     /// then composes it from the ops above). Only `DynTensor` on `flex` has one.
@@ -105,6 +111,15 @@ pub trait Val: Clone + Send + Sync + Sized + 'static {
     fn fused_layer_norm(_x: &Self, _w: &Self, _b: &Self, _eps: f64) -> Option<Self> {
         None
     }
+}
+
+/// Each max-pool window's first-maximum position in `x` (flat `i * W + j`), by burn's kernel.
+fn argmax_indices(x: &DynTensor, spec: &PoolSpec) -> Tensor<4, Int> {
+    let x: Tensor<4> = x.clone().without_autodiff().into_rank();
+    let mut o = burn::tensor::ops::MaxPoolOptions::new([spec.kernel; 2]);
+    o.stride = [spec.stride; 2];
+    o.padding = [(spec.padding, spec.padding); 2];
+    burn::tensor::module::max_pool2d_with_indices(x, o).1
 }
 
 /// Whether `t` is an `f32` value on `flex` (plain or autodiff), where the fused kernels run.
@@ -308,6 +323,14 @@ impl Val for DynTensor {
         let x = self.into_rank::<4>().reshape([n, c, h * w]);
         let y = x.gather(2, indices.clone().reshape([n, c, ho * wo]));
         y.reshape([n, c, ho, wo]).into()
+    }
+    fn pool_at_argmax(self, x: &DynTensor, spec: &PoolSpec) -> Self {
+        if spec.padding == 0 && on_fast_kernels(&self) && on_fast_kernels(x) && x.rank() == 4 {
+            let x = x.clone().without_autodiff().into_rank::<4>();
+            let (k, s) = ([spec.kernel; 2], [spec.stride; 2]);
+            return kernels::max_pool2d_select(x, self.into_rank(), k, s).into();
+        }
+        self.gather_hw(&argmax_indices(x, spec))
     }
     fn fused_attention(q: &Self, k: &Self, v: &Self, spec: AttentionSpec) -> Option<Self> {
         let ok = [q, k, v]
