@@ -40,7 +40,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let dev = Device::flex();
+    let dev = duet_testing::test_device();
     let (fx, lenet_fx) = (
         Fixture::open(format!("{DIR}/transforms.safetensors")),
         Fixture::open(LENET),
@@ -93,8 +93,8 @@ fn a_module_lenets_hessian_vector_product_matches_torch_func() {
         "module lenet: jvp_logits",
         &ty.to_vec(),
         &want("jvp_logits"),
-        1e-4,
-        1e-6,
+        1e-4 * duet_testing::tolerance_scale(&dev),
+        1e-6 * duet_testing::tolerance_scale(&dev),
     );
     let loss = |p: &DualParams| cross_entropy(logits(p), labels.clone(), &Default::default());
     let (dir, hv) = hvp(loss, &params, &v);
@@ -102,8 +102,8 @@ fn a_module_lenets_hessian_vector_product_matches_torch_func() {
         "module lenet: jvp_loss",
         &DynTensor::from(dir).to_vec(),
         &want("jvp_loss"),
-        1e-4,
-        1e-6,
+        1e-4 * duet_testing::tolerance_scale(&dev),
+        1e-6 * duet_testing::tolerance_scale(&dev),
     );
     let hv = duet_core::checkpoint::torch::to_torch(&hv, &kinds);
     for n in &names {
@@ -111,8 +111,8 @@ fn a_module_lenets_hessian_vector_product_matches_torch_func() {
             &format!("module lenet: hvp {n}"),
             &hv.get_dyn(n).unwrap().clone().to_vec(),
             &want(&format!("hvp.{n}")),
-            1e-4,
-            1e-6,
+            1e-4 * duet_testing::tolerance_scale(&dev),
+            1e-6 * duet_testing::tolerance_scale(&dev),
         );
     }
 }
@@ -156,8 +156,8 @@ fn a_module_lenets_per_example_gradients_match_torch_func() {
             &format!("module lenet: per-example grad {n}"),
             &g.to_vec(),
             &fx.get(&format!("lenet.per_example_grad.{n}")).f32s,
-            1e-4,
-            1e-6,
+            1e-4 * duet_testing::tolerance_scale(&dev),
+            1e-6 * duet_testing::tolerance_scale(&dev),
         );
     }
 }
