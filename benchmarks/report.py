@@ -20,7 +20,7 @@ for line in open(sys.argv[1]):
 NAMES = {("lenet", False): "W1", ("alexnet", False): "W2", ("mlp", False): "W3", ("lenet", True): "W4a", ("alexnet", True): "W4b"}
 PEERS = ["pytorch eager", "torch.compile", "flax linen", "flax nnx"]
 COLS = ["duet burn", "duet functional", "duet module"] + PEERS
-cells, compile_s = {}, {}
+cells, compile_s, rss = {}, {}, {}
 for r in rows:
     if r.get("kind") == "gemm":
         continue
@@ -37,6 +37,8 @@ for r in rows:
     else:
         continue
     cells.setdefault((w, col), {})[r["_round"]] = r["median_ms"]
+    if r.get("peak_rss_mb") is not None:
+        rss.setdefault((w, col), {})[r["_round"]] = r["peak_rss_mb"]
 
 
 def span(vals):
@@ -61,6 +63,15 @@ for w in ["W1", "W2", "W3", "W4a", "W4b"]:
     print(f"| {w} | " + " | ".join(span(cells.get((w, c), {}).values()) for c in COLS)
           + f" | {ratios(w, 'functional')} | {ratios(w, 'module')} | {span(compile_s.get(w, []))} |")
 print("\nRanges are over the rounds; ratios are taken within each round (best of the four peers / duet; > 1: duet is faster).")
+
+if rss:
+    print("\n| workload | " + " | ".join(f"{c} peak RSS MiB" for c in COLS[1:]) + " | PyTorch eager / duet module (same round) |")
+    print("|---" * (len(COLS) + 1) + "|")
+    for w in ["W1", "W2", "W3", "W4a", "W4b"]:
+        mine, theirs = rss.get((w, "duet module"), {}), rss.get((w, "pytorch eager"), {})
+        rat = [theirs[k] / mine[k] for k in mine if k in theirs]
+        print(f"| {w} | " + " | ".join(span(rss.get((w, c), {}).values()) for c in COLS[1:]) + f" | {span(rat)} |")
+    print("\nPeak resident memory of each process (duet: `VmHWM`; the peers: `getrusage`), > 1 in the last column: duet uses less.")
 
 gemm = {}
 for r in rows:

@@ -58,7 +58,8 @@ fn tree(fx: &Fixture, prefix: &str, names: &[String], dev: &Device) -> Params {
 
 #[test]
 fn lenets_hessian_vector_product_matches_torch_func() {
-    let dev = Device::flex();
+    let dev = test_device();
+    let tol = duet_testing::tolerance_scale(&dev);
     let (fx, lenet_fx) = (
         Fixture::open(format!("{DIR}/transforms.safetensors")),
         Fixture::open(LENET),
@@ -92,15 +93,15 @@ fn lenets_hessian_vector_product_matches_torch_func() {
         "lenet: logits",
         &y.to_vec(),
         &lenet_fx.get("logits").f32s,
-        1e-4,
-        1e-6,
+        1e-4 * tol,
+        1e-6 * tol,
     );
     assert_close(
         "lenet: jvp_logits",
         &ty.to_vec(),
         &want("jvp_logits"),
-        1e-4,
-        1e-6,
+        1e-4 * tol,
+        1e-6 * tol,
     );
     // H v and <grad loss, v>.
     let loss = |p: &duet_core::transform::DualParams| {
@@ -111,8 +112,8 @@ fn lenets_hessian_vector_product_matches_torch_func() {
         "lenet: jvp_loss",
         &DynTensor::from(dir).to_vec(),
         &want("jvp_loss"),
-        1e-4,
-        1e-6,
+        1e-4 * tol,
+        1e-6 * tol,
     );
     for n in &names {
         let got = transposed(hv.get_dyn(n).unwrap().clone()).to_vec();
@@ -120,8 +121,8 @@ fn lenets_hessian_vector_product_matches_torch_func() {
             &format!("lenet: hvp {n}"),
             &got,
             &want(&format!("hvp.{n}")),
-            1e-4,
-            1e-6,
+            1e-4 * tol,
+            1e-6 * tol,
         );
     }
     // A custom function layer has no forward-mode rule: an error naming it, not a number.

@@ -57,6 +57,15 @@ pub fn time_steps(warmup: usize, steps: usize, mut step: impl FnMut() -> f32) ->
         .collect()
 }
 
+/// The process's peak resident memory in MiB (`VmHWM` of `/proc/self/status`; `None` where there is no
+/// such file), what the peers' scripts report as `peak_rss_mb`.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 /// The median of `v` (sorted copy).
 pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
@@ -251,7 +260,7 @@ fn gpt_step(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
     let med = median(&times);
     let line = serde_json::json!({
         "model": "gpt", "api": format!("{:?}", args.api).to_lowercase(), "device": args.device,
-        "dense_gemm": duet_core::kernels::DENSE_GEMM, "batch_size": b, "context": t, "steps": args.steps, "median_ms": med,
+        "dense_gemm": duet_core::kernels::DENSE_GEMM, "peak_rss_mb": peak_rss_mb(), "batch_size": b, "context": t, "steps": args.steps, "median_ms": med,
         "steps_per_s": 1e3 / med, "tokens_per_s": (b * t) as f64 * 1e3 / med,
     });
     println!("{line}");
@@ -339,6 +348,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         "api": format!("{:?}", args.api).to_lowercase(),
         "device": args.device,
         "dense_gemm": duet_core::kernels::DENSE_GEMM,
+        "peak_rss_mb": peak_rss_mb(),
         "batch_size": args.batch_size,
         "steps": args.steps,
         "inference": args.inference,

@@ -258,7 +258,8 @@ pub fn bench_step(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
     let med = super::bench::median(&times);
     let line = serde_json::json!({
         "model": "vae", "api": format!("{:?}", args.api).to_lowercase(), "device": args.device,
-        "dense_gemm": duet_core::kernels::DENSE_GEMM, "batch_size": b, "steps": args.steps, "median_ms": med, "steps_per_s": 1e3 / med,
+        "dense_gemm": duet_core::kernels::DENSE_GEMM,
+        "peak_rss_mb": super::bench::peak_rss_mb(), "batch_size": b, "steps": args.steps, "median_ms": med, "steps_per_s": 1e3 / med,
     });
     println!("{line}");
     Ok(())
