@@ -1,8 +1,8 @@
 //! The `flex` convolution kernels: im2col + gemm in NCHW, parallel over images.
 
-use super::{ConvGeom, FastCpuOps};
+use super::ConvGeom;
 use burn::backend::flex::{FlexTensor, Layout};
-use burn::backend::{Bytes, Flex};
+use burn::backend::Bytes;
 use burn::tensor::{DType, Shape};
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
@@ -214,7 +214,7 @@ const FORWARD_COLS: usize = 256;
 /// Columns per gradient gemm. Batching images here measured *slower* on AlexNet (dW with 1024
 /// columns: 1069-1110 vs 912-951 ms per step; dX with 256: 933 ms), so gradients go one image
 /// per call; the chunked path is kept (and tested against the per-image one) for other shapes.
-const GRAD_COLS: usize = 1;
+pub(super) const GRAD_COLS: usize = 1;
 
 /// Images per gemm: enough that a chunk has at least `cols` output columns (small feature maps
 /// make thin per-image matrices), at most an even share of the batch per thread.
@@ -233,7 +233,7 @@ fn to_channel_major(src: &[f32], c: usize, p: usize, dst: &mut [f32]) {
     }
 }
 
-fn forward(d: &Dims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+pub(super) fn forward(d: &Dims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
     let (p, kg, cog) = (d.p(), d.kg(), d.cog());
     let in_img = d.c_in * d.h * d.w;
     let mut out = vec![0.0f32; d.n * d.c_out * p];
@@ -279,7 +279,7 @@ fn forward(d: &Dims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
     out
 }
 
-fn grad_input(d: &Dims, w: &[f32], dy: &[f32], cols: usize) -> Vec<f32> {
+pub(super) fn grad_input(d: &Dims, w: &[f32], dy: &[f32], cols: usize) -> Vec<f32> {
     let (p, kg, cog) = (d.p(), d.kg(), d.cog());
     let in_img = d.c_in * d.h * d.w;
     let mut dx = vec![0.0f32; d.n * in_img];
@@ -321,7 +321,7 @@ fn grad_input(d: &Dims, w: &[f32], dy: &[f32], cols: usize) -> Vec<f32> {
     dx
 }
 
-fn grad_weight(d: &Dims, x: &[f32], dy: &[f32], cols: usize) -> Vec<f32> {
+pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32], cols: usize) -> Vec<f32> {
     let (p, kg, cog) = (d.p(), d.kg(), d.cog());
     let in_img = d.c_in * d.h * d.w;
     let size = d.c_out * kg;
@@ -370,175 +370,6 @@ fn grad_weight(d: &Dims, x: &[f32], dy: &[f32], cols: usize) -> Vec<f32> {
                 a
             },
         )
-}
-
-impl FastCpuOps for Flex {
-    fn fast_conv2d(x: FlexTensor, w: FlexTensor, b: FlexTensor, geom: ConvGeom) -> FlexTensor {
-        let ((x, xs), (w, ws)) = (f32_data(&x), f32_data(&w));
-        let b = b.to_contiguous();
-        let d = Dims::new(xs, ws, geom);
-        let out = forward(&d, slice(&x), slice(&w), slice(&b));
-        tensor(out, vec![d.n, d.c_out, d.oh, d.ow])
-    }
-
-    fn fast_conv2d_dx(
-        w: FlexTensor,
-        dy: FlexTensor,
-        geom: ConvGeom,
-        in_hw: [usize; 2],
-    ) -> FlexTensor {
-        let ((w, ws), (dy, ys)) = (f32_data(&w), f32_data(&dy));
-        let d = Dims::new([ys[0], ws[1] * geom.groups, in_hw[0], in_hw[1]], ws, geom);
-        assert_eq!([d.oh, d.ow], [ys[2], ys[3]], "conv2d dx: output size");
-        let dx = grad_input(&d, slice(&w), slice(&dy), GRAD_COLS);
-        tensor(dx, vec![d.n, d.c_in, d.h, d.w])
-    }
-
-    fn fast_conv2d_dw(
-        x: FlexTensor,
-        dy: FlexTensor,
-        geom: ConvGeom,
-        k_hw: [usize; 2],
-    ) -> FlexTensor {
-        let ((x, xs), (dy, ys)) = (f32_data(&x), f32_data(&dy));
-        let ws = [ys[1], xs[1] / geom.groups, k_hw[0], k_hw[1]];
-        let d = Dims::new(xs, ws, geom);
-        assert_eq!([d.oh, d.ow], [ys[2], ys[3]], "conv2d dw: output size");
-        tensor(
-            grad_weight(&d, slice(&x), slice(&dy), GRAD_COLS),
-            ws.to_vec(),
-        )
-    }
-
-    fn fast_conv2d_db(dy: FlexTensor) -> FlexTensor {
-        let (dy, ys) = f32_data(&dy);
-        let (c, p) = (ys[1], ys[2] * ys[3]);
-        let mut db = vec![0.0f32; c];
-        for img in slice(&dy).chunks(c * p) {
-            for (acc, plane) in db.iter_mut().zip(img.chunks(p)) {
-                *acc += plane.iter().sum::<f32>();
-            }
-        }
-        tensor(db, vec![c])
-    }
-
-    fn fast_max_pool2d(x: FlexTensor, kernel: [usize; 2], stride: [usize; 2]) -> FlexTensor {
-        super::pool_flex::max_pool2d(x, kernel, stride)
-    }
-
-    fn fast_max_pool2d_backward(
-        x: FlexTensor,
-        dy: FlexTensor,
-        kernel: [usize; 2],
-        stride: [usize; 2],
-    ) -> FlexTensor {
-        super::pool_flex::max_pool2d_backward(x, dy, kernel, stride)
-    }
-
-    fn fast_max_pool2d_select(
-        x: FlexTensor,
-        t: FlexTensor,
-        kernel: [usize; 2],
-        stride: [usize; 2],
-    ) -> FlexTensor {
-        super::pool_flex::max_pool2d_select(x, t, kernel, stride)
-    }
-
-    fn fast_conv2d_per_example_dw(
-        x: FlexTensor,
-        dy: FlexTensor,
-        geom: ConvGeom,
-        k_hw: [usize; 2],
-    ) -> FlexTensor {
-        super::conv_pe_flex::grad_weight(x, dy, geom, k_hw)
-    }
-
-    fn fast_dense(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor {
-        super::dense_flex::forward(x, w, b)
-    }
-
-    fn fast_dense_dx(dy: FlexTensor, w: FlexTensor) -> FlexTensor {
-        super::dense_flex::grad_input(dy, w)
-    }
-
-    fn fast_dense_dw(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
-        super::dense_flex::grad_weight(x, dy)
-    }
-
-    fn fast_dense_db(dy: FlexTensor) -> FlexTensor {
-        super::dense_flex::grad_bias(dy)
-    }
-
-    fn fast_outer_per_example(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
-        super::conv_pe_flex::outer(x, dy)
-    }
-
-    fn fast_unary(x: FlexTensor, op: super::Unary) -> FlexTensor {
-        super::unary_flex::forward(x, op)
-    }
-
-    fn fast_unary_backward(x: FlexTensor, dy: FlexTensor, op: super::Unary) -> FlexTensor {
-        super::unary_flex::backward(x, dy, op)
-    }
-
-    fn fast_attention(
-        q: FlexTensor,
-        k: FlexTensor,
-        v: FlexTensor,
-        spec: super::AttentionSpec,
-    ) -> (FlexTensor, FlexTensor) {
-        super::attention_flex::forward(q, k, v, spec)
-    }
-
-    fn fast_attention_backward(
-        q: FlexTensor,
-        k: FlexTensor,
-        v: FlexTensor,
-        probs: FlexTensor,
-        dout: FlexTensor,
-        spec: super::AttentionSpec,
-    ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        super::attention_flex::backward(q, k, v, probs, dout, spec)
-    }
-
-    fn fast_layer_norm(
-        x: FlexTensor,
-        w: FlexTensor,
-        b: FlexTensor,
-        eps: f64,
-    ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        super::norm_flex::forward(x, w, b, eps)
-    }
-
-    fn fast_batch_norm(
-        x: FlexTensor,
-        w: FlexTensor,
-        b: FlexTensor,
-        eps: f64,
-    ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        super::batch_norm_flex::forward(x, w, b, eps)
-    }
-
-    fn fast_batch_norm_backward(
-        x: FlexTensor,
-        w: FlexTensor,
-        mean: FlexTensor,
-        var: FlexTensor,
-        dy: FlexTensor,
-        eps: f64,
-    ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        super::batch_norm_flex::backward(x, w, mean, var, dy, eps)
-    }
-
-    fn fast_layer_norm_backward(
-        x: FlexTensor,
-        w: FlexTensor,
-        mean: FlexTensor,
-        rstd: FlexTensor,
-        dy: FlexTensor,
-    ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        super::norm_flex::backward(x, w, mean, rstd, dy)
-    }
 }
 
 #[cfg(test)]
