@@ -107,7 +107,7 @@ impl Messenger {
     }
 }
 
-/// The handler stack a model runs under (see the [module docs](self)).
+/// The handler stack a model runs under (see the crate docs: models, handlers, SVI).
 ///
 /// # Example
 /// A model, conditioned on data and run under a seed, traced:

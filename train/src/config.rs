@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-/// How a [`Trainer`] runs: length, checkpoints, output, randomness. `TrainConfig::new(dir)`
+/// How a [`Trainer`](crate::Trainer) runs: length, checkpoints, output, randomness. `TrainConfig::new(dir)`
 /// gives the defaults; set fields with struct update syntax.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {

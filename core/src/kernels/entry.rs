@@ -7,7 +7,7 @@ use burn::backend::Dispatch;
 use burn::tensor::Tensor;
 
 /// 2-D convolution on the fast kernels (differentiable). Prefer [`crate::ops::conv2d`], which
-/// calls this when [`supports`] holds and burn's kernel otherwise.
+/// calls this when [`super::supports`] holds and burn's kernel otherwise.
 ///
 /// # Shapes
 /// - `x`: `[N, C_in, H, W]`, `w`: `[C_out, C_in / groups, kH, kW]`, `b`: `[C_out]`
@@ -92,8 +92,8 @@ pub fn max_pool2d_select(
 }
 
 /// `softplus(x) = ln(1 + eˣ)`, computed as `max(x, 0) + ln(1 + e^{-|x|})` in one pass on the fast
-/// kernels (differentiable: `d/dx = σ(x)`, one pass too). Prefer [`crate::ops::softplus`], which
-/// calls this when [`supports`] holds and the tensor-op form otherwise.
+/// kernels (differentiable: `d/dx = σ(x)`, one pass too). Prefer [`crate::ops::activation::softplus`], which
+/// calls this when [`super::supports`] holds and the tensor-op form otherwise.
 ///
 /// # Shapes
 /// Any; the result has the shape of `x`.
@@ -111,7 +111,7 @@ pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// Exact GELU `x Φ(x)` in one pass on the fast kernels (differentiable: `Φ(x) + x φ(x)`, one
 /// pass too), with a polynomial `erfc` (relative error below 1.2e-7). Prefer
-/// [`crate::ops::activation::gelu`], which calls this when [`supports`] holds.
+/// [`crate::ops::activation::gelu`], which calls this when [`super::supports`] holds.
 ///
 /// # Shapes
 /// Any; the result has the shape of `x`.
@@ -131,7 +131,7 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// A dense layer `y = x W + b` on the fast kernels (differentiable): one gemm into the
 /// bias-filled output; the backward pass reads the transposes through strides. Prefer
-/// [`crate::ops::dense`], which calls this when [`supports`] holds.
+/// [`crate::ops::dense`], which calls this when [`super::supports`] holds.
 ///
 /// # Shapes
 /// - `x`: `[..., K]`, `w`: `[K, N]`, `b`: `[N]`
@@ -186,7 +186,7 @@ pub fn outer_per_example(x: Tensor<2>, dy: Tensor<2>) -> Tensor<3> {
 
 /// Multi-head scaled dot-product attention in one fused, differentiable `flex` kernel:
 /// per head `softmax(Q Kᵀ / √Dh + mask) V`, where `Q, K, V` are the head's column blocks of the
-/// inputs (no projections; see `ops::multi_head_attention`, which calls this when [`supports`]
+/// inputs (no projections; see `ops::multi_head_attention`, which calls this when [`super::supports`]
 /// holds and there is no key-padding mask). The backward pass uses the saved probabilities.
 ///
 /// # Shapes
@@ -215,7 +215,7 @@ pub fn attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, spec: AttentionSpec) 
 
 /// Layer normalisation over the last axis in one fused, differentiable `flex` kernel:
 /// `y = (x - μ) / √(σ² + ε) ∘ w + b` per row (biased variance, as PyTorch). Prefer
-/// [`crate::ops::layer_norm`], which calls this when [`supports`] holds.
+/// [`crate::ops::layer_norm`], which calls this when [`super::supports`] holds.
 ///
 /// # Shapes
 /// - `x`: `[..., F]` with `F > 0`, `w`, `b`: `[F]`

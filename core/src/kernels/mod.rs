@@ -4,10 +4,13 @@
 //! places: convolutions (burn's generic weight gradient runs a convolution with the *batch* as
 //! channels and a 28x28 kernel) and max pooling (a scalar loop with NaN-aware index tracking).
 //! This module replaces both on `flex`, forward and backward, through burn's own extension
-//! point: [`FastCpuOps`] is a `#[backend_extension]` trait with a `Flex` implementation (the
-//! kernels, in `conv_flex.rs` / `pool_flex.rs`) and an `Autodiff` implementation with
-//! hand-written backward steps (`autodiff.rs`), so gradients flow into burn's autodiff graph as
-//! for any built-in op.
+//! point: [`FastCpuOps`] is a `#[backend_extension]` trait with a `Flex` implementation
+//! (`flex.rs`, calling the kernels in `*_flex.rs`) and an `Autodiff` implementation
+//! (`autodiff.rs`) whose hand-written backward steps (`backward.rs`) register gradients in burn's
+//! autodiff graph as for any built-in op; `entry.rs` holds the tensor-level entry points.
+//! The same route serves the transformer's and ResNet's hot spots: fused multi-head attention,
+//! layer and batch norm, the dense layer (optionally through OpenBLAS, `blas.rs`), GELU and
+//! softplus in one pass each way, and per-example gradient products.
 //!
 //! The optimizers' element-wise updates are the other per-step cost: [`adam_moments`] and
 //! [`rms_moments`] compute Adam's and RMSProp's moments and direction in one pass per parameter

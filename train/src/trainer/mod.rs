@@ -138,7 +138,7 @@ impl<T: Task> Trainer<T> {
     /// - each rank's data yields its own shard of every global batch (e.g.
     ///   [`duet_datasets::Loader::shard`]); the loss of a shard is weighted by its share of the
     ///   global batch and the gradients summed by one bucketed all-reduce
-    ///   ([`all_reduce_tree`]), so every rank applies the gradient of the mean loss over the
+    ///   ([`TreeReducer`](crate::TreeReducer)), so every rank applies the gradient of the mean loss over the
     ///   global batch, and the params stay bitwise identical on every rank;
     /// - the model's state (batch-norm statistics) is rank 0's after every step, as DDP's
     ///   buffers; evaluation is sharded the same way and its sums reduced;
