@@ -363,13 +363,14 @@ pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32], cols: usize) -> Vec<f
             }
             acc
         })
-        .reduce(
-            || vec![0.0f32; size],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        )
+        .collect::<Vec<_>>()
+        .into_iter()
+        // Summed in thread order, whatever the scheduling: the gradient is deterministic.
+        .reduce(|mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+            a
+        })
+        .unwrap_or_else(|| vec![0.0f32; size])
 }
 
 #[cfg(test)]

@@ -155,26 +155,25 @@ pub(super) fn grad_bias(dy: FlexTensor) -> FlexTensor {
     let (_, n) = rows(dy.layout().shape());
     let dys = slice(&dy);
     let rows_per = (1usize << 14).div_ceil(n.max(1));
+    // Fixed blocks summed in parallel, then in block order: deterministic whatever the scheduling.
     let db = if n == 0 {
         vec![]
     } else {
         dys.par_chunks(rows_per * n)
-            .fold(
-                || vec![0.0f32; n],
-                |mut acc, c| {
-                    for r in c.chunks(n) {
-                        acc.iter_mut().zip(r).for_each(|(a, v)| *a += v);
-                    }
-                    acc
-                },
-            )
-            .reduce(
-                || vec![0.0f32; n],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                    a
-                },
-            )
+            .map(|c| {
+                let mut acc = vec![0.0f32; n];
+                for r in c.chunks(n) {
+                    acc.iter_mut().zip(r).for_each(|(a, v)| *a += v);
+                }
+                acc
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .reduce(|mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                a
+            })
+            .unwrap_or_else(|| vec![0.0f32; n])
     };
     tensor(db, vec![n])
 }

@@ -158,26 +158,24 @@ pub(super) fn backward(
         "layer_norm backward: shapes do not match the input {shape:?}"
     );
     let mut dx = vec![0.0f32; rows * f];
-    let (dw, db) = dx
+    // Per-block partial sums of dw and db in parallel, then added in block order: deterministic
+    // whatever the scheduling.
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
         .par_chunks_mut(ROWS * f)
         .enumerate()
-        .fold(
-            || (vec![0.0f32; f], vec![0.0f32; f]),
-            |(mut dw, mut db), (i, dx)| {
-                let (r0, n) = (i * ROWS, dx.len() / f.max(1));
-                let (x, dy) = (&xs[r0 * f..][..dx.len()], &dys[r0 * f..][..dx.len()]);
-                let (m, r) = (&ms[r0..][..n], &rs[r0..][..n]);
-                widest!(backward_rows(x, ws, dy, m, r, dx, &mut dw, &mut db));
-                (dw, db)
-            },
-        )
-        .reduce(
-            || (vec![0.0f32; f], vec![0.0f32; f]),
-            |(mut a, mut b), (c, d)| {
-                a.iter_mut().zip(&c).for_each(|(a, c)| *a += c);
-                b.iter_mut().zip(&d).for_each(|(b, d)| *b += d);
-                (a, b)
-            },
-        );
+        .map(|(i, dx)| {
+            let (mut dw, mut db) = (vec![0.0f32; f], vec![0.0f32; f]);
+            let (r0, n) = (i * ROWS, dx.len() / f.max(1));
+            let (x, dy) = (&xs[r0 * f..][..dx.len()], &dys[r0 * f..][..dx.len()]);
+            let (m, r) = (&ms[r0..][..n], &rs[r0..][..n]);
+            widest!(backward_rows(x, ws, dy, m, r, dx, &mut dw, &mut db));
+            (dw, db)
+        })
+        .collect();
+    let (mut dw, mut db) = (vec![0.0f32; f], vec![0.0f32; f]);
+    for (pw, pb) in partials {
+        dw.iter_mut().zip(&pw).for_each(|(a, b)| *a += b);
+        db.iter_mut().zip(&pb).for_each(|(a, b)| *a += b);
+    }
     (tensor(dx, shape), tensor(dw, vec![f]), tensor(db, vec![f]))
 }
