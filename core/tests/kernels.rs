@@ -554,3 +554,44 @@ fn max_pool2d_select_matches_burns_indices_and_gather() {
         assert_close(&format!("k{k} s{s} dt"), fast.1, slow.1);
     }
 }
+
+/// NaN propagates through the fused kernels as through burn's ops (never a finite number from a
+/// NaN input): softplus, GELU, attention (the row that sees it), layer norm.
+#[test]
+fn nan_propagates_through_the_fused_kernels() {
+    use duet_core::kernels::{attention, gelu, layer_norm, softplus, AttentionSpec};
+    let dev = Device::flex();
+    let nan = Tensor::<1>::from_floats([f32::NAN, 1.0], &dev);
+    for (name, y) in [
+        ("softplus", softplus(nan.clone())),
+        ("gelu", gelu(nan.clone())),
+    ] {
+        let y = y.into_data().try_to_vec::<f32>().unwrap();
+        assert!(y[0].is_nan() && y[1].is_finite(), "{name}: {y:?}");
+    }
+    let mut qv = vec![0.5f32; 2 * 4];
+    qv[4] = f32::NAN; // query row 1
+    let q = Tensor::<1>::from_floats(qv.as_slice(), &dev).reshape([1, 2, 4]);
+    let kv = Tensor::<3>::ones([1, 2, 4], &dev);
+    let y = attention(
+        q,
+        kv.clone(),
+        kv,
+        AttentionSpec {
+            heads: 1,
+            causal: false,
+        },
+    );
+    let y = y.into_data().try_to_vec::<f32>().unwrap();
+    assert!(
+        y[..4].iter().all(|v| v.is_finite()) && y[4..].iter().all(|v| v.is_nan()),
+        "attention: {y:?}"
+    );
+    let x = Tensor::<2>::from_floats([[f32::NAN, 1.0], [2.0, 1.0]], &dev);
+    let y = layer_norm(x, Tensor::ones([2], &dev), Tensor::zeros([2], &dev), 1e-5);
+    let y = y.into_data().try_to_vec::<f32>().unwrap();
+    assert!(
+        y[0].is_nan() && y[1].is_nan() && y[2].is_finite(),
+        "layer_norm: {y:?}"
+    );
+}

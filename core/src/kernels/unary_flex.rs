@@ -17,7 +17,7 @@ use rayon::prelude::*;
 const CHUNK: usize = 1 << 14;
 
 /// `eˣ` for `x <= 0`: `x = n ln 2 + r`, `|r| <= ln 2 / 2`, Cephes' degree-6 polynomial for `eʳ`,
-/// scaled by `2ⁿ` through the exponent bits; 0 below -87.3 (the smallest normal float).
+/// scaled by `2ⁿ` through the exponent bits; 0 below -87.3 (the smallest normal float); NaN for NaN.
 #[inline(always)]
 pub(super) fn exp_nonpositive(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -25,6 +25,7 @@ pub(super) fn exp_nonpositive(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Round to nearest by adding and removing 1.5 * 2^23 (no `floor` call to vectorize).
     const ROUND: f32 = 12_582_912.0;
+    let x_in = x;
     let under = x < -87.3;
     let x = x.max(-87.3);
     let n = (x * LOG2E + ROUND) - ROUND;
@@ -41,8 +42,11 @@ pub(super) fn exp_nonpositive(x: f32) -> f32 {
     // Rust's saturating `as` would keep scalar).
     const BIAS: f32 = 8_388_608.0 + 127.0;
     let scale = f32::from_bits((n + BIAS).to_bits() << 23);
+    // NaN in, NaN out (`max` above had replaced it by the clamp; a select, so it still vectorizes).
     if under {
         0.0
+    } else if x_in.is_nan() {
+        x_in
     } else {
         y * scale
     }
