@@ -145,17 +145,31 @@ pub(super) fn col2im(d: &Dims, col: &[f32], dx: &mut [f32], ld: usize, off: usiz
     }
 }
 
-/// Row-major `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]` with explicit (row, column) strides.
+/// Row-major `dst[m, n] (+)= lhs[m, k] @ rhs[k, n]` with explicit (row, column) strides, on the
+/// calling thread (the kernels parallelise around it).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn matmul(
-    (m, n, k): (usize, usize, usize),
+    mnk: (usize, usize, usize),
     dst: &mut [f32],
     dst_rs: usize,
     accumulate: bool,
     lhs: &[f32],
-    (lhs_rs, lhs_cs): (usize, usize),
+    lhs_strides: (usize, usize),
     rhs: &[f32],
-    (rhs_rs, rhs_cs): (usize, usize),
+    rhs_strides: (usize, usize),
+) {
+    let (l, r) = ((lhs, lhs_strides), (rhs, rhs_strides));
+    matmul_with(Parallelism::None, mnk, (dst, dst_rs), accumulate, l, r);
+}
+
+/// [`matmul`] with the gemm crate's `par`allelism.
+pub(super) fn matmul_with(
+    par: Parallelism,
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs): (&mut [f32], usize),
+    accumulate: bool,
+    (lhs, (lhs_rs, lhs_cs)): (&[f32], (usize, usize)),
+    (rhs, (rhs_rs, rhs_cs)): (&[f32], (usize, usize)),
 ) {
     // Bounds of every element the call touches, checked once so the raw-pointer call is sound.
     assert!(m == 0 || n == 0 || (m - 1) * dst_rs + n <= dst.len());
@@ -183,9 +197,17 @@ pub(super) fn matmul(
             false,
             false,
             false,
-            Parallelism::None,
+            par,
         )
     }
+}
+
+/// `[..., F]` as `(rows, F)`: a row-wise kernel's view of its input.
+pub(super) fn rows_of(shape: &[usize], op: &str) -> (usize, usize) {
+    let f = *shape
+        .last()
+        .unwrap_or_else(|| panic!("{op}: a scalar has no feature axis"));
+    (shape.iter().product::<usize>() / f.max(1), f)
 }
 
 pub(super) fn f32_data(t: &FlexTensor) -> (FlexTensor, [usize; 4]) {

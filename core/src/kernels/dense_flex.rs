@@ -4,48 +4,34 @@
 //! allocated, then copied into an aligned buffer), a broadcast bias add, and in the backward pass
 //! two transposed copies before the matmuls.
 
-use super::conv_flex::{slice, tensor};
+use super::conv_flex::{matmul_with, rows_of, slice, tensor};
 use burn::backend::flex::FlexTensor;
-use gemm::{gemm, Parallelism};
+use gemm::Parallelism;
 use rayon::prelude::*;
 
 /// Products at least this large (`m n k`) use both cores (burn-flex's threshold).
 const PARALLEL: usize = 192 * 192 * 192;
 
-/// `[..., F]` as `(rows, F)`.
 fn rows(shape: &[usize]) -> (usize, usize) {
-    let f = *shape.last().expect("dense: a scalar has no feature axis");
-    (shape.iter().product::<usize>() / f.max(1), f)
+    rows_of(shape, "dense")
 }
 
-/// `dst[m, n] (+)= lhs[m, k] rhs[k, n]`, each operand by (row, column) strides into its slice.
-#[allow(clippy::too_many_arguments)]
+/// `dst[m, n] (+)= lhs[m, k] rhs[k, n]`, each operand by (row, column) strides into its slice:
+/// OpenBLAS for large products with the `openblas` feature, the gemm crate otherwise (on both
+/// cores for large ones).
 fn product(
     (m, n, k): (usize, usize, usize),
     dst: &mut [f32],
     accumulate: bool,
-    lhs: &[f32],
-    (lhs_rs, lhs_cs): (usize, usize),
-    rhs: &[f32],
-    (rhs_rs, rhs_cs): (usize, usize),
+    lhs: (&[f32], (usize, usize)),
+    rhs: (&[f32], (usize, usize)),
 ) {
     if m == 0 || n == 0 {
         return;
     }
-    assert!(dst.len() >= m * n);
-    assert!(k == 0 || (m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
-    assert!(k == 0 || (k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
     let large = m.saturating_mul(n).saturating_mul(k) >= PARALLEL;
     #[cfg(feature = "openblas")]
-    if large
-        && super::blas::sgemm(
-            (m, n, k),
-            dst,
-            accumulate,
-            (lhs, (lhs_rs, lhs_cs)),
-            (rhs, (rhs_rs, rhs_cs)),
-        )
-    {
+    if large && super::blas::sgemm((m, n, k), dst, accumulate, lhs, rhs) {
         return;
     }
     let par = if large {
@@ -53,31 +39,7 @@ fn product(
     } else {
         Parallelism::None
     };
-    // SAFETY: the asserts keep every index the product touches inside its slice; `dst` is
-    // borrowed mutably, so it aliases neither input.
-    unsafe {
-        gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        )
-    }
+    matmul_with(par, (m, n, k), (dst, n), accumulate, lhs, rhs);
 }
 
 /// `y = x W + b`: `[..., K]`, `[K, N]`, `[N]` -> `[..., N]`.
@@ -102,10 +64,8 @@ pub(super) fn forward(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor
         (m, n, k),
         &mut y,
         true,
-        slice(&x),
-        (k, 1),
-        slice(&w),
-        (n, 1),
+        (slice(&x), (k, 1)),
+        (slice(&w), (n, 1)),
     );
     *shape.last_mut().expect("rank >= 1") = n;
     tensor(y, shape)
@@ -122,10 +82,8 @@ pub(super) fn grad_input(dy: FlexTensor, w: FlexTensor) -> FlexTensor {
         (m, k, n),
         &mut dx,
         false,
-        slice(&dy),
-        (n, 1),
-        slice(&w),
-        (1, n),
+        (slice(&dy), (n, 1)),
+        (slice(&w), (1, n)),
     );
     *shape.last_mut().expect("rank >= 1") = k;
     tensor(dx, shape)
@@ -141,10 +99,8 @@ pub(super) fn grad_weight(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
         (k, n, m),
         &mut dw,
         false,
-        slice(&x),
-        (1, k),
-        slice(&dy),
-        (n, 1),
+        (slice(&x), (1, k)),
+        (slice(&dy), (n, 1)),
     );
     tensor(dw, vec![k, n])
 }

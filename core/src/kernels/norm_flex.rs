@@ -8,7 +8,7 @@
 //! (per-block partial sums, then added). The tensor-op form makes about eight passes forward
 //! and fifteen backward, each allocating.
 
-use super::conv_flex::{slice, tensor};
+use super::conv_flex::{rows_of, slice, tensor};
 use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
 
@@ -16,9 +16,7 @@ use rayon::prelude::*;
 const ROWS: usize = 64;
 
 fn rows_and_features(x: &FlexTensor) -> (usize, usize) {
-    let s = x.layout().shape();
-    let f = *s.last().expect("layer_norm: a scalar has no feature axis");
-    (s.iter().product::<usize>() / f.max(1), f)
+    rows_of(x.layout().shape(), "layer_norm")
 }
 
 /// `Σ g(xᵢ)` over eight interleaved partial sums: vectorizes, and rounds like a pairwise sum
