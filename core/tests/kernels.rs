@@ -192,6 +192,70 @@ fn max_pool2d_ties_go_to_the_first_maximum_and_nan_propagates() {
     assert_eq!(g, vec![1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
 }
 
+/// Rows long enough for the vectorized gradient (11 and 8 windows: a shifted last block and an
+/// exact one), with values from {-1, 0, 1} so most windows tie, and NaNs: every output and every
+/// gradient element equals a plain first-maximum, NaN-wins reference.
+#[test]
+fn max_pool2d_long_rows_with_ties_and_nans_match_a_reference() {
+    let dev = Device::flex().autodiff();
+    for (h, w) in [(6, 22), (4, 17), (2, 16)] {
+        let n = 2 * 3 * h * w;
+        let noise = Key::new(w as u64).normal_vec(n, 0.0, 1.0);
+        let xv: Vec<f32> = noise
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if i % 37 == 5 {
+                    f32::NAN
+                } else {
+                    v.round().clamp(-1.0, 1.0)
+                }
+            })
+            .collect();
+        let (oh, ow) = (h / 2, w / 2);
+        let gv: Vec<f32> = (0..2 * 3 * oh * ow).map(|i| 1.0 + i as f32).collect();
+        let (mut want_y, mut want_dx) = (vec![0.0f32; gv.len()], vec![0.0f32; n]);
+        for p in 0..6 {
+            for (o, q) in (0..oh).flat_map(|o| (0..ow).map(move |q| (o, q))) {
+                let at = |i: usize, j: usize| p * h * w + (2 * o + i) * w + 2 * q + j;
+                let mut best = at(0, 0);
+                for k in [at(0, 1), at(1, 0), at(1, 1)] {
+                    let (v, m) = (xv[k], xv[best]);
+                    if v > m || (v.is_nan() && !m.is_nan()) {
+                        best = k;
+                    }
+                }
+                let out = p * oh * ow + o * ow + q;
+                (want_y[out], want_dx[best]) = (xv[best], gv[out]);
+            }
+        }
+        let x = Tensor::<1>::from_floats(xv.as_slice(), &dev)
+            .reshape([2, 3, h, w])
+            .require_grad();
+        let y = max_pool2d(x.clone(), [2, 2], [2, 2]);
+        let g = Tensor::<1>::from_floats(gv.as_slice(), &dev).reshape([2, 3, oh, ow]);
+        let dx = x.grad(&(y.clone() * g).sum().backward()).unwrap();
+        let bits = |v: Vec<f32>| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let canon = |v: Vec<f32>| {
+            bits(
+                v.into_iter()
+                    .map(|f| if f.is_nan() { f32::NAN } else { f })
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            canon(y.into_data().try_to_vec::<f32>().unwrap()),
+            canon(want_y),
+            "y, {h}x{w}"
+        );
+        assert_eq!(
+            bits(dx.into_data().try_to_vec::<f32>().unwrap()),
+            bits(want_dx),
+            "dx, {h}x{w}"
+        );
+    }
+}
+
 /// Attention written with burn's ops: heads split, `softmax(Q Kᵀ / √Dh + mask) V`, merged.
 fn attention_by_ops(
     q: Tensor<3>,
