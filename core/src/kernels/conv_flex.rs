@@ -93,14 +93,14 @@ pub(super) fn im2col(d: &Dims, x: &[f32], col: &mut [f32], ld: usize, off: usize
                         continue;
                     };
                     let src = &plane[r * d.w..][..d.w];
-                    dst[..lo].fill(0.0);
-                    dst[hi..].fill(0.0);
+                    zero_short(&mut dst[..lo]);
+                    zero_short(&mut dst[hi..]);
                     if lo == hi {
                         continue;
                     }
                     if d.g.stride[1] == 1 {
                         let start = d.in_col(lo, j);
-                        dst[lo..hi].copy_from_slice(&src[start..start + hi - lo]);
+                        copy_short(&mut dst[lo..hi], &src[start..start + hi - lo]);
                     } else {
                         for (oc, v) in dst[lo..hi].iter_mut().enumerate() {
                             *v = src[d.in_col(lo + oc, j)];
@@ -109,6 +109,40 @@ pub(super) fn im2col(d: &Dims, x: &[f32], col: &mut [f32], ld: usize, off: usize
                 }
             }
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for im2col's short rows (5 to 32 floats in the workloads): fixed
+/// blocks of 8 or 4, the last shifted back to end at the row's end, instead of a `memmove` call
+/// per row (11% of a LeNet step went to those calls).
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    #[inline(always)]
+    fn blocks<const L: usize>(dst: &mut [f32], src: &[f32]) {
+        let n = dst.len();
+        let mut i = 0;
+        while i < n {
+            let at = i.min(n - L);
+            let block: &[f32; L] = src[at..at + L].try_into().unwrap();
+            dst[at..at + L].copy_from_slice(block);
+            i = at + L;
+        }
+    }
+    assert_eq!(dst.len(), src.len(), "copy_short: lengths");
+    match dst.len() {
+        n if n >= 8 => blocks::<8>(dst, src),
+        n if n >= 4 => blocks::<4>(dst, src),
+        n => (0..n).for_each(|i| dst[i] = src[i]),
+    }
+}
+
+/// `dst.fill(0.0)` for the padding at a row's ends (0 to 2 floats), without a `memset` call.
+#[inline(always)]
+fn zero_short(dst: &mut [f32]) {
+    match dst.len() {
+        0 => {}
+        1 => dst[0] = 0.0,
+        _ => dst.fill(0.0),
     }
 }
 
@@ -255,6 +289,16 @@ fn to_channel_major(src: &[f32], c: usize, p: usize, dst: &mut [f32]) {
     }
 }
 
+/// `dy` of one or more images as `[C_out, images * P]`: the slice itself for one image (already
+/// in that layout), else [`to_channel_major`] into `buf`.
+fn channel_major<'a>(dy: &'a [f32], d: &Dims, buf: &'a mut [f32]) -> &'a [f32] {
+    if dy.len() == d.c_out * d.p() {
+        return dy;
+    }
+    to_channel_major(dy, d.c_out, d.p(), buf);
+    buf
+}
+
 pub(super) fn forward(d: &Dims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
     let (p, kg, cog) = (d.p(), d.kg(), d.cog());
     let in_img = d.c_in * d.h * d.w;
@@ -316,12 +360,7 @@ pub(super) fn grad_input(d: &Dims, w: &[f32], dy: &[f32], cols: usize) -> Vec<f3
         |(col, dyt), (ci, dxc)| {
             let imgs = dxc.len() / in_img;
             let ld = imgs * p;
-            to_channel_major(
-                &dy[ci * per * d.c_out * p..][..imgs * d.c_out * p],
-                d.c_out,
-                p,
-                dyt,
-            );
+            let dyt = channel_major(&dy[ci * per * d.c_out * p..][..imgs * d.c_out * p], d, dyt);
             for g in 0..d.g.groups {
                 let (lhs, rhs) = (&w[g * cog * kg..], &dyt[g * cog * ld..]);
                 matmul(
@@ -344,7 +383,7 @@ pub(super) fn grad_input(d: &Dims, w: &[f32], dy: &[f32], cols: usize) -> Vec<f3
 }
 
 pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32], cols: usize) -> Vec<f32> {
-    let (p, kg, cog) = (d.p(), d.kg(), d.cog());
+    let (p, kg) = (d.p(), d.kg());
     let in_img = d.c_in * d.h * d.w;
     let size = d.c_out * kg;
     let threads = rayon::current_num_threads().clamp(1, d.n.max(1));
@@ -363,25 +402,12 @@ pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32], cols: usize) -> Vec<f
                 for i in 0..imgs {
                     im2col(d, &x[(first + i) * in_img..][..in_img], &mut col, ld, i * p);
                 }
-                to_channel_major(
+                let dyt = channel_major(
                     &dy[first * d.c_out * p..][..imgs * d.c_out * p],
-                    d.c_out,
-                    p,
+                    d,
                     &mut dyt,
                 );
-                for g in 0..d.g.groups {
-                    let (lhs, rhs) = (&dyt[g * cog * ld..], &col[g * kg * ld..]);
-                    matmul(
-                        (cog, kg, ld),
-                        &mut acc[g * cog * kg..],
-                        kg,
-                        true,
-                        lhs,
-                        (ld, 1),
-                        rhs,
-                        (1, ld),
-                    );
-                }
+                weight_grad_t(d, dyt, &col, ld, &mut acc, true);
             }
             acc
         })
@@ -392,7 +418,59 @@ pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32], cols: usize) -> Vec<f
             a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
             a
         })
+        .map(|acc_t| {
+            let mut dw = vec![0.0f32; size];
+            untranspose_weight_grad(d, &acc_t, &mut dw);
+            dw
+        })
         .unwrap_or_else(|| vec![0.0f32; size])
+}
+
+/// One chunk's weight gradient, transposed: `acc_t[g][kk, o] (+)= Σ_p col[g][kk, p] dy[g][o, p]`
+/// (`[kg, cog]` per group; `col` and `dy` have `ld` columns). In this orientation the gemm crate
+/// transposes (packs) only the thin `dy` panel; computing `dW = dy · colᵀ` directly made it
+/// transpose the whole patch matrix, which took as long as the product (ResNet's 16-channel
+/// 3x3 layers, `perf`).
+pub(super) fn weight_grad_t(
+    d: &Dims,
+    dy: &[f32],
+    col: &[f32],
+    ld: usize,
+    acc_t: &mut [f32],
+    accumulate: bool,
+) {
+    let (kg, cog) = (d.kg(), d.cog());
+    for g in 0..d.g.groups {
+        let (lhs, rhs) = (&col[g * kg * ld..], &dy[g * cog * ld..]);
+        let dst = &mut acc_t[g * kg * cog..];
+        matmul(
+            (kg, cog, ld),
+            dst,
+            cog,
+            accumulate,
+            lhs,
+            (ld, 1),
+            rhs,
+            (1, ld),
+        );
+    }
+}
+
+/// [`weight_grad_t`]'s `[kg, cog]` blocks written into `dw`, the weight's
+/// `[C_out, C_in/g * kH * kW]`.
+pub(super) fn untranspose_weight_grad(d: &Dims, acc_t: &[f32], dw: &mut [f32]) {
+    let (kg, cog) = (d.kg(), d.cog());
+    for g in 0..d.g.groups {
+        let (src, dst) = (
+            &acc_t[g * kg * cog..][..kg * cog],
+            &mut dw[g * cog * kg..][..cog * kg],
+        );
+        for (kk, row) in src.chunks_exact(cog).enumerate() {
+            for (o, v) in row.iter().enumerate() {
+                dst[o * kg + kk] = *v;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! needs), parallel over images: the shared-weight kernel's `im2col` + gemm, each image's `dW`
 //! written apart instead of summed; and a dense layer's, one outer product per example.
 
-use super::conv_flex::{im2col, matmul, slice, tensor, Dims};
+use super::conv_flex::{im2col, slice, tensor, untranspose_weight_grad, weight_grad_t, Dims};
 use super::ConvGeom;
 use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
@@ -48,28 +48,17 @@ pub(super) fn grad_weight(
         [ys[2], ys[3]],
         "per-example conv2d dw: output size"
     );
-    let (p, kg, cog) = (d.p(), d.kg(), d.cog());
+    let (p, kg) = (d.p(), d.kg());
     let (in_img, w_img) = (d.c_in * d.h * d.w, d.c_out * kg);
     let (xv, dyv) = (slice(&x), slice(&dy));
     let mut dw = vec![0.0f32; d.n * w_img];
     dw.par_chunks_mut(w_img).enumerate().for_each_init(
-        || vec![0.0f32; kg * d.g.groups * p],
-        |col, (i, dwi)| {
+        || (vec![0.0f32; kg * d.g.groups * p], vec![0.0f32; w_img]),
+        |(col, dw_t), (i, dwi)| {
             im2col(&d, &xv[i * in_img..][..in_img], col, p, 0);
             let dyi = &dyv[i * d.c_out * p..][..d.c_out * p];
-            for g in 0..d.g.groups {
-                let (lhs, rhs) = (&dyi[g * cog * p..], &col[g * kg * p..]);
-                matmul(
-                    (cog, kg, p),
-                    &mut dwi[g * cog * kg..],
-                    kg,
-                    false,
-                    lhs,
-                    (p, 1),
-                    rhs,
-                    (1, p),
-                );
-            }
+            weight_grad_t(&d, dyi, col, p, dw_t, false);
+            untranspose_weight_grad(&d, dw_t, dwi);
         },
     );
     tensor(dw, ws.to_vec())
