@@ -136,6 +136,24 @@ fn copy_short(dst: &mut [f32], src: &[f32]) {
     }
 }
 
+/// `dst += src` for col2im's short rows: blocks of 8, then 4, then single floats.
+#[inline(always)]
+fn add_short(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "add_short: lengths");
+    let mut at = 0;
+    while dst.len() - at >= 8 {
+        let (d, s): (&mut [f32; 8], &[f32; 8]) = (
+            (&mut dst[at..at + 8]).try_into().unwrap(),
+            src[at..at + 8].try_into().unwrap(),
+        );
+        (0..8).for_each(|i| d[i] += s[i]);
+        at += 8;
+    }
+    for i in at..dst.len() {
+        dst[i] += src[i];
+    }
+}
+
 /// `dst.fill(0.0)` for the padding at a row's ends (0 to 2 floats), without a `memset` call.
 #[inline(always)]
 fn zero_short(dst: &mut [f32]) {
@@ -165,9 +183,7 @@ pub(super) fn col2im(d: &Dims, col: &[f32], dx: &mut [f32], ld: usize, off: usiz
                     let dst = &mut plane[r * d.w..][..d.w];
                     if d.g.stride[1] == 1 {
                         let start = d.in_col(lo, j);
-                        for (a, b) in dst[start..start + hi - lo].iter_mut().zip(&src[lo..hi]) {
-                            *a += b;
-                        }
+                        add_short(&mut dst[start..start + hi - lo], &src[lo..hi]);
                     } else {
                         for oc in lo..hi {
                             dst[d.in_col(oc, j)] += src[oc];
@@ -320,19 +336,32 @@ pub(super) fn forward(d: &Dims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
                 for i in 0..imgs {
                     im2col(d, &x[i * in_img..][..in_img], col, ld, i * p);
                 }
-                // tmp[o, b*P + p] = W @ col, then scattered to y[b, o, p] with the bias.
+                // One image: y = bias, then y += W @ col in place. Several: tmp[o, b*P + p] =
+                // W @ col, then scattered to y[b, o, p] with the bias.
+                let (dst, accumulate) = if imgs == 1 {
+                    for (o, row) in y.chunks_mut(p).enumerate() {
+                        row.fill(b[o]);
+                    }
+                    (&mut *y, true)
+                } else {
+                    (&mut tmp[..], false)
+                };
                 for g in 0..d.g.groups {
                     let (lhs, rhs) = (&w[g * cog * kg..], &col[g * kg * ld..]);
+                    let dst = &mut dst[g * cog * ld..];
                     matmul(
                         (cog, ld, kg),
-                        &mut tmp[g * cog * ld..],
+                        dst,
                         ld,
-                        false,
+                        accumulate,
                         lhs,
                         (kg, 1),
                         rhs,
                         (ld, 1),
                     );
+                }
+                if imgs == 1 {
+                    return;
                 }
                 for (i, yi) in y.chunks_mut(d.c_out * p).enumerate() {
                     for (o, row) in yi.chunks_mut(p).enumerate() {
