@@ -93,14 +93,14 @@ pub(super) fn im2col(d: &Dims, x: &[f32], col: &mut [f32], ld: usize, off: usize
                         continue;
                     };
                     let src = &plane[r * d.w..][..d.w];
-                    zero_short(&mut dst[..lo]);
-                    zero_short(&mut dst[hi..]);
+                    dst[..lo].fill(0.0);
+                    dst[hi..].fill(0.0);
                     if lo == hi {
                         continue;
                     }
                     if d.g.stride[1] == 1 {
                         let start = d.in_col(lo, j);
-                        copy_short(&mut dst[lo..hi], &src[start..start + hi - lo]);
+                        dst[lo..hi].copy_from_slice(&src[start..start + hi - lo]);
                     } else {
                         for (oc, v) in dst[lo..hi].iter_mut().enumerate() {
                             *v = src[d.in_col(lo + oc, j)];
@@ -109,58 +109,6 @@ pub(super) fn im2col(d: &Dims, x: &[f32], col: &mut [f32], ld: usize, off: usize
                 }
             }
         }
-    }
-}
-
-/// `dst.copy_from_slice(src)` for im2col's short rows (5 to 32 floats in the workloads): fixed
-/// blocks of 8 or 4, the last shifted back to end at the row's end, instead of a `memmove` call
-/// per row (11% of a LeNet step went to those calls).
-#[inline(always)]
-fn copy_short(dst: &mut [f32], src: &[f32]) {
-    #[inline(always)]
-    fn blocks<const L: usize>(dst: &mut [f32], src: &[f32]) {
-        let n = dst.len();
-        let mut i = 0;
-        while i < n {
-            let at = i.min(n - L);
-            let block: &[f32; L] = src[at..at + L].try_into().unwrap();
-            dst[at..at + L].copy_from_slice(block);
-            i = at + L;
-        }
-    }
-    assert_eq!(dst.len(), src.len(), "copy_short: lengths");
-    match dst.len() {
-        n if n >= 8 => blocks::<8>(dst, src),
-        n if n >= 4 => blocks::<4>(dst, src),
-        n => (0..n).for_each(|i| dst[i] = src[i]),
-    }
-}
-
-/// `dst += src` for col2im's short rows: blocks of 8, then 4, then single floats.
-#[inline(always)]
-fn add_short(dst: &mut [f32], src: &[f32]) {
-    assert_eq!(dst.len(), src.len(), "add_short: lengths");
-    let mut at = 0;
-    while dst.len() - at >= 8 {
-        let (d, s): (&mut [f32; 8], &[f32; 8]) = (
-            (&mut dst[at..at + 8]).try_into().unwrap(),
-            src[at..at + 8].try_into().unwrap(),
-        );
-        (0..8).for_each(|i| d[i] += s[i]);
-        at += 8;
-    }
-    for i in at..dst.len() {
-        dst[i] += src[i];
-    }
-}
-
-/// `dst.fill(0.0)` for the padding at a row's ends (0 to 2 floats), without a `memset` call.
-#[inline(always)]
-fn zero_short(dst: &mut [f32]) {
-    match dst.len() {
-        0 => {}
-        1 => dst[0] = 0.0,
-        _ => dst.fill(0.0),
     }
 }
 
@@ -183,7 +131,9 @@ pub(super) fn col2im(d: &Dims, col: &[f32], dx: &mut [f32], ld: usize, off: usiz
                     let dst = &mut plane[r * d.w..][..d.w];
                     if d.g.stride[1] == 1 {
                         let start = d.in_col(lo, j);
-                        add_short(&mut dst[start..start + hi - lo], &src[lo..hi]);
+                        for (a, b) in dst[start..start + hi - lo].iter_mut().zip(&src[lo..hi]) {
+                            *a += b;
+                        }
                     } else {
                         for oc in lo..hi {
                             dst[d.in_col(oc, j)] += src[oc];
