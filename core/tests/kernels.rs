@@ -194,7 +194,7 @@ fn max_pool2d_ties_go_to_the_first_maximum_and_nan_propagates() {
 
 /// Rows long enough for the vectorized gradient (11 and 8 windows: a shifted last block and an
 /// exact one), with values from {-1, 0, 1} so most windows tie, and NaNs: every output and every
-/// gradient element equals a plain first-maximum, NaN-wins reference.
+/// gradient element, and the tangent map's pick, equals a plain first-maximum, NaN-wins reference.
 #[test]
 fn max_pool2d_long_rows_with_ties_and_nans_match_a_reference() {
     let dev = Device::flex().autodiff();
@@ -215,6 +215,7 @@ fn max_pool2d_long_rows_with_ties_and_nans_match_a_reference() {
         let (oh, ow) = (h / 2, w / 2);
         let gv: Vec<f32> = (0..2 * 3 * oh * ow).map(|i| 1.0 + i as f32).collect();
         let (mut want_y, mut want_dx) = (vec![0.0f32; gv.len()], vec![0.0f32; n]);
+        let mut want_at = vec![0usize; gv.len()];
         for p in 0..6 {
             for (o, q) in (0..oh).flat_map(|o| (0..ow).map(move |q| (o, q))) {
                 let at = |i: usize, j: usize| p * h * w + (2 * o + i) * w + 2 * q + j;
@@ -226,7 +227,7 @@ fn max_pool2d_long_rows_with_ties_and_nans_match_a_reference() {
                     }
                 }
                 let out = p * oh * ow + o * ow + q;
-                (want_y[out], want_dx[best]) = (xv[best], gv[out]);
+                (want_y[out], want_dx[best], want_at[out]) = (xv[best], gv[out], best);
             }
         }
         let x = Tensor::<1>::from_floats(xv.as_slice(), &dev)
@@ -235,7 +236,17 @@ fn max_pool2d_long_rows_with_ties_and_nans_match_a_reference() {
         let y = max_pool2d(x.clone(), [2, 2], [2, 2]);
         let g = Tensor::<1>::from_floats(gv.as_slice(), &dev).reshape([2, 3, oh, ow]);
         let dx = x.grad(&(y.clone() * g).sum().backward()).unwrap();
+        // The tangent map picks t at the same first maxima.
+        let tv: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let t = Tensor::<1>::from_floats(tv.as_slice(), &dev).reshape([2, 3, h, w]);
+        let picked = duet_core::kernels::max_pool2d_select(x.clone(), t, [2, 2], [2, 2]);
+        let want_t: Vec<f32> = want_at.iter().map(|&i| tv[i]).collect();
         let bits = |v: Vec<f32>| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(picked.into_data().try_to_vec::<f32>().unwrap()),
+            bits(want_t),
+            "select, {h}x{w}"
+        );
         let canon = |v: Vec<f32>| {
             bits(
                 v.into_iter()
