@@ -22,6 +22,10 @@
 //!   patch matrix and multiplied with the `gemm` crate (the one burn-flex uses), single-threaded
 //!   per call; rayon parallelises over images (forward, dX) or over batch chunks whose partial
 //!   weight gradients are then summed (dW). No layout conversions, no per-call weight re-layout.
+//!   dW is formed transposed, `dWᵀ = col · dyᵀ`, so that the gemm crate packs the thin `dy` panel
+//!   rather than transposing the whole patch matrix (`conv_flex::weight_grad_t`).
+//! - **Max pooling** 2x2/stride 2 (LeNet's, AlexNet's): a branch-free forward and an AVX2 gradient
+//!   over blocks of eight windows; other windows take a scalar argmax loop.
 //! - **Every conv2d geometry**: stride, asymmetric padding, dilation and groups.
 //! - **Only where it is a win.** [`supports`] is true for `f32` tensors on the `flex` device (plain
 //!   or autodiff); everything else (wgpu, CUDA, other dtypes) takes burn's kernels unchanged, so
