@@ -9,6 +9,20 @@ use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
 
+/// Registers `grad[i]` for each parent `i` that is tracked (`Some` id), as every multi-input
+/// step below does with the gradients its fused kernel returns together.
+fn register_parents<B: FastCpuOps, const N: usize>(
+    grads: &mut Gradients,
+    parents: [Option<NodeId>; N],
+    grad: [FloatTensor<B>; N],
+) {
+    for (id, g) in parents.into_iter().zip(grad) {
+        if let Some(id) = id {
+            grads.register::<B>(id, g);
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct ConvBackward;
 
@@ -119,7 +133,7 @@ impl<B: FastCpuOps> Backward<B, 3> for AttentionBackward {
     type State = (NodeId, NodeId, NodeId, FloatTensor<B>, AttentionSpec);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
-        let [nq, nk, nv] = ops.parents;
+        let parents = ops.parents.map(|n| n.map(|n| n.id));
         let dout = grads.consume::<B>(&ops.node);
         let (qid, kid, vid, probs, spec) = ops.state;
         let (q, k, v) = (
@@ -128,11 +142,7 @@ impl<B: FastCpuOps> Backward<B, 3> for AttentionBackward {
             ckpt.retrieve_node_output(vid),
         );
         let (dq, dk, dv) = B::fast_attention_backward(q, k, v, probs, dout, spec);
-        for (node, grad) in [(nq, dq), (nk, dk), (nv, dv)] {
-            if let Some(node) = node {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        register_parents::<B, 3>(grads, parents, [dq, dk, dv]);
     }
 }
 
@@ -144,7 +154,7 @@ impl<B: FastCpuOps> Backward<B, 3> for BatchNormBackward {
     type State = (NodeId, NodeId, FloatTensor<B>, FloatTensor<B>, f64);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
-        let [nx, nw, nb] = ops.parents;
+        let parents = ops.parents.map(|n| n.map(|n| n.id));
         let dy = grads.consume::<B>(&ops.node);
         let (xid, wid, mean, var, eps) = ops.state;
         let (x, w) = (
@@ -152,11 +162,7 @@ impl<B: FastCpuOps> Backward<B, 3> for BatchNormBackward {
             ckpt.retrieve_node_output(wid),
         );
         let (dx, dw, db) = B::fast_batch_norm_backward(x, w, mean, var, dy, eps);
-        for (node, grad) in [(nx, dx), (nw, dw), (nb, db)] {
-            if let Some(node) = node {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        register_parents::<B, 3>(grads, parents, [dx, dw, db]);
     }
 }
 
@@ -168,7 +174,7 @@ impl<B: FastCpuOps> Backward<B, 3> for LayerNormBackward {
     type State = (NodeId, NodeId, FloatTensor<B>, FloatTensor<B>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, ckpt: &mut Checkpointer) {
-        let [nx, nw, nb] = ops.parents;
+        let parents = ops.parents.map(|n| n.map(|n| n.id));
         let dy = grads.consume::<B>(&ops.node);
         let (xid, wid, mean, rstd) = ops.state;
         let (x, w) = (
@@ -176,10 +182,6 @@ impl<B: FastCpuOps> Backward<B, 3> for LayerNormBackward {
             ckpt.retrieve_node_output(wid),
         );
         let (dx, dw, db) = B::fast_layer_norm_backward(x, w, mean, rstd, dy);
-        for (node, grad) in [(nx, dx), (nw, dw), (nb, db)] {
-            if let Some(node) = node {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        register_parents::<B, 3>(grads, parents, [dx, dw, db]);
     }
 }

@@ -44,12 +44,14 @@ fn pool_plane_2x2(x: &[f32], w: usize, y: &mut [f32]) {
 /// column of `dx`, zeroed by the caller, stay so).
 fn unpool_plane_2x2(x: &[f32], w: usize, dy: &[f32], dx: &mut [f32]) {
     let ow = w / 2;
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = ow >= 8 && std::arch::is_x86_feature_detected!("avx2");
     for (o, g) in dy.chunks_exact(ow).enumerate() {
         let (r0, r1) = (&x[2 * o * w..][..2 * ow], &x[(2 * o + 1) * w..][..2 * ow]);
         let (d0, d1) = dx[2 * o * w..][..2 * w].split_at_mut(w);
         #[cfg(target_arch = "x86_64")]
-        if ow >= 8 && std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above).
+        if avx2 {
+            // SAFETY: the CPU has AVX2 (checked before the loop).
             unsafe { unpool_row_avx2([r0, r1], g, [d0, d1]) };
             continue;
         }
