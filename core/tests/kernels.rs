@@ -93,6 +93,15 @@ fn conv2d_matches_burn_on_every_geometry() {
         geom([2, 3], [(1, 1), (1, 1)], [1, 1], 1),
         3,
     );
+    // The direct stride-1 kernel: output channels not a multiple of its 4-channel block, input
+    // and output channel counts that differ (its input gradient swaps them), rows narrower
+    // than one 8-float vector, and a wide grid that is not a whole number of 24-position blocks.
+    check_conv(
+        [3, 9, 5, 6],
+        [7, 9, 3, 3],
+        geom([1, 1], [(1, 1), (1, 1)], [1, 1], 1),
+        8,
+    );
     // "same" padding with an even kernel: more padding at the end.
     check_conv(
         [2, 2, 7, 8],

@@ -1,6 +1,6 @@
 //! The `flex` convolution kernels: im2col + gemm in NCHW, parallel over images.
 
-use super::ConvGeom;
+use super::{conv_direct_flex, ConvGeom};
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::Bytes;
 use burn::tensor::{DType, Shape};
@@ -266,6 +266,9 @@ fn channel_major<'a>(dy: &'a [f32], d: &Dims, buf: &'a mut [f32]) -> &'a [f32] {
 }
 
 pub(super) fn forward(d: &Dims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    if conv_direct_flex::applies(d) {
+        return conv_direct_flex::forward(d, x, w, b);
+    }
     let (p, kg, cog) = (d.p(), d.kg(), d.cog());
     let in_img = d.c_in * d.h * d.w;
     let mut out = vec![0.0f32; d.n * d.c_out * p];
@@ -325,6 +328,9 @@ pub(super) fn forward(d: &Dims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
 }
 
 pub(super) fn grad_input(d: &Dims, w: &[f32], dy: &[f32], cols: usize) -> Vec<f32> {
+    if conv_direct_flex::applies_grad_input(d) {
+        return conv_direct_flex::grad_input(d, w, dy);
+    }
     let (p, kg, cog) = (d.p(), d.kg(), d.cog());
     let in_img = d.c_in * d.h * d.w;
     let mut dx = vec![0.0f32; d.n * in_img];
@@ -362,6 +368,9 @@ pub(super) fn grad_input(d: &Dims, w: &[f32], dy: &[f32], cols: usize) -> Vec<f3
 }
 
 pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32], cols: usize) -> Vec<f32> {
+    if conv_direct_flex::applies(d) {
+        return conv_direct_flex::grad_weight(d, x, dy);
+    }
     let (p, kg) = (d.p(), d.kg());
     let in_img = d.c_in * d.h * d.w;
     let size = d.c_out * kg;

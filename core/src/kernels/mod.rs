@@ -64,6 +64,7 @@ mod backward;
 mod batch_norm_flex;
 #[cfg(feature = "openblas")]
 mod blas;
+mod conv_direct_flex;
 mod conv_flex;
 mod conv_pe_flex;
 mod dense_flex;

@@ -1,0 +1,416 @@
+//! Direct stride-1 convolution on `flex` in AVX2: no patch matrix.
+//!
+//! One image's input is copied once, zero-padded, into `[C_in, Hp * Wp]` (`Hp`, `Wp` the padded
+//! sizes). On that *wide grid* the output position `q = oh * Wp + ow` reads the input at
+//! `q + kh * Wp + kw` for the tap `(kh, kw)`, so eight consecutive outputs read eight consecutive
+//! inputs for every tap: one unaligned load per tap feeds every output channel, and nothing is
+//! unfolded. The last `kW - 1` columns of each wide row wrap into the next row; they are
+//! computed, never read, and dropped when the result is copied out (`Wp / W_out - 1` extra work:
+//! 6% on ResNet's 32x32 layers).
+//!
+//! The forward's register block is 6 output channels x 16 positions (12 accumulators; per tap
+//! and input channel 2 loads, 6 broadcasts, 12 FMAs). im2col + gemm wrote and re-read a
+//! `C_in kH kW`-times copy of every image (ResNet's 3x3 layers: 9x; LeNet's 5x5: 25x) and the
+//! gemm crate packed it again; `perf` on a ResNet-20 step had the unfolding, the packing and the
+//! copies at ~25% of samples.
+//!
+//! The input gradient of a stride-1 convolution is itself one (of `dy`, padded by `k - 1 - pad`,
+//! with the kernel flipped and its channel axes swapped), so both run through [`correlate`].
+//! The weight gradient is, per tap, a product over the wide grid: `dW[o][i][u][v] =
+//! Σ_q dy[o][q] xpad[i][q + u Wp + v]` with `dy` zero on the junk columns ([`grad_weight`]).
+
+use super::conv_flex::Dims;
+use rayon::prelude::*;
+
+/// Output channels per register block.
+const CB: usize = 6;
+/// Wide-grid positions per register block: two 8-float vectors.
+const QB: usize = 16;
+
+/// Whether [`forward`] and [`grad_input`] handle `d` on this CPU: stride 1, no dilation, one
+/// group, each padding smaller than its kernel side (so the input gradient's padding
+/// `k - 1 - pad` is not negative), and AVX2 with FMA.
+pub(super) fn applies(d: &Dims) -> bool {
+    let g = &d.g;
+    let geometry = g.stride == [1, 1]
+        && g.dilation == [1, 1]
+        && g.groups == 1
+        && g.pad[0].0.max(g.pad[0].1) < d.kh
+        && g.pad[1].0.max(g.pad[1].1) < d.kw
+        && d.n > 0
+        && d.c_in > 0
+        && d.c_out > 0;
+    geometry && cpu_has_avx2_fma()
+}
+
+/// Whether [`grad_input`] should run for `d`: [`applies`], and the padding at least "same"
+/// (`pad_lo + pad_hi >= k - 1` on both axes). A narrower padding becomes a wider one for the
+/// input gradient (`k - 1 - pad`) whose zeros the direct kernel multiplies through: LeNet's
+/// unpadded 5x5 layer on 10x10 maps spent 2.5x the useful work there and measured slower
+/// than im2col + gemm (criterion, `core/benches/conv.rs`).
+pub(super) fn applies_grad_input(d: &Dims) -> bool {
+    let same = |(a, b): (usize, usize), k: usize| a + b + 1 >= k;
+    applies(d) && same(d.g.pad[0], d.kh) && same(d.g.pad[1], d.kw)
+}
+
+fn cpu_has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `y = conv(x, w) + b` for a `d` that [`applies`]: `x` `[N, C_in, H, W]`, `w`
+/// `[C_out, C_in, kH, kW]`, `b` `[C_out]`, `y` `[N, C_out, H_out, W_out]`.
+pub(super) fn forward(d: &Dims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let (ci, kh, kw) = (d.c_in, d.kh, d.kw);
+    let at = |o: usize, i: usize, r: usize, c: usize| w[((o * ci + i) * kh + r) * kw + c];
+    let src = Source {
+        x,
+        n: d.n,
+        c: ci,
+        hw: [d.h, d.w],
+        pad: d.g.pad,
+    };
+    correlate(&src, d.c_out, [kh, kw], at, Some(b))
+}
+
+/// `dx` `[N, C_in, H, W]` of `y = conv(x, w)` from `dy` `[N, C_out, H_out, W_out]`, for a `d`
+/// that [`applies`]: `dx[i][h][w] = Σ_{o, r, c} dy[o][h + pt - r][w + pl - c] w[o][i][r][c]`,
+/// the correlation of `dy` padded by `k - 1 - pad` with `w` flipped and transposed.
+pub(super) fn grad_input(d: &Dims, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    let (ci, kh, kw) = (d.c_in, d.kh, d.kw);
+    let at = |i: usize, o: usize, r: usize, c: usize| {
+        w[((o * ci + i) * kh + (kh - 1 - r)) * kw + (kw - 1 - c)]
+    };
+    let flip = |k: usize, (a, b): (usize, usize)| (k - 1 - a, k - 1 - b);
+    let src = Source {
+        x: dy,
+        n: d.n,
+        c: d.c_out,
+        hw: [d.oh, d.ow],
+        pad: [flip(kh, d.g.pad[0]), flip(kw, d.g.pad[1])],
+    };
+    correlate(&src, ci, [kh, kw], at, None)
+}
+
+/// The images a correlation reads: `n` of `[c, h, w]` in `x`, padded by `pad` ((top, bottom),
+/// (left, right)).
+struct Source<'a> {
+    x: &'a [f32],
+    n: usize,
+    c: usize,
+    hw: [usize; 2],
+    pad: [(usize, usize); 2],
+}
+
+/// The wide grid of one padded image, as the kernels walk it.
+struct Grid {
+    c: usize,
+    h: usize,
+    w: usize,
+    /// Top and left padding.
+    pt: usize,
+    pl: usize,
+    /// Padded row length and plane size.
+    wp: usize,
+    plane: usize,
+    k: [usize; 2],
+    /// Output rows and columns (stride 1).
+    oh: usize,
+    ow: usize,
+    /// Wide positions `oh * wp`, rounded up to whole register blocks.
+    len: usize,
+}
+
+impl Grid {
+    fn new(src: &Source, k: [usize; 2]) -> Self {
+        let [(pt, pb), (pl, pr)] = src.pad;
+        let [h, w] = src.hw;
+        let (hp, wp) = (h + pt + pb, w + pl + pr);
+        let oh = hp - k[0] + 1;
+        Grid {
+            c: src.c,
+            h,
+            w,
+            pt,
+            pl,
+            wp,
+            plane: hp * wp,
+            k,
+            oh,
+            ow: wp - k[1] + 1,
+            len: (oh * wp).div_ceil(QB) * QB,
+        }
+    }
+    /// Floats of the padded image buffer: the planes, then a zero tail covering the last
+    /// block's reads (up to `len - oh*wp + kw - 2` past the last plane).
+    fn padded_len(&self) -> usize {
+        self.c * self.plane + self.len - self.oh * self.wp + self.k[1]
+    }
+    /// Copies image `x` `[c, h, w]` into the interior of `xp`, whose padding and tail stay zero.
+    fn fill(&self, x: &[f32], xp: &mut [f32]) {
+        for (i, xc) in x.chunks_exact(self.h * self.w).enumerate() {
+            for (r, row) in xc.chunks_exact(self.w).enumerate() {
+                let at = i * self.plane + (self.pt + r) * self.wp + self.pl;
+                xp[at..][..self.w].copy_from_slice(row);
+            }
+        }
+    }
+}
+
+/// `y[n][o][r][c] = bias[o] + Σ_{i, u, v} wt(o, i, u, v) · xpad[n][i][r + u][c + v]` for the
+/// images of `src`: `y` is `[N, c_out, Hp - kH + 1, Wp - kW + 1]`.
+fn correlate(
+    src: &Source,
+    c_out: usize,
+    k: [usize; 2],
+    wt: impl Fn(usize, usize, usize, usize) -> f32,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let g = Grid::new(src, k);
+    let [kh, kw] = k;
+    // Output channels in blocks of at most `CB`, as even as possible (16 = 6 + 5 + 5: a block
+    // of 4 has too few accumulators to hide the FMA latency); weights packed per block as
+    // [i][u][v][CB], zero past the block's size.
+    let blocks = channel_blocks(c_out, CB);
+    let per_block = g.c * kh * kw * CB;
+    let mut packed = vec![0.0f32; blocks.len() * per_block];
+    for (&(start, size), pb) in blocks.iter().zip(packed.chunks_exact_mut(per_block)) {
+        for (j, p) in pb.iter_mut().enumerate() {
+            let (rest, c) = (j / CB, j % CB);
+            let (rest, v) = (rest / kw, rest % kw);
+            let (i, u) = (rest / kh, rest % kh);
+            if c < size {
+                *p = wt(start + c, i, u, v);
+            }
+        }
+    }
+    let (in_img, out_img) = (g.c * g.h * g.w, c_out * g.oh * g.ow);
+    assert_eq!(src.x.len(), src.n * in_img, "direct conv: input size");
+    assert!(
+        bias.is_none_or(|b| b.len() == c_out),
+        "direct conv: bias size"
+    );
+    // Every element of `y` is written below (each channel, row and column once), so it is
+    // not zeroed first (`memset` was 5% of a ResNet layer's forward).
+    let mut y = Vec::<f32>::with_capacity(src.n * out_img);
+    let spare = &mut y.spare_capacity_mut()[..src.n * out_img];
+    spare.par_chunks_mut(out_img).enumerate().for_each_init(
+        // The padding and the tail are zeroed once; each image overwrites only the interior.
+        || (vec![0.0f32; g.padded_len()], vec![0.0f32; CB * g.len]),
+        |(xp, wide), (img, yi)| {
+            g.fill(&src.x[img * in_img..][..in_img], xp);
+            for (&(start, size), wb) in blocks.iter().zip(packed.chunks_exact(per_block)) {
+                for q in (0..g.len).step_by(QB) {
+                    // SAFETY: `applies` checked AVX2 and FMA. Reads: `(c-1)*plane` plus tap
+                    // offsets up to `(kh-1)*wp + kw-1` plus `q + QB <= len` stay below
+                    // `padded_len`; weights `per_block`; writes `size` rows of `len`.
+                    #[cfg(target_arch = "x86_64")]
+                    unsafe {
+                        let (x, w) = (xp.as_ptr().add(q), wb.as_ptr());
+                        let o = wide.as_mut_ptr().add(q);
+                        match size {
+                            1 => block::<1>(&g, x, w, o),
+                            2 => block::<2>(&g, x, w, o),
+                            3 => block::<3>(&g, x, w, o),
+                            4 => block::<4>(&g, x, w, o),
+                            5 => block::<5>(&g, x, w, o),
+                            _ => block::<CB>(&g, x, w, o),
+                        }
+                    };
+                }
+                for (c, o) in (start..start + size).enumerate() {
+                    let b = bias.map_or(0.0, |b| b[o]);
+                    for r in 0..g.oh {
+                        let dst = &mut yi[(o * g.oh + r) * g.ow..][..g.ow];
+                        let row = &wide[c * g.len + r * g.wp..][..g.ow];
+                        dst.iter_mut().zip(row).for_each(|(d, s)| {
+                            d.write(s + b);
+                        });
+                    }
+                }
+            }
+        },
+    );
+    // SAFETY: the loop above initialised all `n * out_img` elements (see its comment).
+    unsafe { y.set_len(src.n * out_img) };
+    y
+}
+
+/// `dw` `[C_out, C_in, kH, kW]` of `y = conv(x, w)` from `x` and `dy`, for a `d` that
+/// [`applies`]: `dw[o][i][u][v] = Σ_{n, r, c} dy[n][o][r][c] · xpad[n][i][r + u][c + v]`.
+/// Each thread takes a fixed range of images and keeps eight partial sums (lanes) per weight;
+/// threads, then lanes, are summed in a fixed order, so the result is deterministic.
+pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let src = Source {
+        x,
+        n: d.n,
+        c: d.c_in,
+        hw: [d.h, d.w],
+        pad: d.g.pad,
+    };
+    let g = Grid::new(&src, [d.kh, d.kw]);
+    let (taps, c_in) = (d.kh * d.kw, d.c_in);
+    // `dy` rows on the wide grid, an even number of them (a zero row pairs an odd last one).
+    let rows = d.c_out.next_multiple_of(2);
+    let (in_img, out_img) = (c_in * d.h * d.w, d.c_out * d.oh * d.ow);
+    assert_eq!(
+        [x.len(), dy.len()],
+        [d.n * in_img, d.n * out_img],
+        "direct conv dw: sizes"
+    );
+    let lanes = taps * rows * c_in * 8;
+    let i_blocks = channel_blocks(c_in, IB);
+    let threads = rayon::current_num_threads().clamp(1, d.n);
+    let share = d.n.div_ceil(threads);
+    let sums = (0..threads)
+        .into_par_iter()
+        .map(|t| {
+            let mut acc = vec![0.0f32; lanes];
+            let mut xp = vec![0.0f32; g.padded_len()];
+            let mut dyw = vec![0.0f32; rows * g.len];
+            for img in t * share..((t + 1) * share).min(d.n) {
+                g.fill(&x[img * in_img..][..in_img], &mut xp);
+                let dyi = &dy[img * out_img..][..out_img];
+                for (o, plane) in dyi.chunks_exact(d.oh * d.ow).enumerate() {
+                    for (r, row) in plane.chunks_exact(d.ow).enumerate() {
+                        dyw[o * g.len + r * g.wp..][..d.ow].copy_from_slice(row);
+                    }
+                }
+                for o in (0..rows).step_by(2) {
+                    for tap in 0..taps {
+                        let off = (tap / d.kw) * g.wp + tap % d.kw;
+                        for &(i, size) in &i_blocks {
+                            let at = ((tap * rows + o) * c_in + i) * 8;
+                            // SAFETY: `applies` checked AVX2 and FMA; `dyw` has rows `o`,
+                            // `o + 1` of `len`; `xp` is read at `(i + size - 1) * plane + off +
+                            // len - 1 < padded_len`; `acc` written at `at + c_in*8 + size*8 <=
+                            // lanes`.
+                            #[cfg(target_arch = "x86_64")]
+                            unsafe {
+                                let (dp, xq) = (dyw.as_ptr().add(o * g.len), xp.as_ptr());
+                                let xq = xq.add(i * g.plane + off);
+                                let a = acc.as_mut_ptr().add(at);
+                                let args = (dp, g.len, xq, g.plane, a, c_in * 8);
+                                match size {
+                                    1 => wblock::<1>(args),
+                                    2 => wblock::<2>(args),
+                                    3 => wblock::<3>(args),
+                                    4 => wblock::<4>(args),
+                                    5 => wblock::<5>(args),
+                                    _ => wblock::<IB>(args),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            acc
+        })
+        .collect::<Vec<_>>();
+    // Threads in order, then each weight's eight lanes in order.
+    let total = sums.into_iter().reduce(|mut a, b| {
+        a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+        a
+    });
+    let total = total.unwrap_or_else(|| vec![0.0; lanes]);
+    let mut dw = vec![0.0f32; d.c_out * c_in * taps];
+    for (j, v) in dw.iter_mut().enumerate() {
+        let (rest, t) = (j / taps, j % taps);
+        let (o, i) = (rest / c_in, rest % c_in);
+        *v = total[((t * rows + o) * c_in + i) * 8..][..8].iter().sum();
+    }
+    dw
+}
+
+/// Input channels per weight-gradient register block.
+const IB: usize = 6;
+
+/// `(first channel, channels)` of each register block of at most `max` channels: `ceil(n / max)`
+/// blocks, sizes differing by at most one.
+fn channel_blocks(n: usize, max: usize) -> Vec<(usize, usize)> {
+    let count = n.div_ceil(max);
+    let (base, extra) = (n / count, n % count);
+    let mut start = 0;
+    (0..count)
+        .map(|b| {
+            let size = base + usize::from(b < extra);
+            start += size;
+            (start - size, size)
+        })
+        .collect()
+}
+
+/// One forward register block: `out[c * len + j] = Σ_{i, u, v} w[i][u][v][c] · x[i * plane +
+/// u * wp + v + j]` for `c < C`, `j < 16` (`w` packed `CB` channels wide, its first `C` used).
+///
+/// # Safety
+/// AVX2 and FMA present; `x` readable up to `(c - 1) * plane + (kh - 1) * wp + kw - 1 + 16`,
+/// `w` for `c * kh * kw * CB` floats, `out` writable at `(C - 1) * len + 16`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block<const C: usize>(g: &Grid, x: *const f32, w: *const f32, out: *mut f32) {
+    use std::arch::x86_64::*;
+    // 2 x C accumulators, two input vectors and one broadcast: 15 of the 16 registers for
+    // C = 6. (4 x 3 needed all 16: LLVM then rotated the accumulators through spare registers
+    // every iteration and spilled one, `perf annotate`.)
+    let mut acc = [[_mm256_setzero_ps(); 2]; C];
+    let mut w = w;
+    for i in 0..g.c {
+        let xi = x.add(i * g.plane);
+        for u in 0..g.k[0] {
+            let xr = xi.add(u * g.wp);
+            for v in 0..g.k[1] {
+                let s = xr.add(v);
+                let (x0, x1) = (_mm256_loadu_ps(s), _mm256_loadu_ps(s.add(8)));
+                for (c, a) in acc.iter_mut().enumerate() {
+                    let t = _mm256_broadcast_ss(&*w.add(c));
+                    a[0] = _mm256_fmadd_ps(t, x0, a[0]);
+                    a[1] = _mm256_fmadd_ps(t, x1, a[1]);
+                }
+                w = w.add(CB);
+            }
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        _mm256_storeu_ps(out.add(c * g.len), a[0]);
+        _mm256_storeu_ps(out.add(c * g.len + 8), a[1]);
+    }
+}
+
+/// One weight-gradient register block, added into `acc`: `acc[o * ald + i * 8 + l] +=
+/// Σ_j dy[o * len + 8j + l] · x[i * plane + 8j + l]` for `o < 2`, `i < I`, lanes `l < 8`,
+/// `j < len / 8`.
+///
+/// # Safety
+/// AVX2 and FMA present; `dy` readable for `len + len` floats, `x` up to `(I - 1) * plane +
+/// len`, `acc` writable at `ald + I * 8`; `len` a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn wblock<const I: usize>(
+    (dy, len, x, plane, acc, ald): (*const f32, usize, *const f32, usize, *mut f32, usize),
+) {
+    use std::arch::x86_64::*;
+    // 2 x I accumulators, two `dy` vectors and one input vector: 15 registers for I = 6.
+    let mut a = [[_mm256_setzero_ps(); I]; 2];
+    for j in (0..len).step_by(8) {
+        let (d0, d1) = (_mm256_loadu_ps(dy.add(j)), _mm256_loadu_ps(dy.add(len + j)));
+        let [a0, a1] = &mut a;
+        for (i, (s0, s1)) in a0.iter_mut().zip(a1).enumerate() {
+            let xv = _mm256_loadu_ps(x.add(i * plane + j));
+            *s0 = _mm256_fmadd_ps(d0, xv, *s0);
+            *s1 = _mm256_fmadd_ps(d1, xv, *s1);
+        }
+    }
+    for (o, row) in a.iter().enumerate() {
+        for (i, v) in row.iter().enumerate() {
+            let p = acc.add(o * ald + i * 8);
+            _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), *v));
+        }
+    }
+}
