@@ -26,7 +26,7 @@ struct Case {
     input_grad: bool,
 }
 
-const CASES: [Case; 3] = [
+const CASES: [Case; 6] = [
     Case {
         name: "lenet conv1 3->6 5x5 32x32",
         x: [128, 3, 32, 32],
@@ -45,6 +45,27 @@ const CASES: [Case; 3] = [
         name: "resnet 16->16 3x3 32x32",
         x: [128, 16, 32, 32],
         w: [16, 16, 3, 3],
+        pad: 1,
+        input_grad: true,
+    },
+    Case {
+        name: "resnet 64->64 3x3 8x8",
+        x: [128, 64, 8, 8],
+        w: [64, 64, 3, 3],
+        pad: 1,
+        input_grad: true,
+    },
+    Case {
+        name: "alexnet 64->192 3x3 16x16",
+        x: [128, 64, 16, 16],
+        w: [192, 64, 3, 3],
+        pad: 1,
+        input_grad: true,
+    },
+    Case {
+        name: "alexnet 192->384 3x3 8x8",
+        x: [128, 192, 8, 8],
+        w: [384, 192, 3, 3],
         pad: 1,
         input_grad: true,
     },

@@ -53,6 +53,16 @@ pub(super) fn applies_grad_input(d: &Dims) -> bool {
     applies(d) && same(d.g.pad[0], d.kh) && same(d.g.pad[1], d.kw)
 }
 
+/// Whether [`grad_weight`] should run for `d`: [`applies`], and its per-thread accumulator
+/// (eight lanes per weight, read and written once per image) fits in a 512 KiB L2 cache. On
+/// larger layers the gemm's weight gradient won (criterion, `core/benches/conv.rs`, forward +
+/// backward: ResNet's 64->64 8x8 layer 14.9 vs 16.1 ms, AlexNet's 192->384 8x8 227 vs 354 ms;
+/// ResNet's 16->16 32x32 layer 14.2 vs 17.8 ms the other way).
+pub(super) fn applies_grad_weight(d: &Dims) -> bool {
+    let lanes = d.kh * d.kw * d.c_out.next_multiple_of(2) * d.c_in * 8;
+    applies(d) && lanes * 4 <= 512 << 10
+}
+
 fn cpu_has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {

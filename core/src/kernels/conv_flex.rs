@@ -368,7 +368,7 @@ pub(super) fn grad_input(d: &Dims, w: &[f32], dy: &[f32], cols: usize) -> Vec<f3
 }
 
 pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32], cols: usize) -> Vec<f32> {
-    if conv_direct_flex::applies(d) {
+    if conv_direct_flex::applies_grad_weight(d) {
         return conv_direct_flex::grad_weight(d, x, dy);
     }
     let (p, kg) = (d.p(), d.kg());
