@@ -102,6 +102,13 @@ fn conv2d_matches_burn_on_every_geometry() {
         geom([1, 1], [(1, 1), (1, 1)], [1, 1], 1),
         8,
     );
+    // Its rows share their horizontal padding: more on the left than on the right.
+    check_conv(
+        [2, 3, 6, 9],
+        [5, 3, 3, 3],
+        geom([1, 1], [(0, 2), (2, 1)], [1, 1], 1),
+        9,
+    );
     // "same" padding with an even kernel: more padding at the end.
     check_conv(
         [2, 2, 7, 8],

@@ -18,12 +18,19 @@
 //! are uniquely owned, and as plain tensor ops with the same rounding on every other device.
 //!
 //! Design choices:
-//! - **NCHW throughout, im2col + gemm.** Each image is unfolded into a `[C_in*kH*kW, H_out*W_out]`
-//!   patch matrix and multiplied with the `gemm` crate (the one burn-flex uses), single-threaded
-//!   per call; rayon parallelises over images (forward, dX) or over batch chunks whose partial
-//!   weight gradients are then summed (dW). No layout conversions, no per-call weight re-layout.
-//!   dW is formed transposed, `dWᵀ = col · dyᵀ`, so that the gemm crate packs the thin `dy` panel
-//!   rather than transposing the whole patch matrix (`conv_flex::weight_grad_t`).
+//! - **NCHW throughout; direct stride-1 convolutions, im2col + gemm for the rest.** A stride-1,
+//!   undilated, ungrouped layer on an AVX2 CPU runs `conv_direct_flex`: each image is copied once,
+//!   zero-padded, and read on its *wide grid* (output `q = r Wp + c` reads input `q + u Wp + v`),
+//!   so a register block of 6 output channels x 16 positions is one unaligned load per tap and
+//!   nothing is unfolded; the input gradient is the same correlation of `dy` with the flipped,
+//!   transposed kernel (for "same" or wider padding), the weight gradient a per-tap product over
+//!   the grid (where its accumulator fits in L2). Everything else unfolds each image into a
+//!   `[C_in*kH*kW, H_out*W_out]` patch matrix multiplied with the `gemm` crate (the one burn-flex
+//!   uses), single-threaded per call; rayon parallelises over images (forward, dX) or over batch
+//!   chunks whose partial weight gradients are then summed (dW). No per-call weight re-layout
+//!   beyond the direct kernel's packing. dW is formed transposed, `dWᵀ = col · dyᵀ`, so that the
+//!   gemm crate packs the thin `dy` panel rather than transposing the whole patch matrix
+//!   (`conv_flex::weight_grad_t`).
 //! - **Max pooling** 2x2/stride 2 (LeNet's, AlexNet's): a branch-free forward and an AVX2 gradient
 //!   over blocks of eight windows; other windows take a scalar argmax loop.
 //! - **Every conv2d geometry**: stride, asymmetric padding, dilation and groups.
