@@ -1,0 +1,69 @@
+//! The direct convolution's two AVX2 register blocks (the loops of `conv_direct_flex`).
+
+use super::{Grid, CB};
+use std::arch::x86_64::*;
+
+/// One forward register block: `out[c * len + j] = Σ_{i, u, v} w[i][u][v][c] · x[i * plane +
+/// u * wp + v + j]` for `c < C`, `j < 16` (`w` packed `CB` channels wide, its first `C` used).
+///
+/// # Safety
+/// AVX2 and FMA present; `x` readable up to `(c - 1) * plane + (kh - 1) * wp + kw - 1 + 16`,
+/// `w` for `c * kh * kw * CB` floats, `out` writable at `(C - 1) * len + 16`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn block<const C: usize>(g: &Grid, x: *const f32, w: *const f32, out: *mut f32) {
+    // 2 x C accumulators, two input vectors and one broadcast: 15 of the 16 registers for
+    // C = 6. (4 x 3 needed all 16: LLVM then rotated the accumulators through spare registers
+    // every iteration and spilled one, `perf annotate`.)
+    let mut acc = [[_mm256_setzero_ps(); 2]; C];
+    let mut w = w;
+    for i in 0..g.c {
+        let xi = x.add(i * g.plane);
+        for u in 0..g.k[0] {
+            let xr = xi.add(u * g.wp);
+            for v in 0..g.k[1] {
+                let s = xr.add(v);
+                let (x0, x1) = (_mm256_loadu_ps(s), _mm256_loadu_ps(s.add(8)));
+                for (c, a) in acc.iter_mut().enumerate() {
+                    let t = _mm256_broadcast_ss(&*w.add(c));
+                    a[0] = _mm256_fmadd_ps(t, x0, a[0]);
+                    a[1] = _mm256_fmadd_ps(t, x1, a[1]);
+                }
+                w = w.add(CB);
+            }
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        _mm256_storeu_ps(out.add(c * g.len), a[0]);
+        _mm256_storeu_ps(out.add(c * g.len + 8), a[1]);
+    }
+}
+
+/// One weight-gradient register block, added into `acc`: `acc[o * ald + i * 8 + l] +=
+/// Σ_j dy[o * len + 8j + l] · x[i * plane + 8j + l]` for `o < 2`, `i < I`, lanes `l < 8`,
+/// `j < len / 8`.
+///
+/// # Safety
+/// AVX2 and FMA present; `dy` readable for `len + len` floats, `x` up to `(I - 1) * plane +
+/// len`, `acc` writable at `ald + I * 8`; `len` a multiple of 8.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn wblock<const I: usize>(
+    (dy, len, x, plane, acc, ald): (*const f32, usize, *const f32, usize, *mut f32, usize),
+) {
+    // 2 x I accumulators, two `dy` vectors and one input vector: 15 registers for I = 6.
+    let mut a = [[_mm256_setzero_ps(); I]; 2];
+    for j in (0..len).step_by(8) {
+        let (d0, d1) = (_mm256_loadu_ps(dy.add(j)), _mm256_loadu_ps(dy.add(len + j)));
+        let [a0, a1] = &mut a;
+        for (i, (s0, s1)) in a0.iter_mut().zip(a1).enumerate() {
+            let xv = _mm256_loadu_ps(x.add(i * plane + j));
+            *s0 = _mm256_fmadd_ps(d0, xv, *s0);
+            *s1 = _mm256_fmadd_ps(d1, xv, *s1);
+        }
+    }
+    for (o, row) in a.iter().enumerate() {
+        for (i, v) in row.iter().enumerate() {
+            let p = acc.add(o * ald + i * 8);
+            _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), *v));
+        }
+    }
+}
