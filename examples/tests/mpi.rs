@@ -81,7 +81,7 @@ fn assert_close(a: &Params, b: &Params, tol: f32) {
     }
 }
 
-fn assert_same_run(a: &Path, b: &Path, last: &str) {
+fn assert_same_run(a: &Path, b: &Path, last: &str, tol: f32) {
     for split in ["train", "eval"] {
         let (x, y) = (losses(a, split), losses(b, split));
         assert_eq!(x.len(), y.len(), "{split} records");
@@ -93,21 +93,27 @@ fn assert_same_run(a: &Path, b: &Path, last: &str) {
             );
         }
     }
-    assert_close(&params(&b.join(last)), &params(&a.join(last)), 1e-5);
+    assert_close(&params(&b.join(last)), &params(&a.join(last)), tol);
 }
 
 #[test]
 fn two_and_three_ranks_train_like_one_process() {
     let dir = tempfile::tempdir().unwrap();
     // The MLP's first weight (784 x 512) is above DIRECT_FLOATS: it is reduced in place in its
-    // own buffer, the other tensors in the bucket. (With Adam, the MLP's near-zero gradients
-    // of never-lit pixels turn rounding into 2e-5 within 20 steps: SGD there.)
+    // own buffer, the other tensors in the bucket. Each rank sums its shard's gradient and the
+    // shards are then added, so the sums round differently from one process's; Adam divides by
+    // `sqrt(v)`, so on weights with near-zero gradients (the MLP's never-lit pixels, LeNet's
+    // last layers late in the run) that rounding moves the weight by a fraction of the step
+    // size. SGD keeps it at rounding level: the MLP run, with SGD, is held to 1e-5; the LeNet
+    // runs, with Adam, to 3e-5 (measured after 20 steps: 1.2e-5 on `fc2.weight` with the
+    // direct convolution's weight gradient, whose per-thread lane sums split the batch
+    // differently from the gemm's).
     let runs = [
-        (2, "functional", "lenet", "adam"),
-        (3, "module", "lenet", "adam"),
-        (2, "module", "mlp", "sgd"),
+        (2, "functional", "lenet", "adam", 3e-5),
+        (3, "module", "lenet", "adam", 3e-5),
+        (2, "module", "mlp", "sgd", 1e-5),
     ];
-    for (ranks, api, model, opt) in runs {
+    for (ranks, api, model, opt, tol) in runs {
         let alone = dir.path().join(format!("{model}-{api}"));
         let many = dir.path().join(format!("{model}-{api}{ranks}"));
         let extra =
@@ -115,7 +121,7 @@ fn two_and_three_ranks_train_like_one_process() {
         train(0, &alone, &extra);
         train(ranks, &many, &extra);
         assert_eq!(losses(&many, "train").len(), 20, "a loss per step");
-        assert_same_run(&alone, &many, "step-00000020.safetensors");
+        assert_same_run(&alone, &many, "step-00000020.safetensors", tol);
     }
 }
 
@@ -280,5 +286,5 @@ fn two_ranks_train_the_gpt_like_one_process() {
                  --heads 2 --width 16 --optimizer sgd --lr 0.05";
     train(0, &alone, extra);
     train(2, &many, extra);
-    assert_same_run(&alone, &many, "step-00000008.safetensors");
+    assert_same_run(&alone, &many, "step-00000008.safetensors", 1e-5);
 }
