@@ -1,4 +1,5 @@
-//! The `flex` convolution kernels: im2col + gemm in NCHW, parallel over images.
+//! The `flex` convolution kernels: im2col + gemm in NCHW, parallel over images; stride-1 layers
+//! go to `conv_direct_flex` where it applies (see its `applies*` functions).
 
 use super::{conv_direct_flex, ConvGeom};
 use burn::backend::flex::{FlexTensor, Layout};
