@@ -1,13 +1,14 @@
 //! Function transformations over parameter trees, in the style of `torch.func` and JAX: [`jvp`]
 //! (forward mode, on [`Dual`] values), [`hvp`] (exact Hessian-vector products, reverse over
-//! forward), [`hessian`], [`jacfwd`], [`jacrev`], and [`per_example_grads`] (on [`PerExample`]
-//! values, one backward pass).
+//! forward), [`hessian`], [`jacfwd`], [`jacrev`], and [`per_example_grads`] /
+//! [`try_per_example_grads`] (on [`PerExample`] values, one backward pass).
 
 use crate::layers::per_example::Taps;
 use crate::layers::{Dual, PerExample};
 use crate::{value_and_grad_with_aux, DynTensor, Params, Val};
 use burn::tensor::Tensor;
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 
 /// A parameter tree with a tangent per leaf (missing tangents are zero): what a function under
@@ -258,15 +259,42 @@ where
 /// gradient needs.
 #[derive(Clone, Debug)]
 pub struct PerExampleParams {
-    params: Params,
+    params: Arc<Params>,
+    /// The path of this view inside the whole tree (`""` or ending in `.`).
+    prefix: String,
     taps: Taps,
 }
 
 impl PerExampleParams {
-    /// The param at `path`, tapped, if the tree has it.
+    /// The param at `path` (relative to this view), tapped, if the tree has it.
     pub fn get(&self, path: &str) -> Option<PerExample> {
-        let value = self.params.get_dyn(path).ok()?.clone();
-        Some(self.taps.param(path, value))
+        let full = format!("{}{path}", self.prefix);
+        let value = self.params.get_dyn(&full).ok()?.clone();
+        Some(self.taps.param(&full, value))
+    }
+
+    /// The view of the subtree under `prefix`, as [`Params::subtree`]; its params keep their
+    /// whole paths in the gradients (`conv1` then `weight` is `conv1.weight`).
+    ///
+    /// # Example
+    /// ```
+    /// use duet_core::{burn::tensor::{Device, Tensor}, layers::PerExample, transform::per_example_grads, DynTensor, Params, Val};
+    /// let dev = Device::flex();
+    /// let p = Params::new().with("fc.w", Tensor::<2>::from_floats([[3.0]], &dev));
+    /// let x = PerExample::plain(DynTensor::from_floats(vec![1.0, 2.0], &[2, 1], &dev));
+    /// let (_, g) = per_example_grads(|p| x.dense(p.subtree("fc").get("w").unwrap(), None), &p, 2);
+    /// assert_eq!(g.get_dyn("fc.w").unwrap().to_vec(), vec![1.0, 2.0]);
+    /// ```
+    pub fn subtree(&self, prefix: &str) -> PerExampleParams {
+        let prefix = if prefix.is_empty() {
+            self.prefix.clone()
+        } else {
+            format!("{}{prefix}.", self.prefix)
+        };
+        PerExampleParams {
+            prefix,
+            ..self.clone()
+        }
     }
 }
 
@@ -300,11 +328,47 @@ pub fn per_example_grads<F>(f: F, params: &Params, batch: usize) -> (Tensor<1>, 
 where
     F: FnOnce(&PerExampleParams) -> PerExample,
 {
+    match try_per_example_grads(|p| Ok::<_, Infallible>(f(p)), params, batch) {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// [`per_example_grads`] of a function that can fail, such as a functional model's
+/// `Layer::forward_per_example` (which refuses layers without a per-example rule): the first
+/// error is returned and no backward pass runs.
+///
+/// # Shapes
+/// As [`per_example_grads`].
+///
+/// # Errors
+/// The error `f` returns.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, layers::PerExample, transform::try_per_example_grads, DynTensor, Params, Val};
+/// let dev = Device::flex();
+/// let p = Params::new().with("w", Tensor::<2>::from_floats([[3.0]], &dev));
+/// let x = PerExample::plain(DynTensor::from_floats(vec![1.0, 2.0], &[2, 1], &dev));
+/// let ok = try_per_example_grads(|p| Ok::<_, String>(x.clone().dense(p.get("w").unwrap(), None)), &p, 2);
+/// assert_eq!(ok.unwrap().1.get_dyn("w").unwrap().to_vec(), vec![1.0, 2.0]);
+/// let err = try_per_example_grads(|_| Err::<PerExample, _>("no rule"), &p, 2);
+/// assert_eq!(err.unwrap_err(), "no rule");
+/// ```
+pub fn try_per_example_grads<F, E>(
+    f: F,
+    params: &Params,
+    batch: usize,
+) -> Result<(Tensor<1>, Params), E>
+where
+    F: FnOnce(&PerExampleParams) -> Result<PerExample, E>,
+{
     let taps = Taps::default();
     let losses = f(&PerExampleParams {
-        params: params.clone(),
+        params: Arc::new(params.clone()),
+        prefix: String::new(),
         taps: taps.clone(),
-    })
+    })?
     .value;
     let n = losses.num_elements();
     assert_eq!(
@@ -368,5 +432,5 @@ where
             DynTensor::zeros(&dims, &t.device())
         })
     });
-    (total.without_autodiff(), grads)
+    Ok((total.without_autodiff(), grads))
 }

@@ -1,17 +1,18 @@
 //! Per-example gradient norms (the building block of differentially private SGD) for a batch
-//! of the embedded digits through LeNet, in one backward pass (`transform::per_example_grads`),
-//! checked against the ordinary batch gradient (their mean).
+//! of the embedded digits through the functional LeNet (`Layer::forward_per_example`), in one
+//! backward pass (`transform::try_per_example_grads`), checked against the ordinary batch
+//! gradient (their mean).
 //!
 //!     cargo run --release -p duet-examples --example per_example_norms
 
 use duet_core::burn::tensor::Device;
-use duet_core::layers::PerExample;
-use duet_core::transform::per_example_grads;
-use duet_core::{value_and_grad, Act, DynTensor, Key, Val};
+use duet_core::layers::{cross_entropy, PerExample};
+use duet_core::ops::{CrossEntropy, Reduction};
+use duet_core::transform::{try_per_example_grads, Unsupported};
+use duet_core::{value_and_grad, DynTensor, Key, Mode, Val};
 use duet_datasets::{digits, Loader, LoaderConfig, Transform};
 use duet_examples::functional_models::lenet;
-use duet_examples::on_values::lenet as lenet_on;
-use duet_functional::LayerExt;
+use duet_functional::{Layer, LayerExt};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dev = Device::flex();
@@ -31,18 +32,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .expect("a batch")?;
     let (x, labels) = (DynTensor::from(batch.images), batch.labels);
-    let (params, _) = lenet(10).init_model(&[1, 1, 32, 32], Key::new(0), &dev)?;
+    let model = lenet(10);
+    let (params, state) = model.init_model(&[1, 1, 32, 32], Key::new(0), &dev)?;
     let b = x.dims()[0];
-    let nll = |logits: PerExample| logits.act(Act::LogSoftmax).pick(labels.clone()).scale(-1.0);
-    let (_, per_example) = per_example_grads(
+    // Each example's cross-entropy, through the functional layers on `PerExample` values.
+    let each = CrossEntropy {
+        reduction: Reduction::None,
+        ..Default::default()
+    };
+    let (_, per_example) = try_per_example_grads(
         |p| {
-            nll(lenet_on(PerExample::plain(x.clone()), &|n| {
-                p.get(n).unwrap()
-            }))
+            let input = vec![PerExample::plain(x.clone())];
+            let (mut logits, _) = model.forward_per_example(p, &state, input, Mode::Eval)?;
+            Ok::<_, Unsupported>(cross_entropy(logits.remove(0), labels.clone(), &each))
         },
         &params,
         b,
-    );
+    )?;
     // Each example's gradient norm over every param.
     let mut sq = vec![0.0f32; b];
     for (_, g) in per_example.iter() {
@@ -59,13 +65,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Their mean is the batch gradient of the mean loss.
     let (_, batch_grad) = value_and_grad(
         |p| {
-            lenet_on(x.clone(), &|n| p.get_dyn(n).unwrap().clone())
-                .act(Act::LogSoftmax)
-                .pick(labels.clone())
-                .mean_dim(0)
-                .scale(-1.0)
-                .reshape(&[1])
-                .into_rank::<1>()
+            let (logits, _) = model.apply(p, &state, x.clone(), Mode::Eval);
+            cross_entropy(logits, labels.clone(), &Default::default()).into_rank::<1>()
         },
         &params,
     );

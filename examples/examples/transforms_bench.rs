@@ -12,7 +12,6 @@ use duet_core::layers::{cross_entropy, Dual, PerExample};
 use duet_core::transform::{hvp, per_example_grads};
 use duet_core::{value_and_grad, Act, DynTensor, Key, Mode, Params, Val};
 use duet_examples::functional_models::lenet;
-use duet_examples::on_values::lenet as lenet_on;
 use duet_functional::{Layer, LayerExt};
 use std::time::Instant;
 
@@ -96,12 +95,15 @@ fn main() {
     });
     let pe_ms = median_ms(reps_of("per_example_grads"), || {
         let nll = |p: &duet_core::transform::PerExampleParams| {
-            lenet_on(PerExample::plain(x.clone()), &|n| {
-                p.get(n).expect("a param")
-            })
-            .act(Act::LogSoftmax)
-            .pick(y.clone())
-            .scale(-1.0)
+            let (mut l, _) = model
+                .forward_per_example(
+                    p,
+                    &Params::new(),
+                    vec![PerExample::plain(x.clone())],
+                    Mode::Eval,
+                )
+                .expect("per-example rules");
+            l.remove(0).act(Act::LogSoftmax).pick(y.clone()).scale(-1.0)
         };
         read(&per_example_grads(nll, &params, b).1)
     });

@@ -2,8 +2,8 @@
 //!
 //! Example models to read and run: LeNet-5, AlexNet (CIFAR-sized) and an MLP, written with the
 //! functional API ([`functional_models`]), with the module API ([`module_models`]), and directly
-//! with burn ([`burn_models`], the overhead baseline), and over any value type for the function
-//! transformations ([`on_values`]); ResNet-20 ([`resnet`]) and a GPT language model ([`gpt`]) in
+//! with burn ([`burn_models`], the overhead baseline), and an MLP over any value type for nested
+//! forward mode ([`on_values`]); ResNet-20 ([`resnet`]) and a GPT language model ([`gpt`]) in
 //! both APIs with PyTorch's parameter paths; the architectures by name ([`models`]);
 //! what a checkpoint records about its run ([`run_info`]); the `duet` command ([`cli`]) and its
 //! allocator setup ([`alloc`]).

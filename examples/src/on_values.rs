@@ -1,12 +1,10 @@
-//! Models written once over any value type ([`Val`]): plain tensors, [`duet_core::layers::Dual`]
-//! values (forward mode, Hessian-vector products, nested input derivatives) or
-//! [`duet_core::layers::PerExample`] values (per-example gradients). They run the same layer
-//! configs as the functional models, with params read by path through `lift`, so a tree from
-//! `functional_models::lenet(..).init_model(..)` (or a PyTorch import) drives them.
+//! The MLP written once over any value type ([`Val`]), for what the functional layers (whose
+//! `Layer` methods take plain tensors, `Dual<DynTensor>` or `PerExample` values) cannot carry:
+//! nested [`duet_core::layers::Dual`] values (`Dual<Dual<_>>`: a PINN's `u_xx`, MAML's
+//! second-order meta-gradient). It runs the same dense config as the functional models, with
+//! params read by path through `lift`.
 
-use duet_core::layers::{
-    Conv2dConfig, ConvParams, Ctx, DenseConfig, DenseParams, LayerConfig, MaxPool2dConfig, NoParams,
-};
+use duet_core::layers::{Ctx, DenseConfig, DenseParams, LayerConfig};
 use duet_core::{Act, Mode, Params, Val};
 
 /// A config's maths in evaluation mode (for layers without state).
@@ -60,31 +58,4 @@ pub fn mlp<V: Val>(names: &[&str], act: Act, x: V, lift: &impl Fn(&str) -> V) ->
         }
     }
     h
-}
-
-/// LeNet-5 (`functional_models::lenet`'s paths: `conv1`, `conv2`, `fc1`..`fc3`) on any value type.
-///
-/// # Shapes
-/// `[N, C, 32, 32] -> [N, classes]`
-pub fn lenet<V: Val>(x: V, lift: &impl Fn(&str) -> V) -> V {
-    let conv = |name: &str, x: V| {
-        let weight = lift(&format!("{name}.weight"));
-        let (filters, kernel) = (weight.dims()[0], weight.dims()[3]);
-        let p = ConvParams {
-            weight,
-            bias: Some(lift(&format!("{name}.bias"))),
-        };
-        run(Conv2dConfig::new(filters, kernel), &p, x)
-    };
-    let pool = |x: V| run(MaxPool2dConfig::new(2), &NoParams, x);
-    let h = pool(conv("conv1", x).act(Act::Relu));
-    let h = pool(conv("conv2", h).act(Act::Relu));
-    let n = h.dims()[0];
-    let flat = h.dims()[1..].iter().product();
-    mlp(
-        &["fc1", "fc2", "fc3"],
-        Act::Relu,
-        h.reshape(&[n, flat]),
-        lift,
-    )
 }

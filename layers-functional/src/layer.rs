@@ -1,8 +1,9 @@
 //! The layer contract: a layer describes a computation and owns no weights.
 
+use crate::values::Values;
 use duet_core::burn::tensor::Device;
-use duet_core::layers::{from_params, to_params, Ctx, Dual, LayerConfig, ParamTree};
-use duet_core::transform::{DualParams, Unsupported};
+use duet_core::layers::{to_params, Ctx, Dual, LayerConfig, ParamTree, PerExample};
+use duet_core::transform::{DualParams, PerExampleParams, Unsupported};
 use duet_core::{DynTensor, Key, Params};
 use std::fmt;
 
@@ -134,6 +135,52 @@ pub trait Layer: Send + Sync {
         })
     }
 
+    /// Per-example gradients: the layer on [`PerExample`] values, its params read from `params`
+    /// (tapped: the dense and 2-D convolution layers that use them record what each example's
+    /// gradient needs). Returns the outputs and the new state. Run a whole model this way inside
+    /// [`duet_core::transform::per_example_grads`], which does the backward pass. Every built-in
+    /// combinator has it, and the layers that act on each example alone: dense and 2-D
+    /// convolution (whose params get per-example gradients), activations, pooling, dropout,
+    /// flatten, the merge and stack layers, cross-entropy with `Reduction::None`.
+    ///
+    /// # Shapes
+    /// As [`forward`](Self::forward); axis 0 of every activation is the batch.
+    ///
+    /// # Errors
+    /// [`Unsupported`] naming a layer without a per-example rule: one with other params (a norm's
+    /// scale, an embedding, attention), one that mixes examples (batch norm), a custom
+    /// [`crate::Fn`], [`crate::OnDevice`].
+    ///
+    /// # Example
+    /// Each example's gradient of `(w x_n)^2 / 2` with `w = 3` is `w x_n^2`.
+    /// ```
+    /// use duet_functional::{serial, Dense, Layer, LayerExt, Mode};
+    /// use duet_core::{burn::tensor::Device, layers::PerExample, transform::per_example_grads, DynTensor, Key, Params, Val};
+    /// let dev = Device::flex();
+    /// let model = serial!["fc" => Dense::new(1).without_bias()];
+    /// let (p, s) = model.init_model(&[2, 1], Key::new(0), &dev).unwrap();
+    /// let p = p.map(|w| w.zeros_like() + 3.0);
+    /// let x = PerExample::plain(DynTensor::from_floats(vec![1.0, 2.0], &[2, 1], &dev));
+    /// let (_, g) = per_example_grads(|p| {
+    ///     let (y, _) = model.forward_per_example(p, &s, vec![x.clone()], Mode::Eval).unwrap();
+    ///     y[0].clone().square().scale(0.5)
+    /// }, &p, 2);
+    /// assert_eq!(g.get_dyn("fc.weight").unwrap().to_vec(), vec![3.0, 12.0]);
+    /// ```
+    fn forward_per_example(
+        &self,
+        params: &PerExampleParams,
+        state: &Params,
+        inputs: Vec<PerExample>,
+        mode: Mode,
+    ) -> Result<(Vec<PerExample>, Params), Unsupported> {
+        let _ = (params, state, inputs, mode);
+        Err(Unsupported {
+            op: self.name(),
+            transform: "per_example_grads",
+        })
+    }
+
     /// The sublayers with their names and the input shapes each sees, for summaries.
     /// Leaf layers return nothing; combinators list their children.
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
@@ -240,6 +287,15 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
         (**self).forward_jvp(params, state, inputs, mode)
     }
+    fn forward_per_example(
+        &self,
+        params: &PerExampleParams,
+        state: &Params,
+        inputs: Vec<PerExample>,
+        mode: Mode,
+    ) -> Result<(Vec<PerExample>, Params), Unsupported> {
+        (**self).forward_per_example(params, state, inputs, mode)
+    }
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
         (**self).expand(inputs)
     }
@@ -276,39 +332,28 @@ pub(crate) fn config_init<C: LayerConfig + Layer>(
     })
 }
 
-/// [`Layer::forward`] of a config layer: typed params from the tree, then the config's maths.
-pub(crate) fn config_forward<C: LayerConfig + Layer>(
+/// A config layer's run on values of kind `F`: typed params from the view, then the config's
+/// maths. A layer with params that `F` does not admit ([`Values::admits`]) is [`Unsupported`].
+pub(crate) fn config_run<C: LayerConfig + Layer, F: Values>(
     c: &C,
-    params: &Params,
+    params: &F::P,
     state: &Params,
-    inputs: Vec<DynTensor>,
+    inputs: Vec<F::V>,
     mode: Mode,
-) -> (Vec<DynTensor>, Params) {
-    let p: C::Params<DynTensor> =
-        from_params(params).unwrap_or_else(|e| panic!("{}: {e}", Layer::name(c)));
-    let mut state = state.clone();
-    let x = inputs.into_iter().next().expect("one input");
-    let y = c.apply(
-        &p,
-        x,
-        &mut Ctx {
-            mode,
-            state: &mut state,
-        },
-    );
-    (vec![y], state)
-}
-
-/// [`Layer::forward_jvp`] of a config layer: the config's maths on [`Dual`] values.
-pub(crate) fn config_forward_jvp<C: LayerConfig + Layer>(
-    c: &C,
-    params: &DualParams,
-    state: &Params,
-    inputs: Vec<Dual<DynTensor>>,
-    mode: Mode,
-) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
-    let p = C::Params::<Dual<DynTensor>>::read(&mut |n| params.get(n))
-        .unwrap_or_else(|e| panic!("{}: no param `{}`", Layer::name(c), e.0));
+) -> Result<(Vec<F::V>, Params), Unsupported> {
+    let mut found = 0;
+    let p = C::Params::<F::V>::read(&mut |n| {
+        let v = F::param(params, n);
+        found += usize::from(v.is_some());
+        v
+    })
+    .unwrap_or_else(|e| panic!("{}: no param `{}`", Layer::name(c), e.0));
+    if found > 0 && !F::admits::<C>() {
+        return Err(Unsupported {
+            op: Layer::name(c),
+            transform: F::TRANSFORM,
+        });
+    }
     let mut state = state.clone();
     let x = inputs.into_iter().next().expect("one input");
     let y = c.apply(
@@ -344,29 +389,20 @@ macro_rules! config_layer {
             ) -> Result<$crate::layer::Init, $crate::layer::BuildError> {
                 $crate::layer::config_init(self, inputs, key, device)
             }
-            fn forward(
-                &self,
-                params: &duet_core::Params,
-                state: &duet_core::Params,
-                inputs: Vec<duet_core::DynTensor>,
-                mode: duet_core::Mode,
-            ) -> (Vec<duet_core::DynTensor>, duet_core::Params) {
-                $crate::layer::config_forward(self, params, state, inputs, mode)
-            }
-            fn forward_jvp(
-                &self,
-                params: &duet_core::transform::DualParams,
-                state: &duet_core::Params,
-                inputs: Vec<duet_core::layers::Dual<duet_core::DynTensor>>,
-                mode: duet_core::Mode,
-            ) -> Result<
-                (Vec<duet_core::layers::Dual<duet_core::DynTensor>>, duet_core::Params),
-                duet_core::transform::Unsupported,
-            > {
-                $crate::layer::config_forward_jvp(self, params, state, inputs, mode)
-            }
+            $crate::values::forward_via_run!();
             fn kind(&self) -> Option<&'static str> {
                 Some(<$t as duet_core::layers::LayerConfig>::KIND)
+            }
+        }
+        impl $crate::values::Runs for $t {
+            fn run<F: $crate::values::Values>(
+                &self,
+                p: &F::P,
+                s: &duet_core::Params,
+                x: Vec<F::V>,
+                mode: $crate::layer::Mode,
+            ) -> Result<(Vec<F::V>, duet_core::Params), duet_core::transform::Unsupported> {
+                $crate::layer::config_run::<$t, F>(self, p, s, x, mode)
             }
         }
     )*};

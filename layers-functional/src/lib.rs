@@ -21,6 +21,7 @@ pub mod combinators;
 mod layer;
 pub mod layers;
 mod summary;
+pub mod values;
 
 pub use combinators::{
     Add, Branch, Concatenate, Drop, Dup, Fn, Multiply, OnDevice, Parallel, Residual, Select,

@@ -173,6 +173,7 @@ impl FromStr for Act {
 
 impl LayerConfig for Act {
     const KIND: &'static str = "activation";
+    const PER_EXAMPLE: bool = true;
     type Params<V: Val> = NoParams;
 
     fn name(&self) -> String {

@@ -112,6 +112,7 @@ impl<const N: usize> ConvConfig<N> {
 
 impl<const N: usize> LayerConfig for ConvConfig<N> {
     const KIND: &'static str = if N == 1 { "conv1d" } else { "conv2d" };
+    const PER_EXAMPLE: bool = N == 2;
     type Params<V: Val> = ConvParams<V>;
 
     fn name(&self) -> String {

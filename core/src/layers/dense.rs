@@ -67,6 +67,7 @@ impl DenseConfig {
 
 impl LayerConfig for DenseConfig {
     const KIND: &'static str = "linear";
+    const PER_EXAMPLE: bool = true;
     type Params<V: Val> = DenseParams<V>;
 
     fn name(&self) -> String {

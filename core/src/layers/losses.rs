@@ -3,7 +3,7 @@
 //! over every element (examples, and features for the pair losses), as PyTorch's default.
 
 use super::{Act, Val};
-use crate::ops::CrossEntropy;
+use crate::ops::{CrossEntropy, Reduction};
 use burn::tensor::{Int, Tensor};
 
 /// All elements as one axis, then their mean: `[1]`.
@@ -18,42 +18,47 @@ fn abs<V: Val>(x: V) -> V {
     x.mul(V::constant(sign))
 }
 
-/// Softmax cross-entropy of `logits` against class ids, with label smoothing `eps`:
-/// `mean_i [(1 - eps) (-log p_i[y_i]) + eps mean_k (-log p_i[k])]`.
+/// Softmax cross-entropy of `logits` against class ids, with label smoothing `eps`: each
+/// example's `l_i = (1 - eps) (-log p_i[y_i]) + eps mean_k (-log p_i[k])`, then reduced as
+/// `opts.reduction` says (the mean, the sum, or none: the per-example losses that
+/// [`crate::transform::per_example_grads`] takes).
 ///
 /// # Shapes
-/// `logits: [N, K]`, `labels: [N]` -> `[1]`.
+/// `logits: [N, K]`, `labels: [N]` -> `[1]` (mean, sum) or `[N]` (none).
 ///
 /// # Panics
-/// An `ignore_index` or a reduction other than the mean (use `ops::cross_entropy`).
+/// An `ignore_index` (use `ops::cross_entropy`).
 ///
 /// # Example
 /// ```
-/// use duet_core::{burn::tensor::{Device, Int, Tensor}, layers::cross_entropy, DynTensor};
+/// use duet_core::{burn::tensor::{Device, Int, Tensor}, layers::cross_entropy, ops::{CrossEntropy, Reduction}, DynTensor};
 /// let dev = Device::flex();
-/// let logits = DynTensor::zeros(&[2, 4], &dev);
+/// let logits = DynTensor::from_floats(vec![0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], &[2, 4], &dev);
 /// let labels = Tensor::<1, Int>::from_ints([0, 3], &dev);
-/// let l = cross_entropy(logits, labels, &Default::default());
-/// assert!((l.to_vec()[0] - 4f32.ln()).abs() < 1e-6);
+/// let l = cross_entropy(logits.clone(), labels.clone(), &Default::default());
+/// let each = cross_entropy(logits, labels, &CrossEntropy { reduction: Reduction::None, ..Default::default() });
+/// let want = [4f32.ln(), (3.0 + 1f32.exp()).ln() - 1.0];
+/// assert!((l.to_vec()[0] - (want[0] + want[1]) / 2.0).abs() < 1e-6);
+/// assert!(each.to_vec().iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6));
 /// ```
 pub fn cross_entropy<V: Val>(logits: V, labels: Tensor<1, Int>, opts: &CrossEntropy) -> V {
     assert!(
-        opts.ignore_index.is_none() && opts.reduction == crate::ops::Reduction::Mean,
-        "cross_entropy over Val: only the mean without ignore_index"
+        opts.ignore_index.is_none(),
+        "cross_entropy over Val: no ignore_index"
     );
+    let n = logits.dims()[0];
     let logp = logits.act(Act::LogSoftmax);
     let eps = opts.label_smoothing;
-    let nll = logp
-        .clone()
-        .pick(labels)
-        .mean_dim(0)
-        .scale(-1.0)
-        .reshape(&[1]);
-    if eps == 0.0 {
-        return nll;
+    let mut l = logp.clone().pick(labels).reshape(&[n]).scale(-1.0);
+    if eps != 0.0 {
+        let uniform = logp.mean_dim(1).reshape(&[n]).scale(-1.0);
+        l = l.scale(1.0 - eps).add(uniform.scale(eps));
     }
-    let uniform = mean_all(logp).scale(-1.0);
-    nll.scale(1.0 - eps).add(uniform.scale(eps))
+    match opts.reduction {
+        Reduction::Mean => l.mean_dim(0),
+        Reduction::Sum => l.sum_dim(0),
+        Reduction::None => l,
+    }
 }
 
 /// Mean squared error `mean((a - b)^2)`.

@@ -47,6 +47,7 @@ impl LayerConfig for DropoutConfig {
         format!("Dropout({})", self.p)
     }
     const KIND: &'static str = "dropout";
+    const PER_EXAMPLE: bool = true;
     type Params<V: Val> = NoParams;
     fn input_size(&self, input: &[usize]) -> Result<usize, String> {
         check_rank(input, 1, true).map(|_| 0)

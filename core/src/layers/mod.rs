@@ -144,6 +144,11 @@ pub struct Ctx<'a> {
 pub trait LayerConfig: Clone + fmt::Debug + PartialEq + Send + Sync + 'static {
     /// The layer's kind, the key of the PyTorch layout adapter: `"linear"`, `"conv2d"`, ...
     const KIND: &'static str;
+    /// Whether [`crate::transform::per_example_grads`] can run the layer: each example's output
+    /// depends on that example alone, and its params (if any) are a dense or 2-D convolution
+    /// weight and bias, whose per-example gradients [`PerExample`] forms. `false` (the default)
+    /// makes the functional layers return [`crate::transform::Unsupported`] there.
+    const PER_EXAMPLE: bool = false;
     /// The params, over a value type.
     type Params<V: Val>: ParamTree<V> + Clone;
     /// A short description, e.g. `Dense(120)`.

@@ -17,6 +17,7 @@ fn pooled(spec: &PoolSpec, s: &[usize]) -> Result<Vec<usize>, String> {
 macro_rules! weightless {
     ($kind:literal, |$s:ident, $x:ident| $out:expr, |$c:ident, $v:ident| $apply:expr) => {
         const KIND: &'static str = $kind;
+        const PER_EXAMPLE: bool = true;
         type Params<V: Val> = NoParams;
         fn input_size(&self, input: &[usize]) -> Result<usize, String> {
             self.output_shape(input).map(|_| 0)

@@ -1,10 +1,10 @@
 //! [`Branch`] and [`Parallel`]: several layers side by side.
 
 use crate::layer::{expect_inputs, BuildError, Init, Layer, Mode, Shape};
+use crate::values::{forward_via_run, Runs, Values};
 use duet_core::burn::tensor::Device;
-use duet_core::layers::Dual;
-use duet_core::transform::{DualParams, Unsupported};
-use duet_core::{DynTensor, Key, Params};
+use duet_core::transform::Unsupported;
+use duet_core::{Key, Params};
 
 /// Which inputs each child of a side-by-side combinator sees.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -72,13 +72,13 @@ impl SideBySide {
         }
         Ok(init)
     }
-    fn forward(
+    fn run<F: Values>(
         &self,
-        params: &Params,
+        params: &F::P,
         state: &Params,
-        inputs: Vec<DynTensor>,
+        inputs: Vec<F::V>,
         mode: Mode,
-    ) -> (Vec<DynTensor>, Params) {
+    ) -> Result<(Vec<F::V>, Params), Unsupported> {
         assert_eq!(
             inputs.len(),
             self.n_in(),
@@ -91,31 +91,9 @@ impl SideBySide {
         let mut new_state = Params::new();
         for (i, (l, (a, b))) in self.layers.iter().zip(self.slices()).enumerate() {
             let name = i.to_string();
-            let (ys, s) = l.forward(
-                &params.subtree(&name),
-                &state.subtree(&name),
-                inputs[a..b].to_vec(),
-                mode.child(i),
-            );
-            out.extend(ys);
-            new_state.extend(s.prefix(&name));
-        }
-        (out, new_state)
-    }
-
-    fn forward_jvp(
-        &self,
-        params: &DualParams,
-        state: &Params,
-        inputs: Vec<Dual<DynTensor>>,
-        mode: Mode,
-    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
-        let mut out = Vec::new();
-        let mut new_state = Params::new();
-        for (i, (l, (a, b))) in self.layers.iter().zip(self.slices()).enumerate() {
-            let name = i.to_string();
-            let (ys, s) = l.forward_jvp(
-                &params.subtree(&name),
+            let (ys, s) = F::run(
+                l.as_ref(),
+                &F::subtree(params, &name),
                 &state.subtree(&name),
                 inputs[a..b].to_vec(),
                 mode.child(i),
@@ -125,6 +103,7 @@ impl SideBySide {
         }
         Ok((out, new_state))
     }
+
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
         let slices = self.slices();
         let get = |a: usize, b: usize| inputs.get(a..b).map(<[Shape]>::to_vec).unwrap_or_default();
@@ -149,6 +128,17 @@ macro_rules! side_by_side {
                 })
             }
         }
+        impl Runs for $ty {
+            fn run<F: Values>(
+                &self,
+                p: &F::P,
+                s: &Params,
+                x: Vec<F::V>,
+                mode: Mode,
+            ) -> Result<(Vec<F::V>, Params), Unsupported> {
+                self.0.run::<F>(p, s, x, mode)
+            }
+        }
         impl Layer for $ty {
             fn name(&self) -> String {
                 format!("{}[{}]", stringify!($ty), self.0.layers.len())
@@ -171,24 +161,7 @@ macro_rules! side_by_side {
             ) -> Result<Init, BuildError> {
                 self.0.init(self, inputs, key, device)
             }
-            fn forward(
-                &self,
-                p: &Params,
-                s: &Params,
-                x: Vec<DynTensor>,
-                mode: Mode,
-            ) -> (Vec<DynTensor>, Params) {
-                self.0.forward(p, s, x, mode)
-            }
-            fn forward_jvp(
-                &self,
-                p: &DualParams,
-                s: &Params,
-                x: Vec<Dual<DynTensor>>,
-                mode: Mode,
-            ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
-                self.0.forward_jvp(p, s, x, mode)
-            }
+            forward_via_run!();
             fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
                 self.0.expand(inputs)
             }

@@ -1,10 +1,9 @@
 //! Layers that merge stack items: [`Concatenate`], [`Add`], [`Multiply`]. Weightless.
 
 use crate::layer::{expect_inputs, BuildError, Layer, Mode, Shape};
-use duet_core::layers::Dual;
-use duet_core::transform::{DualParams, Unsupported};
-use duet_core::Val;
-use duet_core::{DynTensor, Params};
+use crate::values::{forward_via_run, Runs, Values};
+use duet_core::transform::Unsupported;
+use duet_core::{Params, Val};
 
 /// Concatenates the top `n` items along `axis` (negative counts from the end).
 ///
@@ -68,31 +67,24 @@ impl Layer for Concatenate {
         }
         Ok(vec![out])
     }
-    fn forward(
+    forward_via_run!();
+}
+
+impl Runs for Concatenate {
+    fn run<F: Values>(
         &self,
-        _: &Params,
+        _: &F::P,
         state: &Params,
-        inputs: Vec<DynTensor>,
+        inputs: Vec<F::V>,
         _: Mode,
-    ) -> (Vec<DynTensor>, Params) {
-        let axis = self.axis(inputs[0].rank()).expect("checked at init");
-        (vec![DynTensor::cat(inputs, axis)], state.clone())
-    }
-    fn forward_jvp(
-        &self,
-        params: &DualParams,
-        state: &Params,
-        inputs: Vec<Dual<DynTensor>>,
-        mode: Mode,
-    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
-        let _ = (params, mode);
+    ) -> Result<(Vec<F::V>, Params), Unsupported> {
         let axis = self.axis(inputs[0].dims().len()).expect("checked at init");
         Ok((vec![Val::cat(inputs, axis)], state.clone()))
     }
 }
 
 macro_rules! elementwise {
-    ($(#[$doc:meta])* $ty:ident, $op:tt, $method:ident) => {
+    ($(#[$doc:meta])* $ty:ident, $method:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default)]
         pub struct $ty;
@@ -110,12 +102,10 @@ macro_rules! elementwise {
                 }
                 Ok(vec![inputs[0].clone()])
             }
-            fn forward(&self, _: &Params, state: &Params, inputs: Vec<DynTensor>, _: Mode) -> (Vec<DynTensor>, Params) {
-                let mut it = inputs.into_iter();
-                let (a, b) = (it.next().expect("two inputs"), it.next().expect("two inputs"));
-                (vec![a $op b], state.clone())
-            }
-            fn forward_jvp(&self, _: &DualParams, state: &Params, inputs: Vec<Dual<DynTensor>>, _: Mode) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+            forward_via_run!();
+        }
+        impl Runs for $ty {
+            fn run<F: Values>(&self, _: &F::P, state: &Params, inputs: Vec<F::V>, _: Mode) -> Result<(Vec<F::V>, Params), Unsupported> {
                 let mut it = inputs.into_iter();
                 let (a, b) = (it.next().expect("two inputs"), it.next().expect("two inputs"));
                 Ok((vec![Val::$method(a, b)], state.clone()))
@@ -126,9 +116,9 @@ macro_rules! elementwise {
 
 elementwise!(
     /// Adds the top two items: `(a, b) -> a + b` (same shapes).
-    Add, +, add
+    Add, add
 );
 elementwise!(
     /// Multiplies the top two items element-wise: `(a, b) -> a * b` (same shapes).
-    Multiply, *, mul
+    Multiply, mul
 );

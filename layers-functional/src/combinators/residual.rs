@@ -2,11 +2,11 @@
 
 use crate::combinators::Serial;
 use crate::layer::{expect_inputs, BuildError, Init, Layer, Mode, Shape};
+use crate::values::{forward_via_run, Runs, Values};
 use duet_core::burn::tensor::Device;
-use duet_core::layers::Dual;
-use duet_core::transform::{DualParams, Unsupported};
+use duet_core::transform::Unsupported;
 use duet_core::Val;
-use duet_core::{DynTensor, Key, Params};
+use duet_core::{Key, Params};
 
 /// `y = main(x) + shortcut(x)`, with the identity as the default shortcut (Trax's `Residual`).
 ///
@@ -86,6 +86,39 @@ impl Residual {
     }
 }
 
+impl Runs for Residual {
+    fn run<F: Values>(
+        &self,
+        params: &F::P,
+        state: &Params,
+        inputs: Vec<F::V>,
+        mode: Mode,
+    ) -> Result<(Vec<F::V>, Params), Unsupported> {
+        let (mut y, s) = self.main.run::<F>(
+            &F::subtree(params, self.main_name),
+            &state.subtree(self.main_name),
+            inputs.clone(),
+            mode.child(0),
+        )?;
+        let mut new_state = s.prefix(self.main_name);
+        let short = match &self.shortcut {
+            Some(sc) => {
+                let (mut ys, s) = F::run(
+                    sc.as_ref(),
+                    &F::subtree(params, self.shortcut_name),
+                    &state.subtree(self.shortcut_name),
+                    inputs,
+                    mode.child(1),
+                )?;
+                new_state.extend(s.prefix(self.shortcut_name));
+                ys.remove(0)
+            }
+            None => inputs.into_iter().next().expect("one input"),
+        };
+        Ok((vec![y.remove(0).add(short)], new_state))
+    }
+}
+
 impl Layer for Residual {
     fn name(&self) -> String {
         "Residual".into()
@@ -133,65 +166,7 @@ impl Layer for Residual {
         Ok(init)
     }
 
-    fn forward(
-        &self,
-        params: &Params,
-        state: &Params,
-        inputs: Vec<DynTensor>,
-        mode: Mode,
-    ) -> (Vec<DynTensor>, Params) {
-        let (mut y, s) = self.main.forward(
-            &params.subtree(self.main_name),
-            &state.subtree(self.main_name),
-            inputs.clone(),
-            mode.child(0),
-        );
-        let mut new_state = s.prefix(self.main_name);
-        let short = match &self.shortcut {
-            Some(sc) => {
-                let (mut ys, s) = sc.forward(
-                    &params.subtree(self.shortcut_name),
-                    &state.subtree(self.shortcut_name),
-                    inputs,
-                    mode.child(1),
-                );
-                new_state.extend(s.prefix(self.shortcut_name));
-                ys.remove(0)
-            }
-            None => inputs.into_iter().next().expect("one input"),
-        };
-        (vec![y.remove(0) + short], new_state)
-    }
-
-    fn forward_jvp(
-        &self,
-        params: &DualParams,
-        state: &Params,
-        inputs: Vec<Dual<DynTensor>>,
-        mode: Mode,
-    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
-        let (mut y, s) = self.main.forward_jvp(
-            &params.subtree(self.main_name),
-            &state.subtree(self.main_name),
-            inputs.clone(),
-            mode.child(0),
-        )?;
-        let mut new_state = s.prefix(self.main_name);
-        let short = match &self.shortcut {
-            Some(sc) => {
-                let (mut ys, s) = sc.forward_jvp(
-                    &params.subtree(self.shortcut_name),
-                    &state.subtree(self.shortcut_name),
-                    inputs,
-                    mode.child(1),
-                )?;
-                new_state.extend(s.prefix(self.shortcut_name));
-                ys.remove(0)
-            }
-            None => inputs.into_iter().next().expect("one input"),
-        };
-        Ok((vec![y.remove(0).add(short)], new_state))
-    }
+    forward_via_run!();
 
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
         let mut c: Vec<(String, &dyn Layer, Vec<Shape>)> =

@@ -1,10 +1,10 @@
 //! [`Serial`]: layers applied one after another on a data stack (Trax's `Serial`).
 
 use crate::layer::{expect_inputs, BuildError, Init, Layer, Mode, Shape};
+use crate::values::{forward_via_run, Runs, Values};
 use duet_core::burn::tensor::Device;
-use duet_core::layers::Dual;
-use duet_core::transform::{DualParams, Unsupported};
-use duet_core::{DynTensor, Key, Params};
+use duet_core::transform::Unsupported;
+use duet_core::{Key, Params};
 
 /// Runs its children in order. Each child takes its `n_in` inputs from the top of the stack and
 /// pushes its `n_out` outputs, so multi-input layers (losses, `Add`) compose without plumbing.
@@ -107,6 +107,41 @@ macro_rules! serial {
     };
 }
 
+impl Runs for Serial {
+    fn run<F: Values>(
+        &self,
+        params: &F::P,
+        state: &Params,
+        inputs: Vec<F::V>,
+        mode: Mode,
+    ) -> Result<(Vec<F::V>, Params), Unsupported> {
+        assert_eq!(
+            inputs.len(),
+            self.n_in,
+            "{}: expected {} inputs, got {}",
+            self.name(),
+            self.n_in,
+            inputs.len()
+        );
+        let mut stack = inputs;
+        let mut new_state = Params::new();
+        for (i, (name, l)) in self.layers.iter().enumerate() {
+            let rest = stack.split_off(l.n_in());
+            let (mut out, s) = F::run(
+                l.as_ref(),
+                &F::subtree(params, name),
+                &state.subtree(name),
+                stack,
+                mode.child(i),
+            )?;
+            new_state.extend(s.prefix(name));
+            out.extend(rest);
+            stack = out;
+        }
+        Ok((stack, new_state))
+    }
+}
+
 impl Layer for Serial {
     fn name(&self) -> String {
         format!("Serial[{}]", self.layers.len())
@@ -150,61 +185,7 @@ impl Layer for Serial {
         Ok(init)
     }
 
-    fn forward(
-        &self,
-        params: &Params,
-        state: &Params,
-        inputs: Vec<DynTensor>,
-        mode: Mode,
-    ) -> (Vec<DynTensor>, Params) {
-        assert_eq!(
-            inputs.len(),
-            self.n_in,
-            "{}: expected {} inputs, got {}",
-            self.name(),
-            self.n_in,
-            inputs.len()
-        );
-        let mut stack = inputs;
-        let mut new_state = Params::new();
-        for (i, (name, l)) in self.layers.iter().enumerate() {
-            let rest = stack.split_off(l.n_in());
-            let (mut out, s) = l.forward(
-                &params.subtree(name),
-                &state.subtree(name),
-                stack,
-                mode.child(i),
-            );
-            new_state.extend(s.prefix(name));
-            out.extend(rest);
-            stack = out;
-        }
-        (stack, new_state)
-    }
-
-    fn forward_jvp(
-        &self,
-        params: &DualParams,
-        state: &Params,
-        inputs: Vec<Dual<DynTensor>>,
-        mode: Mode,
-    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
-        let mut stack = inputs;
-        let mut new_state = Params::new();
-        for (i, (name, l)) in self.layers.iter().enumerate() {
-            let rest = stack.split_off(l.n_in());
-            let (mut out, s) = l.forward_jvp(
-                &params.subtree(name),
-                &state.subtree(name),
-                stack,
-                mode.child(i),
-            )?;
-            new_state.extend(s.prefix(name));
-            out.extend(rest);
-            stack = out;
-        }
-        Ok((stack, new_state))
-    }
+    forward_via_run!();
 
     fn expand(&self, inputs: &[Shape]) -> Vec<(String, &dyn Layer, Vec<Shape>)> {
         let mut stack = inputs.to_vec();

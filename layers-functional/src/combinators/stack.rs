@@ -1,9 +1,9 @@
 //! Data-stack plumbing: [`Select`], [`Dup`], [`Swap`], [`Drop`]. Weightless.
 
 use crate::layer::{expect_inputs, BuildError, Layer, Mode, Shape};
-use duet_core::layers::Dual;
-use duet_core::transform::{DualParams, Unsupported};
-use duet_core::{DynTensor, Params};
+use crate::values::{forward_via_run, Runs, Values};
+use duet_core::transform::Unsupported;
+use duet_core::Params;
 
 /// Copies stack items by index: `Select::new(vec![0, 0, 1], 2)` turns `(a, b)` into `(a, a, b)`.
 ///
@@ -45,26 +45,17 @@ impl Layer for Select {
         expect_inputs(self, inputs)?;
         Ok(self.indices.iter().map(|&i| inputs[i].clone()).collect())
     }
-    fn forward(
+    forward_via_run!();
+}
+
+impl Runs for Select {
+    fn run<F: Values>(
         &self,
-        _: &Params,
+        _: &F::P,
         state: &Params,
-        inputs: Vec<DynTensor>,
+        inputs: Vec<F::V>,
         _: Mode,
-    ) -> (Vec<DynTensor>, Params) {
-        (
-            self.indices.iter().map(|&i| inputs[i].clone()).collect(),
-            state.clone(),
-        )
-    }
-    fn forward_jvp(
-        &self,
-        params: &DualParams,
-        state: &Params,
-        inputs: Vec<Dual<DynTensor>>,
-        mode: Mode,
-    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
-        let _ = (params, mode);
+    ) -> Result<(Vec<F::V>, Params), Unsupported> {
         let out = self.indices.iter().map(|&i| inputs[i].clone()).collect();
         Ok((out, state.clone()))
     }
@@ -90,11 +81,10 @@ macro_rules! plumbing {
                 expect_inputs(self, inputs)?;
                 Ok(vec![$(inputs[$i].clone()),*])
             }
-            fn forward(&self, _: &Params, state: &Params, inputs: Vec<DynTensor>, _: Mode) -> (Vec<DynTensor>, Params) {
-                let _ = &inputs;
-                (vec![$(inputs[$i].clone()),*], state.clone())
-            }
-            fn forward_jvp(&self, _: &DualParams, state: &Params, inputs: Vec<Dual<DynTensor>>, _: Mode) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
+            forward_via_run!();
+        }
+        impl Runs for $ty {
+            fn run<F: Values>(&self, _: &F::P, state: &Params, inputs: Vec<F::V>, _: Mode) -> Result<(Vec<F::V>, Params), Unsupported> {
                 let _ = &inputs;
                 Ok((vec![$(inputs[$i].clone()),*], state.clone()))
             }

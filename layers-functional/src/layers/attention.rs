@@ -1,14 +1,14 @@
 //! [`MultiHeadAttention`].
 
 use crate::layer::{expect_inputs, BuildError, Init, Layer, Mode, Shape};
+use crate::values::{forward_via_run, Runs, Values};
 use duet_core::burn::tensor::Device;
-use duet_core::layers::Dual;
-use duet_core::layers::MultiHeadAttentionConfig;
-use duet_core::layers::ParamTree;
-use duet_core::layers::{from_params, to_params, AttentionParams, LayerConfig};
+use duet_core::layers::{
+    to_params, AttentionParams, LayerConfig, MultiHeadAttentionConfig, ParamTree,
+};
 use duet_core::ops::AttentionMask;
-use duet_core::transform::{DualParams, Unsupported};
-use duet_core::{DynTensor, Key, Params};
+use duet_core::transform::Unsupported;
+use duet_core::{Key, Params};
 
 /// Multi-head attention (batch first) with separate projections `q_proj`, `k_proj`, `v_proj`,
 /// `out_proj` (each `weight` `[E, E]` + `bias` `[E]`). Self-attention takes one input; built with
@@ -59,6 +59,34 @@ impl MultiHeadAttention {
     }
 }
 
+impl Runs for MultiHeadAttention {
+    fn run<F: Values>(
+        &self,
+        p: &F::P,
+        s: &Params,
+        x: Vec<F::V>,
+        _: Mode,
+    ) -> Result<(Vec<F::V>, Params), Unsupported> {
+        if !F::admits::<MultiHeadAttentionConfig>() {
+            return Err(Unsupported {
+                op: self.name(),
+                transform: F::TRANSFORM,
+            });
+        }
+        let p = AttentionParams::<F::V>::read(&mut |n| F::param(p, n))
+            .unwrap_or_else(|e| panic!("{}: no param `{}`", self.name(), e.0));
+        let mut it = x.into_iter();
+        let q = it.next().expect("query");
+        let (k, v) = if self.cross {
+            (it.next().expect("key"), it.next().expect("value"))
+        } else {
+            (q.clone(), q.clone())
+        };
+        let y = self.config().attend(&p, q, k, v, &AttentionMask::default());
+        Ok((vec![y], s.clone()))
+    }
+}
+
 impl Layer for MultiHeadAttention {
     fn name(&self) -> String {
         format!("MultiHeadAttention({})", self.heads)
@@ -97,44 +125,7 @@ impl Layer for MultiHeadAttention {
             state,
         })
     }
-    fn forward(
-        &self,
-        p: &Params,
-        s: &Params,
-        x: Vec<DynTensor>,
-        _: Mode,
-    ) -> (Vec<DynTensor>, Params) {
-        let p: AttentionParams<DynTensor> =
-            from_params(p).unwrap_or_else(|e| panic!("{}: {e}", self.name()));
-        let mut it = x.into_iter();
-        let q = it.next().expect("query");
-        let (k, v) = if self.cross {
-            (it.next().expect("key"), it.next().expect("value"))
-        } else {
-            (q.clone(), q.clone())
-        };
-        let y = self.config().attend(&p, q, k, v, &AttentionMask::default());
-        (vec![y], s.clone())
-    }
-    fn forward_jvp(
-        &self,
-        p: &DualParams,
-        s: &Params,
-        x: Vec<Dual<DynTensor>>,
-        _: Mode,
-    ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
-        let p = AttentionParams::<Dual<DynTensor>>::read(&mut |n| p.get(n))
-            .unwrap_or_else(|e| panic!("{}: {e}", self.name()));
-        let mut it = x.into_iter();
-        let q = it.next().expect("query");
-        let (k, v) = if self.cross {
-            (it.next().expect("key"), it.next().expect("value"))
-        } else {
-            (q.clone(), q.clone())
-        };
-        let y = self.config().attend(&p, q, k, v, &AttentionMask::default());
-        Ok((vec![y], s.clone()))
-    }
+    forward_via_run!();
     fn kind(&self) -> Option<&'static str> {
         Some(MultiHeadAttentionConfig::KIND)
     }

@@ -14,13 +14,20 @@
 //! ```
 
 use crate::layer::{expect_inputs, BuildError, Layer, Mode, Shape};
+use crate::values::{Jvp, PerExampleGrads, Values};
 use duet_core::burn::tensor::Tensor;
-use duet_core::layers::{self, Dual};
+use duet_core::layers::{self, Dual, PerExample};
 use duet_core::ops::{self, CrossEntropy, Reduction};
-use duet_core::transform::{DualParams, Unsupported};
-use duet_core::{DynTensor, Params};
+use duet_core::transform::{DualParams, PerExampleParams, Unsupported};
+use duet_core::{DynTensor, Params, Val};
 
-fn two(layer: &dyn Layer, inputs: &[Shape], same: bool) -> Result<Vec<Shape>, BuildError> {
+/// The output signature of a loss of `(prediction, target)`: `[1]`, or `[N]` when not reduced.
+fn two(
+    layer: &dyn Layer,
+    inputs: &[Shape],
+    same: bool,
+    reduced: bool,
+) -> Result<Vec<Shape>, BuildError> {
     expect_inputs(layer, inputs)?;
     let (a, b) = (&inputs[0], &inputs[1]);
     let ok = if same {
@@ -34,10 +41,12 @@ fn two(layer: &dyn Layer, inputs: &[Shape], same: bool) -> Result<Vec<Shape>, Bu
             format!("prediction {a:?} and target {b:?} do not match"),
         ));
     }
-    Ok(vec![vec![1]])
+    Ok(vec![vec![if reduced { 1 } else { a[0] }]])
 }
 
-/// Softmax cross-entropy of logits `[N, K]` against labels `[N]` (see `duet_core::ops::cross_entropy`).
+/// Softmax cross-entropy of logits `[N, K]` against labels `[N]` (see `duet_core::ops::cross_entropy`):
+/// `[1]`, or the per-example losses `[N]` with `Reduction::None` (what
+/// [`Layer::forward_per_example`] needs).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CrossEntropyLoss(pub CrossEntropy);
 
@@ -49,7 +58,7 @@ impl Layer for CrossEntropyLoss {
         2
     }
     fn output_signature(&self, inputs: &[Shape]) -> Result<Vec<Shape>, BuildError> {
-        two(self, inputs, false)
+        two(self, inputs, false, self.0.reduction != Reduction::None)
     }
     fn forward(
         &self,
@@ -66,7 +75,7 @@ impl Layer for CrossEntropyLoss {
             s.clone(),
         )
     }
-    /// Forward mode (mean reduction without `ignore_index`; other options are unsupported).
+    /// Forward mode (without `ignore_index`).
     fn forward_jvp(
         &self,
         _: &DualParams,
@@ -74,19 +83,38 @@ impl Layer for CrossEntropyLoss {
         x: Vec<Dual<DynTensor>>,
         _: Mode,
     ) -> Result<(Vec<Dual<DynTensor>>, Params), Unsupported> {
-        if self.0.ignore_index.is_some() || self.0.reduction != Reduction::Mean {
-            let op = format!(
-                "{} with ignore_index or a reduction other than the mean",
-                self.name()
-            );
+        self.on_values::<Jvp>(s, x)
+    }
+    /// Per-example losses with `Reduction::None` (without `ignore_index`).
+    fn forward_per_example(
+        &self,
+        _: &PerExampleParams,
+        s: &Params,
+        x: Vec<PerExample>,
+        _: Mode,
+    ) -> Result<(Vec<PerExample>, Params), Unsupported> {
+        self.on_values::<PerExampleGrads>(s, x)
+    }
+}
+
+impl CrossEntropyLoss {
+    /// The loss on transformed values ([`layers::cross_entropy`]); an `ignore_index` is
+    /// [`Unsupported`] there.
+    fn on_values<F: Values>(
+        &self,
+        s: &Params,
+        x: Vec<F::V>,
+    ) -> Result<(Vec<F::V>, Params), Unsupported> {
+        if self.0.ignore_index.is_some() {
             return Err(Unsupported {
-                op,
-                transform: "jvp",
+                op: format!("{} with ignore_index", self.name()),
+                transform: F::TRANSFORM,
             });
         }
         let mut it = x.into_iter();
         let logits = it.next().expect("logits");
-        let labels = it.next().expect("labels").value.into_rank::<1>().int();
+        let labels = it.next().expect("labels");
+        let labels = labels.primal().clone().into_rank::<1>().int();
         Ok((
             vec![layers::cross_entropy(logits, labels, &self.0)],
             s.clone(),
@@ -110,7 +138,7 @@ macro_rules! pair_loss {
                 2
             }
             fn output_signature(&self, inputs: &[Shape]) -> Result<Vec<Shape>, BuildError> {
-                two(self, inputs, true)
+                two(self, inputs, true, true)
             }
             fn forward(&self, _: &Params, s: &Params, x: Vec<DynTensor>, _: Mode) -> (Vec<DynTensor>, Params) {
                 let mut it = x.into_iter();
