@@ -26,7 +26,7 @@ struct Case {
     input_grad: bool,
 }
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 7] = [
     Case {
         name: "lenet conv1 3->6 5x5 32x32",
         x: [128, 3, 32, 32],
@@ -45,6 +45,13 @@ const CASES: [Case; 6] = [
         name: "resnet 16->16 3x3 32x32",
         x: [128, 16, 32, 32],
         w: [16, 16, 3, 3],
+        pad: 1,
+        input_grad: true,
+    },
+    Case {
+        name: "resnet 32->32 3x3 16x16",
+        x: [128, 32, 16, 16],
+        w: [32, 32, 3, 3],
         pad: 1,
         input_grad: true,
     },

@@ -109,6 +109,22 @@ fn conv2d_matches_burn_on_every_geometry() {
         geom([1, 1], [(0, 2), (2, 1)], [1, 1], 1),
         9,
     );
+    // Winograd F(2x2, 3x3) (3x3 kernels, 64 or more channels each way and 8192 pairs;
+    // forward, input and weight gradients): output sides that are not a multiple of the 2x2
+    // tile, uneven padding, and (10 images of 64 tiles) several chunks per thread in the weight
+    // gradient's sum.
+    check_conv(
+        [3, 67, 7, 9],
+        [130, 67, 3, 3],
+        geom([1, 1], [(1, 1), (1, 1)], [1, 1], 1),
+        10,
+    );
+    check_conv(
+        [10, 129, 16, 15],
+        [65, 129, 3, 3],
+        geom([1, 1], [(0, 2), (2, 1)], [1, 1], 1),
+        11,
+    );
     // "same" padding with an even kernel: more padding at the end.
     check_conv(
         [2, 2, 7, 8],

@@ -26,6 +26,7 @@ use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod winograd;
 #[cfg(target_arch = "x86_64")]
 use avx2::{block, wblock};
 
@@ -67,7 +68,7 @@ pub(super) fn applies_grad_input(d: &Dims) -> bool {
 /// ResNet's 16->16 32x32 layer 14.2 vs 17.8 ms the other way).
 pub(super) fn applies_grad_weight(d: &Dims) -> bool {
     let lanes = d.kh * d.kw * d.c_out.next_multiple_of(2) * d.c_in * 8;
-    applies(d) && lanes * 4 <= 512 << 10
+    applies(d) && (lanes * 4 <= 512 << 10 || winograd::applies([d.kh, d.kw], d.c_in, d.c_out))
 }
 
 fn cpu_has_avx2_fma() -> bool {
@@ -193,6 +194,9 @@ fn correlate(
     wt: impl Fn(usize, usize, usize, usize) -> f32,
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
+    if winograd::applies(k, src.c, c_out) {
+        return winograd::correlate(src, c_out, wt, bias);
+    }
     let g = Grid::new(src, k);
     let [kh, kw] = k;
     // Output channels in blocks of at most `CB`, as even as possible (16 = 6 + 5 + 5: a block
@@ -275,6 +279,9 @@ pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
         hw: [d.h, d.w],
         pad: d.g.pad,
     };
+    if winograd::applies([d.kh, d.kw], d.c_in, d.c_out) {
+        return winograd::grad_weight(&src, dy, d.c_out);
+    }
     let g = Grid::new(&src, [d.kh, d.kw]);
     let (taps, c_in) = (d.kh * d.kw, d.c_in);
     // `dy` rows on the wide grid, an even number of them (a zero row pairs an odd last one).
