@@ -1,15 +1,15 @@
 //! Function transformations over parameter trees, in the style of `torch.func` and JAX: [`jvp`]
 //! (forward mode, on [`Dual`] values), [`hvp`] (exact Hessian-vector products, reverse over
 //! forward), [`hessian`], [`jacfwd`], [`jacrev`], and [`per_example_grads`] /
-//! [`try_per_example_grads`] (on [`PerExample`] values, one backward pass).
+//! [`try_per_example_grads`] (on [`crate::layers::PerExample`] values, one backward pass), and
+//! [`grad_of_input_grad`] (the gradient of a function of an input gradient: a gradient penalty).
 
-use crate::layers::per_example::Taps;
-use crate::layers::{Dual, PerExample};
+use crate::layers::Dual;
 use crate::{value_and_grad_with_aux, DynTensor, Params, Val};
 use burn::tensor::Tensor;
-use std::collections::BTreeMap;
-use std::convert::Infallible;
-use std::sync::Arc;
+
+mod per_example;
+pub use per_example::{per_example_grads, try_per_example_grads, PerExampleParams};
 
 /// A parameter tree with a tangent per leaf (missing tangents are zero): what a function under
 /// [`jvp`] or [`hvp`] reads its params from.
@@ -254,183 +254,93 @@ where
     DynTensor::from_floats(rows, &[k, x.num_elements()], &x.device())
 }
 
-/// The params as [`per_example_grads`] hands them to the function: each one tapped (see
-/// [`PerExample`]), so the dense or convolution layer that uses it records what its per-example
-/// gradient needs.
-#[derive(Clone, Debug)]
-pub struct PerExampleParams {
-    params: Arc<Params>,
-    /// The path of this view inside the whole tree (`""` or ending in `.`).
-    prefix: String,
-    taps: Taps,
-}
-
-impl PerExampleParams {
-    /// The param at `path` (relative to this view), tapped, if the tree has it.
-    pub fn get(&self, path: &str) -> Option<PerExample> {
-        let full = format!("{}{path}", self.prefix);
-        let value = self.params.get_dyn(&full).ok()?.clone();
-        Some(self.taps.param(&full, value))
-    }
-
-    /// The view of the subtree under `prefix`, as [`Params::subtree`]; its params keep their
-    /// whole paths in the gradients (`conv1` then `weight` is `conv1.weight`).
-    ///
-    /// # Example
-    /// ```
-    /// use duet_core::{burn::tensor::{Device, Tensor}, layers::PerExample, transform::per_example_grads, DynTensor, Params, Val};
-    /// let dev = Device::flex();
-    /// let p = Params::new().with("fc.w", Tensor::<2>::from_floats([[3.0]], &dev));
-    /// let x = PerExample::plain(DynTensor::from_floats(vec![1.0, 2.0], &[2, 1], &dev));
-    /// let (_, g) = per_example_grads(|p| x.dense(p.subtree("fc").get("w").unwrap(), None), &p, 2);
-    /// assert_eq!(g.get_dyn("fc.w").unwrap().to_vec(), vec![1.0, 2.0]);
-    /// ```
-    pub fn subtree(&self, prefix: &str) -> PerExampleParams {
-        let prefix = if prefix.is_empty() {
-            self.prefix.clone()
-        } else {
-            format!("{}{prefix}.", self.prefix)
-        };
-        PerExampleParams {
-            prefix,
-            ..self.clone()
-        }
-    }
-}
-
-/// Every example's own gradient (JAX's `vmap(grad(loss))`, `torch.func.vmap(grad)`) from one
-/// forward and one backward pass: `f` returns the `batch` per-example losses `l_n`; the result
-/// is their sum and, for every param `θ`, the stack of `∂l_n/∂θ`. No param is copied: the
-/// layers that use the params add zero probes to their outputs, the backward pass gives each
-/// example's output gradient, and each param's per-example gradient is formed from it and the
-/// layer's input (see [`PerExample`]). A param used by several layers gets the sum; one that no
-/// layer uses gets zeros.
+/// The gradient with respect to the params of `phi(∇ₓ f(x; θ))`, a scalar function of the
+/// gradient of a scalar `f` with respect to its input (double backpropagation: WGAN-GP's
+/// gradient penalty, input-gradient regularisers), exact, without a second reverse level:
+/// with `g = ∇ₓ f` and `c = ∇_g phi(g)` held fixed, `∇_θ phi(g(θ)) = (∂g/∂θ)ᵀ c = ∇_θ ⟨∇ₓ f, c⟩`,
+/// and `⟨∇ₓ f, c⟩` is the forward-mode derivative of `f` along the input tangent `c`, so reverse
+/// mode over one [`Dual`] pass gives it (as [`hvp`] does with a param tangent). Costs one
+/// backward pass for `g`, one for `c` (on `g` alone), and one forward pass with tangents plus
+/// its backward pass.
+///
+/// `f` runs on [`Dual`] values: the input `x` (with a tangent, or none) and the params (no
+/// tangents); it returns one element (sum a batch's outputs: each example's input gradient is
+/// then its own, as long as examples do not interact, as PyTorch's `autograd.grad` of
+/// `D(x).sum()`). `phi` runs on plain tensors and returns one element.
 ///
 /// # Shapes
-/// `f` returns `[B]` or `[B, 1]`; every gradient is `[B, ...param]`.
-///
-/// # Panics
-/// A layer with per-example params other than dense and 2-D convolution weights and biases
-/// (named by [`PerExample`]), or `f` returning other than `batch` losses.
+/// `x`: any; `g = ∇ₓ f` and `phi`'s input: `x`'s shape; the result: `phi(g)` `[1]` and a tree with
+/// the paths and shapes of `params`.
 ///
 /// # Example
-/// Loss `(w x_i)^2 / 2` with `w = 3` and `x = (1, 2)`: the gradients are `w x_i^2 = (3, 12)`.
+/// `f(x; w) = w x²` (summed) at `x = (1, 2)`, `w = 3`: `g = 2 w x = (6, 12)`, and
+/// `phi(g) = Σ g² = 4 w² Σ x² = 180`, so `∂phi/∂w = 8 w Σ x² = 120`.
 /// ```
-/// use duet_core::{burn::tensor::{Device, Tensor}, layers::PerExample, transform::per_example_grads, DynTensor, Params, Val};
+/// use duet_core::{burn::tensor::{Device, Tensor}, transform::grad_of_input_grad, DynTensor, Params, Val};
 /// let dev = Device::flex();
-/// let p = Params::new().with("w", Tensor::<2>::from_floats([[3.0]], &dev));
-/// let x = PerExample::plain(DynTensor::from_floats(vec![1.0, 2.0], &[2, 1], &dev));
-/// let (_, g) = per_example_grads(|p| x.dense(p.get("w").unwrap(), None).square().scale(0.5), &p, 2);
-/// assert_eq!(g.get_dyn("w").unwrap().dims(), vec![2, 1, 1]);
-/// assert_eq!(g.get_dyn("w").unwrap().to_vec(), vec![3.0, 12.0]);
+/// let p = Params::new().with("w", Tensor::<1>::from_floats([3.0], &dev));
+/// let x = DynTensor::from_floats(vec![1.0, 2.0], &[2], &dev);
+/// let (phi, g) = grad_of_input_grad(
+///     |p, x| x.clone().mul(x).mul(p.get("w").unwrap()).sum_dim(0),
+///     &p,
+///     &x,
+///     |g| g.square().sum_dim(0),
+/// );
+/// assert_eq!(phi.into_scalar::<f32>(), 180.0);
+/// assert_eq!(g.get_dyn("w").unwrap().to_vec(), vec![120.0]);
 /// ```
-pub fn per_example_grads<F>(f: F, params: &Params, batch: usize) -> (Tensor<1>, Params)
-where
-    F: FnOnce(&PerExampleParams) -> PerExample,
-{
-    match try_per_example_grads(|p| Ok::<_, Infallible>(f(p)), params, batch) {
-        Ok(r) => r,
-        Err(never) => match never {},
-    }
-}
-
-/// [`per_example_grads`] of a function that can fail, such as a functional model's
-/// `Layer::forward_per_example` (which refuses layers without a per-example rule): the first
-/// error is returned and no backward pass runs.
-///
-/// # Shapes
-/// As [`per_example_grads`].
-///
-/// # Errors
-/// The error `f` returns.
-///
-/// # Example
-/// ```
-/// use duet_core::{burn::tensor::{Device, Tensor}, layers::PerExample, transform::try_per_example_grads, DynTensor, Params, Val};
-/// let dev = Device::flex();
-/// let p = Params::new().with("w", Tensor::<2>::from_floats([[3.0]], &dev));
-/// let x = PerExample::plain(DynTensor::from_floats(vec![1.0, 2.0], &[2, 1], &dev));
-/// let ok = try_per_example_grads(|p| Ok::<_, String>(x.clone().dense(p.get("w").unwrap(), None)), &p, 2);
-/// assert_eq!(ok.unwrap().1.get_dyn("w").unwrap().to_vec(), vec![1.0, 2.0]);
-/// let err = try_per_example_grads(|_| Err::<PerExample, _>("no rule"), &p, 2);
-/// assert_eq!(err.unwrap_err(), "no rule");
-/// ```
-pub fn try_per_example_grads<F, E>(
+pub fn grad_of_input_grad<F, Phi>(
     f: F,
     params: &Params,
-    batch: usize,
-) -> Result<(Tensor<1>, Params), E>
+    x: &DynTensor,
+    phi: Phi,
+) -> (Tensor<1>, Params)
 where
-    F: FnOnce(&PerExampleParams) -> Result<PerExample, E>,
+    F: Fn(&DualParams, Dual<DynTensor>) -> Dual<DynTensor>,
+    Phi: FnOnce(DynTensor) -> DynTensor,
 {
-    let taps = Taps::default();
-    let losses = f(&PerExampleParams {
-        params: Arc::new(params.clone()),
-        prefix: String::new(),
-        taps: taps.clone(),
-    })?
-    .value;
-    let n = losses.num_elements();
-    assert_eq!(
-        n,
-        batch,
-        "per_example_grads: expected {batch} losses, got {:?}",
-        losses.dims()
-    );
-    let total = losses.reshape(&[n]).sum_dim(0).into_rank::<1>();
-    let taps = taps.take();
-    let mut grads = (!taps.is_empty()).then(|| total.backward());
-    let mut sums: BTreeMap<Arc<str>, DynTensor> = BTreeMap::new();
-    let mut add = |path: Option<Arc<str>>, g: DynTensor| {
-        if let Some(path) = path {
-            let g = match sums.remove(&path) {
-                Some(s) => Val::add(s, g),
-                None => g,
-            };
-            sums.insert(path, g);
-        }
-    };
-    for tap in taps {
-        let dy = grads
-            .as_mut()
-            .and_then(|g| tap.probe.grad_remove(g))
-            .unwrap_or_else(|| tap.probe.zeros_like().without_autodiff());
+    let one = |y: DynTensor, what: &str| {
+        let n = y.num_elements();
         assert_eq!(
-            dy.dims()[0],
-            batch,
-            "per_example_grads: a layer's output {:?} is not over the batch of {batch}",
-            dy.dims()
+            n,
+            1,
+            "grad_of_input_grad: {what} must return one element, got {:?}",
+            y.dims()
         );
-        let (dw, db) = match tap.conv {
-            None => {
-                let (x, g) = (tap.input.into_rank::<2>(), dy.clone().into_rank::<2>());
-                let dw = if crate::kernels::supports(&x) {
-                    crate::kernels::outer_per_example(x, g)
-                } else {
-                    x.unsqueeze_dim::<3>(2) * g.unsqueeze_dim::<3>(1)
-                };
-                (DynTensor::from(dw), dy)
-            }
-            Some((spec, k_hw)) => {
-                let dw = crate::ops::conv2d_weight_grad_per_example(
-                    tap.input.into_rank(),
-                    dy.clone().into_rank(),
-                    &spec,
-                    k_hw,
-                );
-                let db = dy.into_rank::<4>().sum_dim(3).sum_dim(2).flatten::<2>(1, 3);
-                (DynTensor::from(dw), DynTensor::from(db))
-            }
-        };
-        add(tap.weight, dw);
-        add(tap.bias, db);
-    }
-    let grads = params.map_with_path(|path, t| {
-        sums.remove(path).unwrap_or_else(|| {
-            let mut dims = vec![batch];
-            dims.extend(t.dims());
-            DynTensor::zeros(&dims, &t.device())
-        })
-    });
-    Ok((total.without_autodiff(), grads))
+        y.reshape(&[1]).into_rank::<1>()
+    };
+    let plain = DualParams::new(params.clone(), Params::new());
+    // g = ∇ₓ f.
+    let (_, gx) = crate::value_and_grad(
+        |t| {
+            one(
+                f(
+                    &plain,
+                    Dual::zero_tangent(t.get_dyn("x").expect("x").clone()),
+                )
+                .value,
+                "f",
+            )
+        },
+        &Params::new().with("x", x.clone()),
+    );
+    let g = gx.get_dyn("x").expect("the input gradient").clone();
+    // c = ∇_g phi(g).
+    let (value, gc) = crate::value_and_grad(
+        |t| one(phi(t.get_dyn("g").expect("g").clone()), "phi"),
+        &Params::new().with("g", g),
+    );
+    let c = gc.get_dyn("g").expect("phi's gradient").clone();
+    // ∇_θ ⟨∇ₓ f, c⟩ by reverse over forward.
+    let (_, grads) = crate::value_and_grad(
+        |p| {
+            let y = f(
+                &DualParams::new(p.clone(), Params::new()),
+                Dual::new(x.clone(), c.clone()),
+            );
+            one(y.tangent_or_zeros(), "f")
+        },
+        params,
+    );
+    (value, grads)
 }

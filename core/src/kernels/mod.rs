@@ -24,7 +24,11 @@
 //!   so a register block of 6 output channels x 16 positions is one unaligned load per tap and
 //!   nothing is unfolded; the input gradient is the same correlation of `dy` with the flipped,
 //!   transposed kernel (for "same" or wider padding), the weight gradient a per-tap product over
-//!   the grid (where its accumulator fits in L2). Everything else unfolds each image into a
+//!   the grid (where its accumulator fits in L2). Wide 3x3 layers (at least 64 channels each way
+//!   and 8192 channel pairs: AlexNet's, ResNet-18's) take Winograd F(2x2, 3x3) instead, forward
+//!   and input gradient, and F(3x3, 2x2) for the weight gradient (`conv_direct_flex/winograd.rs`):
+//!   16 gemm products over channels-last transformed tiles, 2.25x fewer multiplications than
+//!   the direct loop, which already ran at the FMA peak there. Everything else unfolds each image into a
 //!   `[C_in*kH*kW, H_out*W_out]` patch matrix multiplied with the `gemm` crate (the one burn-flex
 //!   uses), single-threaded per call; rayon parallelises over images (forward, dX) or over batch
 //!   chunks whose partial weight gradients are then summed (dW). No per-call weight re-layout
