@@ -168,77 +168,16 @@ fn a_module_lenets_per_example_gradients_match_torch_func() {
 /// `torch.autograd`'s double backward.
 #[test]
 fn a_module_critics_gradient_penalty_matches_torch_double_backward() {
-    use duet_core::transform::grad_of_input_grad;
-    use duet_core::{Act, Val};
+    use duet_core::Act;
     use duet_module::{Activation, Linear, Sequential};
     let dev = duet_testing::test_device();
-    let tol = duet_testing::tolerance_scale(&dev);
-    let fx = Fixture::open(format!("{DIR}/transforms.safetensors"));
-    let case = cases(DIR, "transforms")
-        .into_iter()
-        .find(|c| c.name == "grad_penalty")
-        .unwrap();
     let rngs = &mut Rngs::new(0);
     let m = Sequential::new(vec![
         Linear::new(10, 16, rngs, &dev).into(),
         Activation::new(Act::Tanh).into(),
         Linear::new(16, 1, rngs, &dev).into(),
     ]);
-    // PyTorch's `[out, in]` linear weights to duet's `[in, out]`.
-    let params: Params = case
-        .params
-        .iter()
-        .map(|k| {
-            let t = fx.tensor(&format!("grad_penalty.{k}"), &dev);
-            let t = if t.rank() == 2 {
-                Val::swap_dims(t, 0, 1)
-            } else {
-                t
-            };
-            (k.clone(), t)
-        })
-        .collect();
-    let m = load_module_params(m, &params).unwrap();
-    let x = fx.tensor("grad_penalty.x", &dev);
-    let n = x.dims()[0];
-    let (penalty, grads) = grad_of_input_grad(
-        |p, x| {
-            m.forward_val(&|k| p.get(k).unwrap(), x, Mode::Eval)
-                .reshape(&[n])
-                .sum_dim(0)
-        },
-        &params,
-        &x,
-        |g| {
-            g.square()
-                .sum_dim(1)
-                .sqrt()
-                .shift(-1.0)
-                .square()
-                .mean_dim(0)
-        },
-    );
-    let want = |k: &str| fx.get(&format!("grad_penalty.{k}")).f32s.clone();
-    assert_close(
-        "module grad_penalty: penalty",
-        &DynTensor::from(penalty).to_vec(),
-        &want("penalty"),
-        1e-4 * tol,
-        1e-6 * tol,
-    );
-    for k in &case.params {
-        let g = grads.get_dyn(k).unwrap().clone();
-        let g = if g.rank() == 2 {
-            Val::swap_dims(g, 0, 1)
-        } else {
-            g
-        };
-        assert_close(
-            &format!("module grad_penalty: gp_grad {k}"),
-            &g.to_vec(),
-            &want(&format!("gp_grad.{k}")),
-            1e-4 * tol,
-            1e-6 * tol,
-        );
-    }
+    duet_testing::grad_penalty_case("module critic", DIR, &dev, |p, x| {
+        m.forward_val(&|k| p.get(k).unwrap(), x, Mode::Eval)
+    });
 }

@@ -10,12 +10,12 @@
 use duet_core::burn::tensor::Device;
 use duet_core::layers::{cross_entropy, Dual, PerExample};
 use duet_core::ops::{CrossEntropy, Reduction};
-use duet_core::transform::{
-    grad_of_input_grad, hvp, jvp, per_example_grads, try_per_example_grads,
-};
+use duet_core::transform::{hvp, jvp, per_example_grads, try_per_example_grads};
 use duet_core::{DynTensor, Key, Mode, Params, Val};
 use duet_functional::*;
-use duet_testing::{assert_close, cases, jvp_case, test_device, under_test, Api, Fixture};
+use duet_testing::{
+    assert_close, cases, grad_penalty_case, jvp_case, test_device, under_test, Api, Fixture,
+};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/fixtures");
 const LENET: &str = concat!(
@@ -313,51 +313,12 @@ fn layers_without_a_per_example_rule_are_refused_by_name() {
 /// forward), against `torch.autograd`'s double backward.
 #[test]
 fn a_gradient_penalty_and_its_gradient_match_torch_double_backward() {
-    let dev = test_device();
-    let tol = duet_testing::tolerance_scale(&dev);
-    let fx = Fixture::open(format!("{DIR}/transforms.safetensors"));
-    let case = cases(DIR, "transforms")
-        .into_iter()
-        .find(|c| c.name == "grad_penalty")
-        .unwrap();
     let critic = serial![Dense::new(16), Tanh, Dense::new(1)];
-    let params = tree(&fx, "grad_penalty.", &case.params, &dev);
-    let x = fx.tensor("grad_penalty.x", &dev);
-    let n = x.dims()[0];
     let state = Params::new();
-    let (penalty, grads) = grad_of_input_grad(
-        |p, x| {
-            let (mut y, _) = critic
-                .forward_jvp(p, &state, vec![x], Mode::Eval)
-                .expect("forward mode");
-            y.remove(0).reshape(&[n]).sum_dim(0)
-        },
-        &params,
-        &x,
-        |g| {
-            g.square()
-                .sum_dim(1)
-                .sqrt()
-                .shift(-1.0)
-                .square()
-                .mean_dim(0)
-        },
-    );
-    let want = |k: &str| fx.get(&format!("grad_penalty.{k}")).f32s.clone();
-    assert_close(
-        "grad_penalty: penalty",
-        &DynTensor::from(penalty).to_vec(),
-        &want("penalty"),
-        1e-4 * tol,
-        1e-6 * tol,
-    );
-    for k in &case.params {
-        assert_close(
-            &format!("grad_penalty: gp_grad {k}"),
-            &transposed(grads.get_dyn(k).unwrap().clone()).to_vec(),
-            &want(&format!("gp_grad.{k}")),
-            1e-4 * tol,
-            1e-6 * tol,
-        );
-    }
+    grad_penalty_case("functional critic", DIR, &test_device(), |p, x| {
+        let (mut y, _) = critic
+            .forward_jvp(p, &state, vec![x], Mode::Eval)
+            .expect("forward mode");
+        y.remove(0)
+    });
 }

@@ -15,6 +15,7 @@ mod fixture;
 mod generic;
 mod jvp;
 mod manifest;
+mod penalty;
 mod run;
 
 pub use catalog::{covers, under_test, GenericCheck, ModuleBuilder, UnderTest, KINDS};
@@ -24,4 +25,5 @@ pub use fixture::{
 pub use generic::{both, check_generic, Counting};
 pub use jvp::jvp_case;
 pub use manifest::{cases, Case, Hyper};
+pub use penalty::grad_penalty_case;
 pub use run::{every_layer_case, run_case, Api, LAYER_FIXTURES};
