@@ -272,6 +272,9 @@ where
 /// `x`: any; `g = ∇ₓ f` and `phi`'s input: `x`'s shape; the result: `phi(g)` `[1]` and a tree with
 /// the paths and shapes of `params`.
 ///
+/// # Panics
+/// `f` or `phi` returning other than one element.
+///
 /// # Example
 /// `f(x; w) = w x²` (summed) at `x = (1, 2)`, `w = 3`: `g = 2 w x = (6, 12)`, and
 /// `phi(g) = Σ g² = 4 w² Σ x² = 180`, so `∂phi/∂w = 8 w Σ x² = 120`.
