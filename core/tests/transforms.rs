@@ -370,7 +370,6 @@ fn lenets_per_example_gradients_match_torch_func_in_one_backward_pass() {
     // On the test device: `flex` runs duet's per-example kernels, wgpu (CI) burn's weight
     // gradient with the batch folded into groups and a broadcast product.
     let (fx, dev) = (fixture(), duet_testing::test_device());
-    let tol = duet_testing::tolerance_scale(&dev);
     let lenet_fx = Fixture::open(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../examples/tests/fixtures/lenet.safetensors"
@@ -391,30 +390,7 @@ fn lenets_per_example_gradients_match_torch_func_in_one_backward_pass() {
         &params,
         b,
     );
-    let mean = total.into_scalar::<f32>() / b as f32;
-    assert_close(
-        "lenet: loss",
-        &[mean],
-        &fx.get("lenet.loss").f32s,
-        1e-4 * tol,
-        1e-6 * tol,
-    );
-    for n in &names {
-        let g = grads.get_dyn(n).unwrap().clone();
-        // Dense weights [B, in, out] back to PyTorch's [B, out, in].
-        let g = if g.rank() == 3 {
-            Val::swap_dims(g, 1, 2)
-        } else {
-            g
-        };
-        assert_close(
-            &format!("lenet: per-example grad {n}"),
-            &g.to_vec(),
-            &fx.get(&format!("lenet.per_example_grad.{n}")).f32s,
-            1e-4 * tol,
-            1e-6 * tol,
-        );
-    }
+    duet_testing::assert_lenet_per_example("lenet", &fx, &names, (total, &grads), &dev);
 }
 
 #[test]

@@ -134,7 +134,7 @@ fn a_module_lenets_per_example_gradients_match_torch_func() {
     let x = PerExample::plain(DynTensor::from(lenet_fx.float::<4>("x", &dev)));
     let labels = lenet_fx.int::<1>("labels", &dev);
     let b = x.dims()[0];
-    let (_, grads) = per_example_grads(
+    let (total, grads) = per_example_grads(
         |p| {
             m.forward_val(&|n| p.get(n).unwrap(), x.clone(), Mode::Eval)
                 .act(Act::LogSoftmax)
@@ -144,22 +144,7 @@ fn a_module_lenets_per_example_gradients_match_torch_func() {
         &params,
         b,
     );
-    for n in &names {
-        let g = grads.get_dyn(n).unwrap().clone();
-        // Dense weights [B, in, out] back to PyTorch's [B, out, in].
-        let g = if g.rank() == 3 {
-            Val::swap_dims(g, 1, 2)
-        } else {
-            g
-        };
-        assert_close(
-            &format!("module lenet: per-example grad {n}"),
-            &g.to_vec(),
-            &fx.get(&format!("lenet.per_example_grad.{n}")).f32s,
-            1e-4 * duet_testing::tolerance_scale(&dev),
-            1e-6 * duet_testing::tolerance_scale(&dev),
-        );
-    }
+    duet_testing::assert_lenet_per_example("module lenet", &fx, &names, (total, &grads), &dev);
 }
 
 /// The stretch case through a module critic (`Sequential` of Linear, Tanh, Linear): WGAN-GP's

@@ -14,7 +14,8 @@ use duet_core::transform::{hvp, jvp, per_example_grads, try_per_example_grads};
 use duet_core::{DynTensor, Key, Mode, Params, Val};
 use duet_functional::*;
 use duet_testing::{
-    assert_close, cases, grad_penalty_case, jvp_case, test_device, under_test, Api, Fixture,
+    assert_close, assert_lenet_per_example, cases, grad_penalty_case, jvp_case, test_device,
+    under_test, Api, Fixture,
 };
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/fixtures");
@@ -63,19 +64,23 @@ fn tree(fx: &Fixture, prefix: &str, names: &[String], dev: &Device) -> Params {
         .collect()
 }
 
-#[test]
-fn lenets_hessian_vector_product_matches_torch_func() {
-    let dev = test_device();
-    let tol = duet_testing::tolerance_scale(&dev);
-    let (fx, lenet_fx) = (
-        Fixture::open(format!("{DIR}/transforms.safetensors")),
-        Fixture::open(LENET),
-    );
+/// The transformation fixture, LeNet's fixture (its params and batch), and LeNet's PyTorch
+/// param names.
+fn lenet_fixtures() -> (Fixture, Fixture, Vec<String>) {
     let names = cases(DIR, "transforms")
         .into_iter()
         .find(|c| c.name == "lenet")
         .unwrap()
         .params;
+    let fx = Fixture::open(format!("{DIR}/transforms.safetensors"));
+    (fx, Fixture::open(LENET), names)
+}
+
+#[test]
+fn lenets_hessian_vector_product_matches_torch_func() {
+    let dev = test_device();
+    let tol = duet_testing::tolerance_scale(&dev);
+    let (fx, lenet_fx, names) = lenet_fixtures();
     let lenet = serial![
         "conv1" => Conv2d::new(6, 5), Relu, MaxPool2d::new(2),
         "conv2" => Conv2d::new(16, 5), Relu, MaxPool2d::new(2),
@@ -166,16 +171,7 @@ fn lenet_with_loss() -> Serial {
 #[test]
 fn lenets_per_example_gradients_through_the_layers_match_torch_func() {
     let dev = test_device();
-    let tol = duet_testing::tolerance_scale(&dev);
-    let (fx, lenet_fx) = (
-        Fixture::open(format!("{DIR}/transforms.safetensors")),
-        Fixture::open(LENET),
-    );
-    let names = cases(DIR, "transforms")
-        .into_iter()
-        .find(|c| c.name == "lenet")
-        .unwrap()
-        .params;
+    let (fx, lenet_fx, names) = lenet_fixtures();
     let model = lenet_with_loss();
     let params = tree(&lenet_fx, "init.", &names, &dev);
     let x = lenet_fx.tensor("x", &dev);
@@ -196,29 +192,13 @@ fn lenets_per_example_gradients_through_the_layers_match_torch_func() {
         &params,
         b,
     );
-    assert_close(
-        "lenet: loss",
-        &[total.into_scalar::<f32>() / b as f32],
-        &fx.get("lenet.loss").f32s,
-        1e-4 * tol,
-        1e-6 * tol,
+    assert_lenet_per_example(
+        "lenet through the layers",
+        &fx,
+        &names,
+        (total, &grads),
+        &dev,
     );
-    for n in &names {
-        let g = grads.get_dyn(n).unwrap().clone();
-        // Dense weights [B, in, out] back to PyTorch's [B, out, in].
-        let g = if g.rank() == 3 {
-            Val::swap_dims(g, 1, 2)
-        } else {
-            g
-        };
-        assert_close(
-            &format!("lenet: per-example grad {n}"),
-            &g.to_vec(),
-            &fx.get(&format!("lenet.per_example_grad.{n}")).f32s,
-            1e-4 * tol,
-            1e-6 * tol,
-        );
-    }
 }
 
 /// Per-example gradients through `Residual`, `Branch`, `Parallel`, `Concatenate`, nested and

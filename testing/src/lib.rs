@@ -16,6 +16,7 @@ mod generic;
 mod jvp;
 mod manifest;
 mod penalty;
+mod per_example;
 mod run;
 
 pub use catalog::{covers, under_test, GenericCheck, ModuleBuilder, UnderTest, KINDS};
@@ -26,4 +27,5 @@ pub use generic::{both, check_generic, Counting};
 pub use jvp::jvp_case;
 pub use manifest::{cases, Case, Hyper};
 pub use penalty::grad_penalty_case;
+pub use per_example::assert_lenet_per_example;
 pub use run::{every_layer_case, run_case, Api, LAYER_FIXTURES};
