@@ -99,6 +99,11 @@ fn to_channels_last(
     }
 }
 
+/// Images per thread: `n` split evenly over rayon's threads (each thread takes one fixed range).
+fn share(n: usize) -> usize {
+    n.div_ceil(rayon::current_num_threads().max(1)).max(1)
+}
+
 /// The tiling of one correlation: 2x2 output tiles over the padded images of `src`.
 struct Tiles {
     ci: usize,
@@ -131,10 +136,9 @@ impl Tiles {
     fn per_image(&self) -> usize {
         self.th * self.tw
     }
-    /// Images per chunk: at least [`TILE_COLS`] tiles, at most an even share of `n` per thread.
+    /// Images per chunk: at least [`TILE_COLS`] tiles, at most one thread's [`share`] of `n`.
     fn chunk(&self, n: usize) -> usize {
-        let share = n.div_ceil(rayon::current_num_threads().max(1)).max(1);
-        TILE_COLS.div_ceil(self.per_image()).clamp(1, share)
+        TILE_COLS.div_ceil(self.per_image()).clamp(1, share(n))
     }
     /// Row length of the padded channels-last image: every tile's 4x4 patch fits.
     fn wp(&self) -> usize {
@@ -194,7 +198,7 @@ pub(super) fn correlate(
     let (twp, ld_max) = (2 * tl.tw, per * tiles);
     // One task per thread (a fixed range of images, in chunks of `per`), so the buffers are
     // allocated once per thread.
-    let share = src.n.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let share = share(src.n);
     // Every element of `y` is written once below, so it is not zeroed.
     let mut y = Vec::<f32>::with_capacity(src.n * out_img);
     let spare = &mut y.spare_capacity_mut()[..src.n * out_img];
@@ -278,8 +282,8 @@ pub(super) fn grad_weight(src: &Source, dy: &[f32], c_out: usize) -> Vec<f32> {
     );
     let per = tl.chunk(src.n);
     let (twp, ld_max) = (2 * tl.tw, per * tiles);
-    let threads = rayon::current_num_threads().clamp(1, src.n.max(1));
-    let share = src.n.div_ceil(threads).max(1);
+    let share = share(src.n);
+    let threads = src.n.div_ceil(share);
     let s = (0..threads)
         .into_par_iter()
         .map(|t| {
