@@ -4,6 +4,9 @@ per shape, read from the duet lines of FILE (`"kind": "gemm"`), so both sides ti
 
 Usage: python gemm_numpy.py FILE [--steps 10] [--warmup 2]
 Timing: median of the timed products after warm-up; float32; the BLAS's default threading (both cores).
+The `impl` field names the BLAS and the kernels it runs (threadpoolctl's `architecture`, e.g. SkylakeX):
+`OPENBLAS_CORETYPE=Haswell` in the environment halves OpenBLAS's rate on an AVX-512 machine, so
+compare.sh runs this script with that variable (and `OPENBLAS_L2_SIZE`) unset.
 """
 import argparse
 import json
@@ -28,6 +31,15 @@ def main():
         if r.get("kind") == "gemm" and r.get("impl", "").startswith("duet") and r["name"] not in seen:
             seen.add(r["name"])
             shapes.append(r)
+    blas = "numpy " + np.__version__
+    try:
+        from threadpoolctl import threadpool_info
+
+        libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if libs:
+            blas += " %s %s" % (libs[0].get("internal_api"), libs[0].get("architecture"))
+    except ImportError:
+        pass
     rng = np.random.default_rng(0)
     for s in shapes:
         m, n, k = s["m"], s["n"], s["k"]
@@ -43,7 +55,7 @@ def main():
             if i >= a.warmup:
                 times.append((time.perf_counter() - t0) * 1e3)
         ms = statistics.median(times)
-        print(json.dumps({"kind": "gemm", "impl": "numpy " + np.__version__, "name": s["name"], "m": m, "n": n,
+        print(json.dumps({"kind": "gemm", "impl": blas, "name": s["name"], "m": m, "n": n,
                           "k": k, "ta": s["ta"], "tb": s["tb"], "median_ms": ms,
                           "gflops": 2.0 * m * n * k / (ms / 1e3) / 1e9}))
 

@@ -1,9 +1,22 @@
 //! The system's OpenBLAS for large single products (feature `openblas`): `cblas_sgemm` on
 //! row-major operands given by (row, column) strides, one of which must be 1.
+//!
+//! OpenBLAS picks its kernels when the library loads, from `OPENBLAS_CORETYPE` or its own CPU
+//! detection; [`core_name`] reports the choice.
 
 // Links the system library (`libopenblas-dev` on Debian, `openblas` on Homebrew).
 #[link(name = "openblas")]
-unsafe extern "C" {}
+unsafe extern "C" {
+    fn openblas_get_corename() -> *const std::ffi::c_char;
+}
+
+/// The kernels OpenBLAS chose when it loaded (`"SkylakeX"`, `"Haswell"`, ...).
+pub fn core_name() -> String {
+    // SAFETY: OpenBLAS returns a pointer to a static NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(openblas_get_corename()) }
+        .to_string_lossy()
+        .into_owned()
+}
 
 /// `(transpose, leading dimension)` of a row-major operand with strides `(rs, cs)`, if BLAS can
 /// read it in place (one stride 1).

@@ -110,6 +110,22 @@ pub const DENSE_GEMM: &str = if cfg!(feature = "openblas") {
     "gemm crate"
 };
 
+/// The kernels the system's OpenBLAS chose at load time (`Some("SkylakeX")`, `Some("Haswell")`, ...)
+/// with the `openblas` feature, `None` without it. `OPENBLAS_CORETYPE`, set before the process
+/// starts, overrides OpenBLAS's own detection.
+///
+/// # Example
+/// ```
+/// let core = duet_core::kernels::blas_core();
+/// assert_eq!(core.is_some(), duet_core::kernels::DENSE_GEMM == "openblas");
+/// ```
+pub fn blas_core() -> Option<String> {
+    #[cfg(feature = "openblas")]
+    return Some(blas::core_name());
+    #[cfg(not(feature = "openblas"))]
+    None
+}
+
 /// Geometry of a 2-D convolution: stride, padding (begin, end) per axis, dilation and groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeom {

@@ -260,7 +260,7 @@ fn gpt_step(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
     let med = median(&times);
     let line = serde_json::json!({
         "model": "gpt", "api": format!("{:?}", args.api).to_lowercase(), "device": args.device,
-        "dense_gemm": duet_core::kernels::DENSE_GEMM, "peak_rss_mb": peak_rss_mb(), "batch_size": b, "context": t, "steps": args.steps, "median_ms": med,
+        "dense_gemm": duet_core::kernels::DENSE_GEMM, "blas_core": duet_core::kernels::blas_core(), "peak_rss_mb": peak_rss_mb(), "batch_size": b, "context": t, "steps": args.steps, "median_ms": med,
         "steps_per_s": 1e3 / med, "tokens_per_s": (b * t) as f64 * 1e3 / med,
     });
     println!("{line}");
@@ -348,6 +348,7 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
         "api": format!("{:?}", args.api).to_lowercase(),
         "device": args.device,
         "dense_gemm": duet_core::kernels::DENSE_GEMM,
+        "blas_core": duet_core::kernels::blas_core(),
         "peak_rss_mb": peak_rss_mb(),
         "batch_size": args.batch_size,
         "steps": args.steps,

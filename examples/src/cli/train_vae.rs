@@ -259,6 +259,7 @@ pub fn bench_step(args: &BenchArgs, device: &Device) -> Result<(), CliError> {
     let line = serde_json::json!({
         "model": "vae", "api": format!("{:?}", args.api).to_lowercase(), "device": args.device,
         "dense_gemm": duet_core::kernels::DENSE_GEMM,
+        "blas_core": duet_core::kernels::blas_core(),
         "peak_rss_mb": super::bench::peak_rss_mb(), "batch_size": b, "steps": args.steps, "median_ms": med, "steps_per_s": 1e3 / med,
     });
     println!("{line}");
