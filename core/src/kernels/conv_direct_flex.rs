@@ -10,8 +10,10 @@
 //! 3%, 6% and 12% extra work on ResNet's 32x32, 16x16 and 8x8 layers (with both paddings
 //! stored, 6%, 12% and 25%).
 //!
-//! The forward's register block is 6 output channels x 16 positions (12 accumulators; per tap
-//! and input channel 2 loads, 6 broadcasts, 12 FMAs). im2col + gemm wrote and re-read a
+//! The forward's register block is 6 output channels x 16 positions in AVX2 (12 accumulators;
+//! per tap and input channel 2 loads, 6 broadcasts, 12 FMAs), 12 channels x 16 positions in
+//! AVX-512 (12 accumulators of 16 floats, 1 load, 12 broadcasts, 12 FMAs: half the
+//! instructions per multiply-add, which CPUs with full-width 512-bit units run twice as fast). im2col + gemm wrote and re-read a
 //! `C_in kH kW`-times copy of every image (ResNet's 3x3 layers: 9x; LeNet's 5x5: 25x) and the
 //! gemm crate packed it again; `perf` on a ResNet-20 step had the unfolding, the packing and the
 //! copies at ~25% of samples.
@@ -30,14 +32,50 @@ use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
-mod winograd;
 #[cfg(target_arch = "x86_64")]
-use avx2::{block, wblock};
+mod avx512;
+mod winograd;
 
-/// Output channels per register block.
-const CB: usize = 6;
-/// Wide-grid positions per register block: two 8-float vectors.
+/// Wide-grid positions per register block: two 8-float or one 16-float vector.
 const QB: usize = 16;
+
+/// The register blocks a call runs: AVX2 + FMA, or AVX-512F where the CPU has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Isa {
+    Avx2,
+    Avx512,
+}
+
+impl Isa {
+    /// The widest the CPU has ([`applies`] has checked AVX2 and FMA).
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Isa::Avx512;
+        }
+        Isa::Avx2
+    }
+    /// Output channels per forward block.
+    fn cb(self) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        return match self {
+            Isa::Avx2 => avx2::CB,
+            Isa::Avx512 => avx512::CB,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        1
+    }
+    /// Input channels per weight-gradient block.
+    fn ib(self) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        return match self {
+            Isa::Avx2 => avx2::IB,
+            Isa::Avx512 => avx512::IB,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        1
+    }
+}
 
 /// Whether [`forward`] and [`grad_input`] handle `d` on this CPU: stride 1, no dilation, one
 /// group, each padding smaller than its kernel side (so the input gradient's padding
@@ -98,7 +136,7 @@ pub(super) fn forward(d: &Dims, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
         hw: [d.h, d.w],
         pad: d.g.pad,
     };
-    correlate(&src, d.c_out, [kh, kw], at, Some(b))
+    correlate(Isa::detect(), &src, d.c_out, [kh, kw], at, Some(b))
 }
 
 /// `dx` `[N, C_in, H, W]` of `y = conv(x, w)` from `dy` `[N, C_out, H_out, W_out]`, for a `d`
@@ -117,7 +155,7 @@ pub(super) fn grad_input(d: &Dims, w: &[f32], dy: &[f32]) -> Vec<f32> {
         hw: [d.oh, d.ow],
         pad: [flip(kh, d.g.pad[0]), flip(kw, d.g.pad[1])],
     };
-    correlate(&src, ci, [kh, kw], at, None)
+    correlate(Isa::detect(), &src, ci, [kh, kw], at, None)
 }
 
 /// The images a correlation reads: `n` of `[c, h, w]` in `x`, padded by `pad` ((top, bottom),
@@ -192,6 +230,7 @@ impl Grid {
 /// `y[n][o][r][c] = bias[o] + Σ_{i, u, v} wt(o, i, u, v) · xpad[n][i][r + u][c + v]` for the
 /// images of `src`: `y` is `[N, c_out, H + pt + pb - kH + 1, W + pl + pr - kW + 1]`.
 fn correlate(
+    isa: Isa,
     src: &Source,
     c_out: usize,
     k: [usize; 2],
@@ -203,15 +242,16 @@ fn correlate(
     }
     let g = Grid::new(src, k);
     let [kh, kw] = k;
-    // Output channels in blocks of at most `CB`, as even as possible (16 = 6 + 5 + 5: a block
-    // of 4 has too few accumulators to hide the FMA latency); weights packed per block as
-    // [i][u][v][CB], zero past the block's size.
-    let blocks = channel_blocks(c_out, CB);
-    let per_block = g.c * kh * kw * CB;
+    // Output channels in blocks of at most `cb`, as even as possible (AVX2: 16 = 6 + 5 + 5, a
+    // block of 4 has too few accumulators to hide the FMA latency); weights packed per block as
+    // [i][u][v][cb], zero past the block's size.
+    let cb = isa.cb();
+    let blocks = channel_blocks(c_out, cb);
+    let per_block = g.c * kh * kw * cb;
     let mut packed = vec![0.0f32; blocks.len() * per_block];
     for (&(start, size), pb) in blocks.iter().zip(packed.chunks_exact_mut(per_block)) {
         for (j, p) in pb.iter_mut().enumerate() {
-            let (rest, c) = (j / CB, j % CB);
+            let (rest, c) = (j / cb, j % cb);
             let (rest, v) = (rest / kw, rest % kw);
             let (i, u) = (rest / kh, rest % kh);
             if c < size {
@@ -231,25 +271,22 @@ fn correlate(
     let spare = &mut y.spare_capacity_mut()[..src.n * out_img];
     spare.par_chunks_mut(out_img).enumerate().for_each_init(
         // The padding and the tail are zeroed once; each image overwrites only the interior.
-        || (vec![0.0f32; g.padded_len()], vec![0.0f32; CB * g.len]),
+        || (vec![0.0f32; g.padded_len()], vec![0.0f32; cb * g.len]),
         |(xp, wide), (img, yi)| {
             g.fill(&src.x[img * in_img..][..in_img], xp);
             for (&(start, size), wb) in blocks.iter().zip(packed.chunks_exact(per_block)) {
                 for q in (0..g.len).step_by(QB) {
-                    // SAFETY: `applies` checked AVX2 and FMA. Reads: `(c-1)*plane` plus tap
-                    // offsets up to `(kh-1)*wp + kw-1` plus `q + QB <= len` stay below
-                    // `padded_len`; weights `per_block`; writes `size` rows of `len`.
+                    // SAFETY: `applies` checked AVX2 and FMA, `Isa::detect` AVX-512F. Reads:
+                    // `(c-1)*plane` plus tap offsets up to `(kh-1)*wp + kw-1` plus `q + QB <=
+                    // len` stay below `padded_len`; weights `per_block`; writes `size` rows of
+                    // `len`.
                     #[cfg(target_arch = "x86_64")]
                     unsafe {
                         let (x, w) = (xp.as_ptr().add(q), wb.as_ptr());
                         let o = wide.as_mut_ptr().add(q);
-                        match size {
-                            1 => block::<1>(&g, x, w, o),
-                            2 => block::<2>(&g, x, w, o),
-                            3 => block::<3>(&g, x, w, o),
-                            4 => block::<4>(&g, x, w, o),
-                            5 => block::<5>(&g, x, w, o),
-                            _ => block::<CB>(&g, x, w, o),
+                        match isa {
+                            Isa::Avx2 => avx2::block_of(size, &g, x, w, o),
+                            Isa::Avx512 => avx512::block_of(size, &g, x, w, o),
                         }
                     };
                 }
@@ -276,6 +313,10 @@ fn correlate(
 /// Each thread takes a fixed range of images and keeps eight partial sums (lanes) per weight;
 /// threads, then lanes, are summed in a fixed order, so the result is deterministic.
 pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    grad_weight_with(Isa::detect(), d, x, dy)
+}
+
+fn grad_weight_with(isa: Isa, d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let src = Source {
         x,
         n: d.n,
@@ -297,7 +338,7 @@ pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
         "direct conv dw: sizes"
     );
     let lanes = taps * rows * c_in * 8;
-    let i_blocks = channel_blocks(c_in, IB);
+    let i_blocks = channel_blocks(c_in, isa.ib());
     let threads = rayon::current_num_threads().clamp(1, d.n);
     let share = d.n.div_ceil(threads);
     let sums = (0..threads)
@@ -319,7 +360,8 @@ pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
                         let off = (tap / d.kw) * g.wp + tap % d.kw;
                         for &(i, size) in &i_blocks {
                             let at = ((tap * rows + o) * c_in + i) * 8;
-                            // SAFETY: `applies` checked AVX2 and FMA; `dyw` has rows `o`,
+                            // SAFETY: `applies` checked AVX2 and FMA, `Isa::detect`
+                            // AVX-512F; `len` is a multiple of 16; `dyw` has rows `o`,
                             // `o + 1` of `len`; `xp` is read at `(i + size - 1) * plane + off +
                             // len - 1 < padded_len`; `acc` written at `at + c_in*8 + size*8 <=
                             // lanes`.
@@ -329,13 +371,9 @@ pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
                                 let xq = xq.add(i * g.plane + off);
                                 let a = acc.as_mut_ptr().add(at);
                                 let args = (dp, g.len, xq, g.plane, a, c_in * 8);
-                                match size {
-                                    1 => wblock::<1>(args),
-                                    2 => wblock::<2>(args),
-                                    3 => wblock::<3>(args),
-                                    4 => wblock::<4>(args),
-                                    5 => wblock::<5>(args),
-                                    _ => wblock::<IB>(args),
+                                match isa {
+                                    Isa::Avx2 => avx2::wblock_of(size, args),
+                                    Isa::Avx512 => avx512::wblock_of(size, args),
                                 }
                             }
                         }
@@ -360,9 +398,6 @@ pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
     dw
 }
 
-/// Input channels per weight-gradient register block.
-const IB: usize = 6;
-
 /// `(first channel, channels)` of each register block of at most `max` channels: `ceil(n / max)`
 /// blocks, sizes differing by at most one.
 fn channel_blocks(n: usize, max: usize) -> Vec<(usize, usize)> {
@@ -376,4 +411,112 @@ fn channel_blocks(n: usize, max: usize) -> Vec<(usize, usize)> {
             (start - size, size)
         })
         .collect()
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::kernels::ConvGeom;
+
+    /// A deterministic, sign-varying fill.
+    fn fill(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i * 7919 + seed * 104729) % 1009) as f32 / 1009.0 - 0.5) * 2.0)
+            .collect()
+    }
+
+    /// `(y, dw)` by the definition, in f64: `y = conv(x, w) + b`, `dw` from `dy`.
+    fn reference(d: &Dims, x: &[f32], w: &[f32], b: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let [(pt, _), (pl, _)] = d.g.pad;
+        let mut y = vec![0.0f32; d.n * d.c_out * d.oh * d.ow];
+        let mut dw = vec![0.0f64; w.len()];
+        for (n, o, r, c) in positions(d) {
+            let at = ((n * d.c_out + o) * d.oh + r) * d.ow + c;
+            let mut s = f64::from(b[o]);
+            for i in 0..d.c_in {
+                for u in 0..d.kh {
+                    for v in 0..d.kw {
+                        let (hr, wc) = (
+                            (r + u) as isize - pt as isize,
+                            (c + v) as isize - pl as isize,
+                        );
+                        if hr < 0 || wc < 0 || hr >= d.h as isize || wc >= d.w as isize {
+                            continue;
+                        }
+                        let xv = f64::from(
+                            x[((n * d.c_in + i) * d.h + hr as usize) * d.w + wc as usize],
+                        );
+                        let wi = ((o * d.c_in + i) * d.kh + u) * d.kw + v;
+                        s += f64::from(w[wi]) * xv;
+                        dw[wi] += f64::from(dy[at]) * xv;
+                    }
+                }
+            }
+            y[at] = s as f32;
+        }
+        (y, dw.into_iter().map(|v| v as f32).collect())
+    }
+
+    fn positions(d: &Dims) -> impl Iterator<Item = (usize, usize, usize, usize)> + use<> {
+        let (n, co, oh, ow) = (d.n, d.c_out, d.oh, d.ow);
+        (0..n * co * oh * ow)
+            .map(move |j| (j / (co * oh * ow), j / (oh * ow) % co, j / ow % oh, j % ow))
+    }
+
+    fn close(what: &str, a: &[f32], b: &[f32]) {
+        assert_eq!(a.len(), b.len(), "{what}: length");
+        for (j, (a, b)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                "{what}[{j}]: {a} vs {b}"
+            );
+        }
+    }
+
+    /// Both register-block sets (AVX2 everywhere this runs, AVX-512 where the CPU has it)
+    /// against the definition: channel counts that leave partial blocks in both, uneven padding.
+    #[test]
+    fn every_isa_matches_the_definition() {
+        let geoms = [
+            ([3, 7, 9, 11], [17, 7, 3, 3], [(1, 1), (1, 2)]),
+            ([2, 3, 8, 8], [13, 3, 5, 5], [(2, 2), (2, 2)]),
+            ([2, 25, 6, 5], [5, 25, 3, 3], [(1, 1), (1, 1)]),
+        ];
+        let mut isas = vec![Isa::Avx2];
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            isas.push(Isa::Avx512);
+        }
+        if !cpu_has_avx2_fma() {
+            return;
+        }
+        for (xs, ws, pad) in geoms {
+            let g = ConvGeom {
+                stride: [1, 1],
+                pad,
+                dilation: [1, 1],
+                groups: 1,
+            };
+            let d = Dims::new(xs, ws, g);
+            assert!(applies(&d));
+            let (x, w) = (fill(xs.iter().product(), 1), fill(ws.iter().product(), 2));
+            let (b, dy) = (fill(ws[0], 3), fill(d.n * d.c_out * d.oh * d.ow, 4));
+            let (y_ref, dw_ref) = reference(&d, &x, &w, &b, &dy);
+            for &isa in &isas {
+                let src = Source {
+                    x: &x,
+                    n: d.n,
+                    c: d.c_in,
+                    hw: [d.h, d.w],
+                    pad,
+                };
+                let (ci, kh, kw) = (d.c_in, d.kh, d.kw);
+                let at =
+                    |o: usize, i: usize, r: usize, c: usize| w[((o * ci + i) * kh + r) * kw + c];
+                let y = correlate(isa, &src, d.c_out, [kh, kw], at, Some(&b));
+                close(&format!("{isa:?} forward {xs:?} {ws:?}"), &y, &y_ref);
+                let dw = grad_weight_with(isa, &d, &x, &dy);
+                close(&format!("{isa:?} dw {xs:?} {ws:?}"), &dw, &dw_ref);
+            }
+        }
+    }
 }

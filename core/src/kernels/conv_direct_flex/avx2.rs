@@ -1,7 +1,12 @@
 //! The direct convolution's two AVX2 register blocks (the loops of `conv_direct_flex`).
 
-use super::{Grid, CB};
+use super::Grid;
 use std::arch::x86_64::*;
+
+/// Output channels per forward block.
+pub(super) const CB: usize = 6;
+/// Input channels per weight-gradient block.
+pub(super) const IB: usize = 6;
 
 /// One forward register block: `out[c * len + j] = Σ_{i, u, v} w[i][u][v][c] · x[i * plane +
 /// u * wp + v + j]` for `c < C`, `j < 16` (`w` packed `CB` channels wide, its first `C` used).
@@ -10,7 +15,7 @@ use std::arch::x86_64::*;
 /// AVX2 and FMA present; `x` readable up to `(c - 1) * plane + (kh - 1) * wp + kw - 1 + 16`,
 /// `w` for `c * kh * kw * CB` floats, `out` writable at `(C - 1) * len + 16`.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn block<const C: usize>(g: &Grid, x: *const f32, w: *const f32, out: *mut f32) {
+unsafe fn block<const C: usize>(g: &Grid, x: *const f32, w: *const f32, out: *mut f32) {
     // 2 x C accumulators, two input vectors and one broadcast: 15 of the 16 registers for
     // C = 6. (4 x 3 needed all 16: LLVM then rotated the accumulators through spare registers
     // every iteration and spilled one, `perf annotate`.)
@@ -46,7 +51,7 @@ pub(super) unsafe fn block<const C: usize>(g: &Grid, x: *const f32, w: *const f3
 /// AVX2 and FMA present; `dy` readable for `len + len` floats, `x` up to `(I - 1) * plane +
 /// len`, `acc` writable at `ald + I * 8`; `len` a multiple of 8.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn wblock<const I: usize>(
+unsafe fn wblock<const I: usize>(
     (dy, len, x, plane, acc, ald): (*const f32, usize, *const f32, usize, *mut f32, usize),
 ) {
     // 2 x I accumulators, two `dy` vectors and one input vector: 15 registers for I = 6.
@@ -65,5 +70,38 @@ pub(super) unsafe fn wblock<const I: usize>(
             let p = acc.add(o * ald + i * 8);
             _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), *v));
         }
+    }
+}
+
+/// [`block`] for `c` (1 to [`CB`]) channels.
+///
+/// # Safety
+/// As [`block`].
+pub(super) unsafe fn block_of(c: usize, g: &Grid, x: *const f32, w: *const f32, o: *mut f32) {
+    match c {
+        1 => block::<1>(g, x, w, o),
+        2 => block::<2>(g, x, w, o),
+        3 => block::<3>(g, x, w, o),
+        4 => block::<4>(g, x, w, o),
+        5 => block::<5>(g, x, w, o),
+        _ => block::<CB>(g, x, w, o),
+    }
+}
+
+/// [`wblock`] for `i` (1 to [`IB`]) input channels.
+///
+/// # Safety
+/// As [`wblock`].
+pub(super) unsafe fn wblock_of(
+    i: usize,
+    args: (*const f32, usize, *const f32, usize, *mut f32, usize),
+) {
+    match i {
+        1 => wblock::<1>(args),
+        2 => wblock::<2>(args),
+        3 => wblock::<3>(args),
+        4 => wblock::<4>(args),
+        5 => wblock::<5>(args),
+        _ => wblock::<IB>(args),
     }
 }

@@ -1,0 +1,115 @@
+//! The direct convolution's two AVX-512 register blocks: the AVX2 blocks' loops
+//! (`super::avx2`) on 16-float vectors, with twice the output channels (forward) or input
+//! channels (weight gradient) per block, as AVX-512 has 32 vector registers.
+
+use super::Grid;
+use std::arch::x86_64::*;
+
+/// Output channels per forward block: 12 accumulators, one input vector, one broadcast.
+pub(super) const CB: usize = 12;
+/// Input channels per weight-gradient block: 2 x 12 accumulators, two `dy` vectors, one input.
+pub(super) const IB: usize = 12;
+
+/// One forward register block: `out[c * len + j] = Σ_{i, u, v} w[i][u][v][c] · x[i * plane +
+/// u * wp + v + j]` for `c < C`, `j < 16` (`w` packed [`CB`] channels wide, its first `C` used).
+///
+/// # Safety
+/// AVX-512F present; `x` readable up to `(c - 1) * plane + (kh - 1) * wp + kw - 1 + 16`, `w`
+/// for `c * kh * kw * CB` floats, `out` writable at `(C - 1) * len + 16`.
+#[target_feature(enable = "avx512f")]
+unsafe fn block<const C: usize>(g: &Grid, x: *const f32, w: *const f32, out: *mut f32) {
+    let mut acc = [_mm512_setzero_ps(); C];
+    let mut w = w;
+    for i in 0..g.c {
+        let xi = x.add(i * g.plane);
+        for u in 0..g.k[0] {
+            let xr = xi.add(u * g.wp);
+            for v in 0..g.k[1] {
+                let x0 = _mm512_loadu_ps(xr.add(v));
+                for (c, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(_mm512_set1_ps(*w.add(c)), x0, *a);
+                }
+                w = w.add(CB);
+            }
+        }
+    }
+    for (c, a) in acc.iter().enumerate() {
+        _mm512_storeu_ps(out.add(c * g.len), *a);
+    }
+}
+
+/// [`block`] for `c` (1 to [`CB`]) channels.
+///
+/// # Safety
+/// As [`block`].
+pub(super) unsafe fn block_of(c: usize, g: &Grid, x: *const f32, w: *const f32, o: *mut f32) {
+    match c {
+        1 => block::<1>(g, x, w, o),
+        2 => block::<2>(g, x, w, o),
+        3 => block::<3>(g, x, w, o),
+        4 => block::<4>(g, x, w, o),
+        5 => block::<5>(g, x, w, o),
+        6 => block::<6>(g, x, w, o),
+        7 => block::<7>(g, x, w, o),
+        8 => block::<8>(g, x, w, o),
+        9 => block::<9>(g, x, w, o),
+        10 => block::<10>(g, x, w, o),
+        11 => block::<11>(g, x, w, o),
+        _ => block::<CB>(g, x, w, o),
+    }
+}
+
+/// One weight-gradient register block, added into `acc` with eight lanes per weight (the two
+/// halves of each 16-float sum folded): `acc[o * ald + i * 8 + l] += Σ_j (dy[o * len + 16j + l]
+/// · x[i * plane + 16j + l] + dy[.. + 8 + l] · x[.. + 8 + l])` for `o < 2`, `i < I`, `l < 8`.
+///
+/// # Safety
+/// AVX-512F present; `dy` readable for `len + len` floats, `x` up to `(I - 1) * plane + len`,
+/// `acc` writable at `ald + I * 8`; `len` a multiple of 16.
+#[target_feature(enable = "avx512f")]
+unsafe fn wblock<const I: usize>(
+    (dy, len, x, plane, acc, ald): (*const f32, usize, *const f32, usize, *mut f32, usize),
+) {
+    let mut a = [[_mm512_setzero_ps(); I]; 2];
+    for j in (0..len).step_by(16) {
+        let (d0, d1) = (_mm512_loadu_ps(dy.add(j)), _mm512_loadu_ps(dy.add(len + j)));
+        let [a0, a1] = &mut a;
+        for (i, (s0, s1)) in a0.iter_mut().zip(a1).enumerate() {
+            let xv = _mm512_loadu_ps(x.add(i * plane + j));
+            *s0 = _mm512_fmadd_ps(d0, xv, *s0);
+            *s1 = _mm512_fmadd_ps(d1, xv, *s1);
+        }
+    }
+    for (o, row) in a.iter().enumerate() {
+        for (i, v) in row.iter().enumerate() {
+            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(*v), 1));
+            let folded = _mm256_add_ps(_mm512_castps512_ps256(*v), hi);
+            let p = acc.add(o * ald + i * 8);
+            _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), folded));
+        }
+    }
+}
+
+/// [`wblock`] for `i` (1 to [`IB`]) input channels.
+///
+/// # Safety
+/// As [`wblock`].
+pub(super) unsafe fn wblock_of(
+    i: usize,
+    args: (*const f32, usize, *const f32, usize, *mut f32, usize),
+) {
+    match i {
+        1 => wblock::<1>(args),
+        2 => wblock::<2>(args),
+        3 => wblock::<3>(args),
+        4 => wblock::<4>(args),
+        5 => wblock::<5>(args),
+        6 => wblock::<6>(args),
+        7 => wblock::<7>(args),
+        8 => wblock::<8>(args),
+        9 => wblock::<9>(args),
+        10 => wblock::<10>(args),
+        11 => wblock::<11>(args),
+        _ => wblock::<IB>(args),
+    }
+}
