@@ -14,9 +14,9 @@
 //! per tap and input channel 2 loads, 6 broadcasts, 12 FMAs), 12 channels x 16 positions in
 //! AVX-512 (12 accumulators of 16 floats, 1 load, 12 broadcasts, 12 FMAs: half the
 //! instructions per multiply-add, which CPUs with full-width 512-bit units run twice as fast).
-//! im2col + gemm wrote and re-read a `C_in kH kW`-times copy of every image (ResNet's 3x3 layers: 9x; LeNet's 5x5: 25x) and the
-//! gemm crate packed it again; `perf` on a ResNet-20 step had the unfolding, the packing and the
-//! copies at ~25% of samples.
+//! im2col + gemm wrote and re-read a `C_in kH kW`-times copy of every image (ResNet's 3x3
+//! layers: 9x; LeNet's 5x5: 25x) and the gemm crate packed it again; `perf` on a ResNet-20 step
+//! had the unfolding, the packing and the copies at ~25% of samples.
 //!
 //! The input gradient of a stride-1 convolution is itself one (of `dy`, padded by `k - 1 - pad`,
 //! with the kernel flipped and its channel axes swapped), so both run through [`correlate`].
