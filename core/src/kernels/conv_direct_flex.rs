@@ -275,20 +275,23 @@ fn correlate(
         |(xp, wide), (img, yi)| {
             g.fill(&src.x[img * in_img..][..in_img], xp);
             for (&(start, size), wb) in blocks.iter().zip(packed.chunks_exact(per_block)) {
-                for q in (0..g.len).step_by(QB) {
+                let mut q = 0;
+                while q < g.len {
                     // SAFETY: `applies` checked AVX2 and FMA, `Isa::detect` AVX-512F. Reads:
-                    // `(c-1)*plane` plus tap offsets up to `(kh-1)*wp + kw-1` plus `q + QB <=
-                    // len` stay below `padded_len`; weights `per_block`; writes `size` rows of
-                    // `len`.
+                    // `(c-1)*plane` plus tap offsets up to `(kh-1)*wp + kw-1` plus the block's
+                    // positions (up to `len`, a multiple of QB) stay below `padded_len`;
+                    // weights `per_block`; writes `size` rows of `len`.
                     #[cfg(target_arch = "x86_64")]
                     unsafe {
                         let (x, w) = (xp.as_ptr().add(q), wb.as_ptr());
                         let o = wide.as_mut_ptr().add(q);
-                        match isa {
-                            Isa::Avx2 => avx2::block_of(size, &g, x, w, o),
-                            Isa::Avx512 => avx512::block_of(size, &g, x, w, o),
-                        }
+                        q += match isa {
+                            Isa::Avx2 => avx2::block_of(size, (&g, q), x, w, o),
+                            Isa::Avx512 => avx512::block_of(size, (&g, q), x, w, o),
+                        };
                     };
+                    #[cfg(not(target_arch = "x86_64"))]
+                    unreachable!("`applies` is false off x86-64");
                 }
                 for (c, o) in (start..start + size).enumerate() {
                     let b = bias.map_or(0.0, |b| b[o]);

@@ -73,11 +73,17 @@ unsafe fn wblock<const I: usize>(
     }
 }
 
-/// [`block`] for `c` (1 to [`CB`]) channels.
+/// [`block`] for `c` (1 to [`CB`]) channels over the 16 positions from `q`; returns 16.
 ///
 /// # Safety
 /// As [`block`].
-pub(super) unsafe fn block_of(c: usize, g: &Grid, x: *const f32, w: *const f32, o: *mut f32) {
+pub(super) unsafe fn block_of(
+    c: usize,
+    (g, _q): (&Grid, usize),
+    x: *const f32,
+    w: *const f32,
+    o: *mut f32,
+) -> usize {
     match c {
         1 => block::<1>(g, x, w, o),
         2 => block::<2>(g, x, w, o),
@@ -86,6 +92,7 @@ pub(super) unsafe fn block_of(c: usize, g: &Grid, x: *const f32, w: *const f32, 
         5 => block::<5>(g, x, w, o),
         _ => block::<CB>(g, x, w, o),
     }
+    16
 }
 
 /// [`wblock`] for `i` (1 to [`IB`]) input channels.

@@ -1,61 +1,95 @@
 //! The direct convolution's two AVX-512 register blocks: the AVX2 blocks' loops
-//! (`super::avx2`) on 16-float vectors, with twice the output channels (forward) or input
-//! channels (weight gradient) per block, as AVX-512 has 32 vector registers.
+//! (`super::avx2`) on 16-float vectors, with twice the output channels (forward: 12 channels x 32
+//! positions) or input channels (weight gradient) per block, as AVX-512 has 32 vector registers.
 
 use super::Grid;
 use std::arch::x86_64::*;
 
-/// Output channels per forward block: 12 accumulators, one input vector, one broadcast.
+/// Output channels per forward block: 2 x 12 accumulators, two input vectors, one broadcast.
 pub(super) const CB: usize = 12;
 /// Input channels per weight-gradient block: 2 x 12 accumulators, two `dy` vectors, one input.
 pub(super) const IB: usize = 12;
 
-/// One forward register block: `out[c * len + j] = Σ_{i, u, v} w[i][u][v][c] · x[i * plane +
-/// u * wp + v + j]` for `c < C`, `j < 16` (`w` packed [`CB`] channels wide, its first `C` used).
+/// One forward register block of `V` vectors (16 positions each): `out[c * len + j] =
+/// Σ_{i, u, v} w[i][u][v][c] · x[i * plane + u * wp + v + j]` for `c < C`, `j < 16 V` (`w`
+/// packed [`CB`] channels wide, its first `C` used). `V = 2`, `C = 12`: 24 accumulators, two
+/// input vectors, one broadcast; per tap and input channel 2 loads, 12 broadcasts, 24 FMAs.
 ///
 /// # Safety
-/// AVX-512F present; `x` readable up to `(c - 1) * plane + (kh - 1) * wp + kw - 1 + 16`, `w`
-/// for `c * kh * kw * CB` floats, `out` writable at `(C - 1) * len + 16`.
+/// AVX-512F present; `x` readable up to `(c - 1) * plane + (kh - 1) * wp + kw - 1 + 16 V`, `w`
+/// for `c * kh * kw * CB` floats, `out` writable at `(C - 1) * len + 16 V`.
 #[target_feature(enable = "avx512f")]
-unsafe fn block<const C: usize>(g: &Grid, x: *const f32, w: *const f32, out: *mut f32) {
-    let mut acc = [_mm512_setzero_ps(); C];
+unsafe fn block<const C: usize, const V: usize>(
+    g: &Grid,
+    x: *const f32,
+    w: *const f32,
+    out: *mut f32,
+) {
+    let mut acc = [[_mm512_setzero_ps(); V]; C];
     let mut w = w;
     for i in 0..g.c {
         let xi = x.add(i * g.plane);
         for u in 0..g.k[0] {
             let xr = xi.add(u * g.wp);
             for v in 0..g.k[1] {
-                let x0 = _mm512_loadu_ps(xr.add(v));
+                let s = xr.add(v);
+                let xv: [__m512; V] = std::array::from_fn(|p| _mm512_loadu_ps(s.add(16 * p)));
                 for (c, a) in acc.iter_mut().enumerate() {
-                    *a = _mm512_fmadd_ps(_mm512_set1_ps(*w.add(c)), x0, *a);
+                    let t = _mm512_set1_ps(*w.add(c));
+                    for (a, &xv) in a.iter_mut().zip(&xv) {
+                        *a = _mm512_fmadd_ps(t, xv, *a);
+                    }
                 }
                 w = w.add(CB);
             }
         }
     }
     for (c, a) in acc.iter().enumerate() {
-        _mm512_storeu_ps(out.add(c * g.len), *a);
+        for (p, a) in a.iter().enumerate() {
+            _mm512_storeu_ps(out.add(c * g.len + 16 * p), *a);
+        }
     }
 }
 
-/// [`block`] for `c` (1 to [`CB`]) channels.
+/// [`block`] for `c` (1 to [`CB`]) channels and `V` vectors.
 ///
 /// # Safety
 /// As [`block`].
-pub(super) unsafe fn block_of(c: usize, g: &Grid, x: *const f32, w: *const f32, o: *mut f32) {
+unsafe fn block_v<const V: usize>(c: usize, g: &Grid, x: *const f32, w: *const f32, o: *mut f32) {
     match c {
-        1 => block::<1>(g, x, w, o),
-        2 => block::<2>(g, x, w, o),
-        3 => block::<3>(g, x, w, o),
-        4 => block::<4>(g, x, w, o),
-        5 => block::<5>(g, x, w, o),
-        6 => block::<6>(g, x, w, o),
-        7 => block::<7>(g, x, w, o),
-        8 => block::<8>(g, x, w, o),
-        9 => block::<9>(g, x, w, o),
-        10 => block::<10>(g, x, w, o),
-        11 => block::<11>(g, x, w, o),
-        _ => block::<CB>(g, x, w, o),
+        1 => block::<1, V>(g, x, w, o),
+        2 => block::<2, V>(g, x, w, o),
+        3 => block::<3, V>(g, x, w, o),
+        4 => block::<4, V>(g, x, w, o),
+        5 => block::<5, V>(g, x, w, o),
+        6 => block::<6, V>(g, x, w, o),
+        7 => block::<7, V>(g, x, w, o),
+        8 => block::<8, V>(g, x, w, o),
+        9 => block::<9, V>(g, x, w, o),
+        10 => block::<10, V>(g, x, w, o),
+        11 => block::<11, V>(g, x, w, o),
+        _ => block::<CB, V>(g, x, w, o),
+    }
+}
+
+/// Runs [`block`] for `c` (1 to [`CB`]) channels over the positions `q..` of the wide grid:
+/// 32 of them when `q + 32 <= len`, else 16. Returns how many.
+///
+/// # Safety
+/// As [`block`], for the positions covered.
+pub(super) unsafe fn block_of(
+    c: usize,
+    (g, q): (&Grid, usize),
+    x: *const f32,
+    w: *const f32,
+    o: *mut f32,
+) -> usize {
+    if q + 32 <= g.len {
+        block_v::<2>(c, g, x, w, o);
+        32
+    } else {
+        block_v::<1>(c, g, x, w, o);
+        16
     }
 }
 
