@@ -39,6 +39,10 @@ mod winograd;
 /// Wide-grid positions per register block: two 8-float or one 16-float vector.
 const QB: usize = 16;
 
+/// A weight-gradient block's operands: `(dy, dy row stride, positions, x, x plane stride,
+/// accumulator, accumulator row stride)`.
+type WArgs = (*const f32, usize, usize, *const f32, usize, *mut f32, usize);
+
 /// The register blocks a call runs: AVX2 + FMA, or AVX-512F where the CPU has it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Isa {
@@ -64,6 +68,23 @@ impl Isa {
         };
         #[cfg(not(target_arch = "x86_64"))]
         1
+    }
+    /// `dy` rows per weight-gradient block.
+    fn ob(self) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        return match self {
+            Isa::Avx2 => avx2::OB,
+            Isa::Avx512 => avx512::OB,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        1
+    }
+    /// Partial sums (lanes) per weight in the weight gradient's accumulator.
+    fn lanes(self) -> usize {
+        match self {
+            Isa::Avx2 => 8,
+            Isa::Avx512 => 16,
+        }
     }
     /// Input channels per weight-gradient block.
     fn ib(self) -> usize {
@@ -313,7 +334,8 @@ fn correlate(
 
 /// `dw` `[C_out, C_in, kH, kW]` of `y = conv(x, w)` from `x` and `dy`, for a `d` that
 /// [`applies`]: `dw[o][i][u][v] = Σ_{n, r, c} dy[n][o][r][c] · xpad[n][i][r + u][c + v]`.
-/// Each thread takes a fixed range of images and keeps eight partial sums (lanes) per weight;
+/// Each thread takes a fixed range of images and keeps 8 (AVX2) or 16 (AVX-512) partial sums
+/// (lanes) per weight;
 /// threads, then lanes, are summed in a fixed order, so the result is deterministic.
 pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
     grad_weight_with(Isa::detect(), d, x, dy)
@@ -332,16 +354,22 @@ fn grad_weight_with(isa: Isa, d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
     }
     let g = Grid::new(&src, [d.kh, d.kw]);
     let (taps, c_in) = (d.kh * d.kw, d.c_in);
-    // `dy` rows on the wide grid, an even number of them (a zero row pairs an odd last one).
-    let rows = d.c_out.next_multiple_of(2);
+    // `dy` rows on the wide grid, a multiple of the block's rows (zero rows fill the last).
+    let ob = isa.ob();
+    let rows = d.c_out.next_multiple_of(ob);
     let (in_img, out_img) = (c_in * d.h * d.w, d.c_out * d.oh * d.ow);
     assert_eq!(
         [x.len(), dy.len()],
         [d.n * in_img, d.n * out_img],
         "direct conv dw: sizes"
     );
-    let lanes = taps * rows * c_in * 8;
+    let l = isa.lanes();
+    let lanes = taps * rows * c_in * l;
     let i_blocks = channel_blocks(c_in, isa.ib());
+    // Positions per pass, so that the input planes' stretch and the block's `dy` rows stay in
+    // the L1 cache across the taps and channel blocks (~24 KiB; all positions streamed from L2
+    // ran the AVX-512 block at half the forward's rate).
+    let chunk = (6144 / (c_in + ob)).clamp(QB, g.len) / QB * QB;
     let threads = rayon::current_num_threads().clamp(1, d.n);
     let share = d.n.div_ceil(threads);
     let sums = (0..threads)
@@ -358,25 +386,29 @@ fn grad_weight_with(isa: Isa, d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
                         dyw[o * g.len + r * g.wp..][..d.ow].copy_from_slice(row);
                     }
                 }
-                for o in (0..rows).step_by(2) {
-                    for tap in 0..taps {
-                        let off = (tap / d.kw) * g.wp + tap % d.kw;
-                        for &(i, size) in &i_blocks {
-                            let at = ((tap * rows + o) * c_in + i) * 8;
-                            // SAFETY: `applies` checked AVX2 and FMA, `Isa::detect`
-                            // AVX-512F; `len` is a multiple of 16; `dyw` has rows `o`,
-                            // `o + 1` of `len`; `xp` is read at `(i + size - 1) * plane + off +
-                            // len - 1 < padded_len`; `acc` written at `at + c_in*8 + size*8 <=
-                            // lanes`.
-                            #[cfg(target_arch = "x86_64")]
-                            unsafe {
-                                let (dp, xq) = (dyw.as_ptr().add(o * g.len), xp.as_ptr());
-                                let xq = xq.add(i * g.plane + off);
-                                let a = acc.as_mut_ptr().add(at);
-                                let args = (dp, g.len, xq, g.plane, a, c_in * 8);
-                                match isa {
-                                    Isa::Avx2 => avx2::wblock_of(size, args),
-                                    Isa::Avx512 => avx512::wblock_of(size, args),
+                for c0 in (0..g.len).step_by(chunk) {
+                    let count = chunk.min(g.len - c0);
+                    for o in (0..rows).step_by(ob) {
+                        for tap in 0..taps {
+                            let off = (tap / d.kw) * g.wp + tap % d.kw + c0;
+                            for &(i, size) in &i_blocks {
+                                let at = ((tap * rows + o) * c_in + i) * l;
+                                // SAFETY: `applies` checked AVX2 and FMA, `Isa::detect`
+                                // AVX-512F; `count` is a multiple of 16 and `c0 + count <=
+                                // len`; `dyw` has rows `o` to `o + ob - 1` of `len`; `xp` is
+                                // read below `(i + size - 1) * plane + off + count <=
+                                // padded_len`; `acc` written below `at + (ob - 1) * c_in * l +
+                                // size * l <= lanes`.
+                                #[cfg(target_arch = "x86_64")]
+                                unsafe {
+                                    let dp = dyw.as_ptr().add(o * g.len + c0);
+                                    let xq = xp.as_ptr().add(i * g.plane + off);
+                                    let a = acc.as_mut_ptr().add(at);
+                                    let args = (dp, g.len, count, xq, g.plane, a, c_in * l);
+                                    match isa {
+                                        Isa::Avx2 => avx2::wblock_of(size, args),
+                                        Isa::Avx512 => avx512::wblock_of(size, args),
+                                    }
                                 }
                             }
                         }
@@ -386,7 +418,7 @@ fn grad_weight_with(isa: Isa, d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
             acc
         })
         .collect::<Vec<_>>();
-    // Threads in order, then each weight's eight lanes in order.
+    // Threads in order, then each weight's lanes in order.
     let total = sums.into_iter().reduce(|mut a, b| {
         a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
         a
@@ -396,7 +428,7 @@ fn grad_weight_with(isa: Isa, d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
     for (j, v) in dw.iter_mut().enumerate() {
         let (rest, t) = (j / taps, j % taps);
         let (o, i) = (rest / c_in, rest % c_in);
-        *v = total[((t * rows + o) * c_in + i) * 8..][..8].iter().sum();
+        *v = total[((t * rows + o) * c_in + i) * l..][..l].iter().sum();
     }
     dw
 }

@@ -1,12 +1,14 @@
 //! The direct convolution's two AVX2 register blocks (the loops of `conv_direct_flex`).
 
-use super::Grid;
+use super::{Grid, WArgs};
 use std::arch::x86_64::*;
 
 /// Output channels per forward block.
 pub(super) const CB: usize = 6;
 /// Input channels per weight-gradient block.
 pub(super) const IB: usize = 6;
+/// `dy` rows (output channels) per weight-gradient block.
+pub(super) const OB: usize = 2;
 
 /// One forward register block: `out[c * len + j] = Σ_{i, u, v} w[i][u][v][c] · x[i * plane +
 /// u * wp + v + j]` for `c < C`, `j < 16` (`w` packed `CB` channels wide, its first `C` used).
@@ -44,20 +46,21 @@ unsafe fn block<const C: usize>(g: &Grid, x: *const f32, w: *const f32, out: *mu
 }
 
 /// One weight-gradient register block, added into `acc`: `acc[o * ald + i * 8 + l] +=
-/// Σ_j dy[o * len + 8j + l] · x[i * plane + 8j + l]` for `o < 2`, `i < I`, lanes `l < 8`,
-/// `j < len / 8`.
+/// Σ_j dy[o * dy_rs + 8j + l] · x[i * plane + 8j + l]` for `o < 2`, `i < I`, lanes `l < 8`,
+/// `j < count / 8`.
 ///
 /// # Safety
-/// AVX2 and FMA present; `dy` readable for `len + len` floats, `x` up to `(I - 1) * plane +
-/// len`, `acc` writable at `ald + I * 8`; `len` a multiple of 8.
+/// AVX2 and FMA present; `dy` readable for `dy_rs + count` floats, `x` up to `(I - 1) * plane
+/// + count`, `acc` writable at `ald + I * 8`; `count` a multiple of 8.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn wblock<const I: usize>(
-    (dy, len, x, plane, acc, ald): (*const f32, usize, *const f32, usize, *mut f32, usize),
-) {
+unsafe fn wblock<const I: usize>((dy, dy_rs, count, x, plane, acc, ald): WArgs) {
     // 2 x I accumulators, two `dy` vectors and one input vector: 15 registers for I = 6.
     let mut a = [[_mm256_setzero_ps(); I]; 2];
-    for j in (0..len).step_by(8) {
-        let (d0, d1) = (_mm256_loadu_ps(dy.add(j)), _mm256_loadu_ps(dy.add(len + j)));
+    for j in (0..count).step_by(8) {
+        let (d0, d1) = (
+            _mm256_loadu_ps(dy.add(j)),
+            _mm256_loadu_ps(dy.add(dy_rs + j)),
+        );
         let [a0, a1] = &mut a;
         for (i, (s0, s1)) in a0.iter_mut().zip(a1).enumerate() {
             let xv = _mm256_loadu_ps(x.add(i * plane + j));
@@ -99,10 +102,7 @@ pub(super) unsafe fn block_of(
 ///
 /// # Safety
 /// As [`wblock`].
-pub(super) unsafe fn wblock_of(
-    i: usize,
-    args: (*const f32, usize, *const f32, usize, *mut f32, usize),
-) {
+pub(super) unsafe fn wblock_of(i: usize, args: WArgs) {
     match i {
         1 => wblock::<1>(args),
         2 => wblock::<2>(args),

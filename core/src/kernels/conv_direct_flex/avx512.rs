@@ -1,14 +1,17 @@
 //! The direct convolution's two AVX-512 register blocks: the AVX2 blocks' loops
 //! (`super::avx2`) on 16-float vectors, with twice the output channels (forward: 12 channels x 32
-//! positions) or input channels (weight gradient) per block, as AVX-512 has 32 vector registers.
+//! positions) or `dy` rows (weight gradient: 4 x 6 input channels, 16 lanes per weight) per
+//! block, as AVX-512 has 32 vector registers.
 
-use super::Grid;
+use super::{Grid, WArgs};
 use std::arch::x86_64::*;
 
 /// Output channels per forward block: 2 x 12 accumulators, two input vectors, one broadcast.
 pub(super) const CB: usize = 12;
-/// Input channels per weight-gradient block: 2 x 12 accumulators, two `dy` vectors, one input.
-pub(super) const IB: usize = 12;
+/// Input channels per weight-gradient block: 4 x 6 accumulators, four `dy` vectors, one input.
+pub(super) const IB: usize = 6;
+/// `dy` rows (output channels) per weight-gradient block.
+pub(super) const OB: usize = 4;
 
 /// One forward register block of `V` vectors (16 positions each): `out[c * len + j] =
 /// Σ_{i, u, v} w[i][u][v][c] · x[i * plane + u * wp + v + j]` for `c < C`, `j < 16 V` (`w`
@@ -93,33 +96,31 @@ pub(super) unsafe fn block_of(
     }
 }
 
-/// One weight-gradient register block, added into `acc` with eight lanes per weight (the two
-/// halves of each 16-float sum folded): `acc[o * ald + i * 8 + l] += Σ_j (dy[o * len + 16j + l]
-/// · x[i * plane + 16j + l] + dy[.. + 8 + l] · x[.. + 8 + l])` for `o < 2`, `i < I`, `l < 8`.
+/// One weight-gradient register block of [`OB`] `dy` rows and `I` input channels, added into
+/// `acc` with 16 lanes per weight: `acc[o * ald + i * 16 + l] += Σ_j dy[o * dy_rs + 16j + l] ·
+/// x[i * plane + 16j + l]` for `o < OB`, `i < I`, `l < 16`, `j < count / 16`. Per 16
+/// positions: 4 + I loads, 4 I FMAs.
 ///
 /// # Safety
-/// AVX-512F present; `dy` readable for `len + len` floats, `x` up to `(I - 1) * plane + len`,
-/// `acc` writable at `ald + I * 8`; `len` a multiple of 16.
+/// AVX-512F present; `dy` readable for `(OB - 1) dy_rs + count` floats, `x` up to `(I - 1) *
+/// plane + count`, `acc` writable at `(OB - 1) * ald + I * 16`; `count` a multiple of 16.
 #[target_feature(enable = "avx512f")]
-unsafe fn wblock<const I: usize>(
-    (dy, len, x, plane, acc, ald): (*const f32, usize, *const f32, usize, *mut f32, usize),
-) {
-    let mut a = [[_mm512_setzero_ps(); I]; 2];
-    for j in (0..len).step_by(16) {
-        let (d0, d1) = (_mm512_loadu_ps(dy.add(j)), _mm512_loadu_ps(dy.add(len + j)));
-        let [a0, a1] = &mut a;
-        for (i, (s0, s1)) in a0.iter_mut().zip(a1).enumerate() {
+unsafe fn wblock<const I: usize>((dy, dy_rs, count, x, plane, acc, ald): WArgs) {
+    let at = |o: usize, i: usize| acc.add(o * ald + i * 16);
+    let mut a: [[__m512; I]; OB] =
+        std::array::from_fn(|o| std::array::from_fn(|i| _mm512_loadu_ps(at(o, i))));
+    for j in (0..count).step_by(16) {
+        let d: [__m512; OB] = std::array::from_fn(|o| _mm512_loadu_ps(dy.add(o * dy_rs + j)));
+        for i in 0..I {
             let xv = _mm512_loadu_ps(x.add(i * plane + j));
-            *s0 = _mm512_fmadd_ps(d0, xv, *s0);
-            *s1 = _mm512_fmadd_ps(d1, xv, *s1);
+            for (a, &d) in a.iter_mut().zip(&d) {
+                a[i] = _mm512_fmadd_ps(d, xv, a[i]);
+            }
         }
     }
     for (o, row) in a.iter().enumerate() {
         for (i, v) in row.iter().enumerate() {
-            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(*v), 1));
-            let folded = _mm256_add_ps(_mm512_castps512_ps256(*v), hi);
-            let p = acc.add(o * ald + i * 8);
-            _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), folded));
+            _mm512_storeu_ps(at(o, i), *v);
         }
     }
 }
@@ -128,22 +129,13 @@ unsafe fn wblock<const I: usize>(
 ///
 /// # Safety
 /// As [`wblock`].
-pub(super) unsafe fn wblock_of(
-    i: usize,
-    args: (*const f32, usize, *const f32, usize, *mut f32, usize),
-) {
+pub(super) unsafe fn wblock_of(i: usize, args: WArgs) {
     match i {
         1 => wblock::<1>(args),
         2 => wblock::<2>(args),
         3 => wblock::<3>(args),
         4 => wblock::<4>(args),
         5 => wblock::<5>(args),
-        6 => wblock::<6>(args),
-        7 => wblock::<7>(args),
-        8 => wblock::<8>(args),
-        9 => wblock::<9>(args),
-        10 => wblock::<10>(args),
-        11 => wblock::<11>(args),
         _ => wblock::<IB>(args),
     }
 }
