@@ -39,71 +39,28 @@ fn per_channel<const K: usize>(
         .collect()
 }
 
-/// Lanes of the per-plane partial sums: one AVX-512 vector, two AVX2 ones.
-const LANES: usize = 16;
-
-/// `acc += (Σ u, Σ v)` over a plane, `(u, v) = g(x, y)` for the pairs of `xs` and `ys`, summed in
-/// f32 over [`LANES`] lanes (so the loop vectorizes), then in f64.
+/// Sums of a plane in f32 over eight lanes (vectorizes), returned in f64.
 #[inline(always)]
-fn lane_sums(xs: &[f32], ys: &[f32], g: impl Fn(f32, f32) -> (f32, f32), acc: &mut [f64; 2]) {
-    let (mut a, mut b) = ([0.0f32; LANES], [0.0f32; LANES]);
-    let (xc, yc) = (xs.chunks_exact(LANES), ys.chunks_exact(LANES));
-    let (xr, yr) = (xc.remainder(), yc.remainder());
-    for (x, y) in xc.zip(yc) {
-        for l in 0..LANES {
-            let (u, v) = g(x[l], y[l]);
+fn lane_sums(len: usize, g: impl Fn(usize) -> (f32, f32)) -> (f64, f64) {
+    let (mut a, mut b) = ([0.0f32; 8], [0.0f32; 8]);
+    let full = len / 8 * 8;
+    for i in (0..full).step_by(8) {
+        for l in 0..8 {
+            let (u, v) = g(i + l);
             a[l] += u;
             b[l] += v;
         }
     }
     let (mut sa, mut sb) = (0.0f64, 0.0f64);
-    for (&x, &y) in xr.iter().zip(yr) {
-        let (u, v) = g(x, y);
+    for i in full..len {
+        let (u, v) = g(i);
         sa += u as f64;
         sb += v as f64;
     }
-    acc[0] += sa + a.iter().map(|&v| v as f64).sum::<f64>();
-    acc[1] += sb + b.iter().map(|&v| v as f64).sum::<f64>();
-}
-
-/// The forward's sums of one plane: `Σ (x - shift)`, `Σ (x - shift)²`.
-#[inline(always)]
-fn shifted_sums(plane: &[f32], shift: f32, acc: &mut [f64; 2]) {
-    lane_sums(
-        plane,
-        plane,
-        |x, _| (x - shift, (x - shift) * (x - shift)),
-        acc,
-    );
-}
-
-/// The backward's sums of one plane: `Σ dy`, `Σ dy (x - μ)`.
-#[inline(always)]
-fn grad_sums(dy: &[f32], x: &[f32], mu: f32, acc: &mut [f64; 2]) {
-    lane_sums(dy, x, |dy, x| (dy, dy * (x - mu)), acc);
-}
-
-/// `y = x a_c + b_c` over one image's `[C, S]` planes.
-#[inline(always)]
-fn affine_image(y: &mut [f32], x: &[f32], s: usize, a: &[f32], b: &[f32]) {
-    for (((y, x), &a), &b) in y.chunks_mut(s).zip(x.chunks(s)).zip(a).zip(b) {
-        y.iter_mut().zip(x).for_each(|(y, &x)| *y = x * a + b);
-    }
-}
-
-/// `dx = dy k_c + (x - μ_c) q_c + t_c` over one image's `[C, S]` planes.
-#[inline(always)]
-fn dx_image(dx: &mut [f32], x: &[f32], dy: &[f32], s: usize, coef: &[[f32; 4]]) {
-    for (((dx, x), dy), &[k, q, t, mu]) in dx
-        .chunks_mut(s)
-        .zip(x.chunks(s))
-        .zip(dy.chunks(s))
-        .zip(coef)
-    {
-        for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-            *dx = dy * k + (x - mu) * q + t;
-        }
-    }
+    (
+        sa + a.iter().map(|&v| v as f64).sum::<f64>(),
+        sb + b.iter().map(|&v| v as f64).sum::<f64>(),
+    )
 }
 
 /// `y = x a_c + b_c` per image in parallel (`a`, `b` per channel).
@@ -112,7 +69,11 @@ fn affine((n, c, s): (usize, usize, usize), x: &[f32], a: &[f32], b: &[f32]) -> 
     if s > 0 && c > 0 {
         y.par_chunks_mut(c * s)
             .zip(x.par_chunks(c * s))
-            .for_each(|(y, x)| widest!(affine_image(y, x, s, a, b)));
+            .for_each(|(y, x)| {
+                for (((y, x), &a), &b) in y.chunks_mut(s).zip(x.chunks(s)).zip(a).zip(b) {
+                    y.iter_mut().zip(x).for_each(|(y, &x)| *y = x * a + b);
+                }
+            });
     }
     y
 }
@@ -135,7 +96,13 @@ pub(super) fn forward(
         bs.len()
     );
     let sums = per_channel::<2>(d, |off, ch, acc| {
-        widest!(shifted_sums(&xs[off..][..s], xs[ch * s], acc))
+        let (plane, shift) = (&xs[off..][..s], xs[ch * s]);
+        let (s1, s2) = lane_sums(s, |i| {
+            let v = plane[i] - shift;
+            (v, v * v)
+        });
+        acc[0] += s1;
+        acc[1] += s2;
     });
     let m = (n * s) as f64;
     let (mut mean, mut variance, mut a, mut sh) = (vec![], vec![], vec![], vec![]);
@@ -181,7 +148,10 @@ pub(super) fn backward(
         "batch_norm backward: shapes do not match the input {shape:?}"
     );
     let sums = per_channel::<2>(d, |off, ch, acc| {
-        widest!(grad_sums(&dys[off..][..s], &xs[off..][..s], ms[ch], acc))
+        let (x, dy, mu) = (&xs[off..][..s], &dys[off..][..s], ms[ch]);
+        let (s1, s2) = lane_sums(s, |i| (dy[i], dy[i] * (x[i] - mu)));
+        acc[0] += s1;
+        acc[1] += s2;
     });
     let m = (n * s) as f32;
     let (mut db, mut dw) = (vec![0.0f32; c], vec![0.0f32; c]);
@@ -190,17 +160,25 @@ pub(super) fn backward(
         dw[ch] = (s2 * rs[ch] as f64) as f32;
     }
     // dx = k (dy - db/M - (x - μ) r dw/M) with k = w r: per channel dy k + (x - μ) q + t.
-    let coef: Vec<[f32; 4]> = (0..c)
-        .map(|ch| {
-            let k = ws[ch] * rs[ch];
-            [k, -k * rs[ch] * dw[ch] / m, -k * db[ch] / m, ms[ch]]
-        })
-        .collect();
     let mut dx = vec![0.0f32; n * c * s];
     if s > 0 && c > 0 {
         dx.par_chunks_mut(c * s)
             .zip(xs.par_chunks(c * s).zip(dys.par_chunks(c * s)))
-            .for_each(|(dx, (x, dy))| widest!(dx_image(dx, x, dy, s, &coef)));
+            .for_each(|(dx, (x, dy))| {
+                for (ch, ((dx, x), dy)) in dx
+                    .chunks_mut(s)
+                    .zip(x.chunks(s))
+                    .zip(dy.chunks(s))
+                    .enumerate()
+                {
+                    let k = ws[ch] * rs[ch];
+                    let q = -k * rs[ch] * dw[ch] / m;
+                    let (t, mu) = (-k * db[ch] / m, ms[ch]);
+                    for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                        *dx = dy * k + (x - mu) * q + t;
+                    }
+                }
+            });
     }
     (tensor(dx, shape), tensor(dw, vec![c]), tensor(db, vec![c]))
 }

@@ -509,13 +509,16 @@ mod tests {
     }
 
     /// Both register-block sets (AVX2 everywhere this runs, AVX-512 where the CPU has it)
-    /// against the definition: channel counts that leave partial blocks in both, uneven padding.
+    /// against the definition: channel counts that leave partial blocks in both, uneven padding,
+    /// a weight gradient over several passes.
     #[test]
     fn every_isa_matches_the_definition() {
         let geoms = [
             ([3, 7, 9, 11], [17, 7, 3, 3], [(1, 1), (1, 2)]),
             ([2, 3, 8, 8], [13, 3, 5, 5], [(2, 2), (2, 2)]),
             ([2, 25, 6, 5], [5, 25, 3, 3], [(1, 1), (1, 1)]),
+            // 1056 wide positions: the weight gradient takes them in two passes.
+            ([2, 3, 32, 32], [10, 3, 3, 3], [(1, 1), (1, 1)]),
         ];
         let mut isas = vec![Isa::Avx2];
         if std::arch::is_x86_feature_detected!("avx512f") {

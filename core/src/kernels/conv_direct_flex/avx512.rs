@@ -106,9 +106,11 @@ pub(super) unsafe fn block_of(
 /// plane + count`, `acc` writable at `(OB - 1) * ald + I * 16`; `count` a multiple of 16.
 #[target_feature(enable = "avx512f")]
 unsafe fn wblock<const I: usize>((dy, dy_rs, count, x, plane, acc, ald): WArgs) {
+    // Fresh sums per call, added into `acc` at the end: a blocked summation (a running sum
+    // over a whole batch lost three digits on a batch-normalised layer's weight gradient,
+    // where the terms cancel).
     let at = |o: usize, i: usize| acc.add(o * ald + i * 16);
-    let mut a: [[__m512; I]; OB] =
-        std::array::from_fn(|o| std::array::from_fn(|i| _mm512_loadu_ps(at(o, i))));
+    let mut a = [[_mm512_setzero_ps(); I]; OB];
     for j in (0..count).step_by(16) {
         let d: [__m512; OB] = std::array::from_fn(|o| _mm512_loadu_ps(dy.add(o * dy_rs + j)));
         for i in 0..I {
@@ -120,7 +122,7 @@ unsafe fn wblock<const I: usize>((dy, dy_rs, count, x, plane, acc, ald): WArgs) 
     }
     for (o, row) in a.iter().enumerate() {
         for (i, v) in row.iter().enumerate() {
-            _mm512_storeu_ps(at(o, i), *v);
+            _mm512_storeu_ps(at(o, i), _mm512_add_ps(_mm512_loadu_ps(at(o, i)), *v));
         }
     }
 }
