@@ -125,7 +125,9 @@ pub(super) fn applies_grad_input(d: &Dims) -> bool {
 }
 
 /// Whether [`grad_weight`] should run for `d`: [`applies`], and its per-thread accumulator
-/// (eight lanes per weight, read and written once per image) fits in a 512 KiB L2 cache. On
+/// (counted at eight lanes per weight; the AVX-512 blocks keep 16, read and written once per
+/// pass of positions) fits in a 512 KiB L2 cache (raised to 2 MiB, ResNet's 64->64 8x8 layer
+/// measured 6.80 -> 7.83 ms on the direct path with AVX-512, so the limit stayed). On
 /// larger layers the gemm's weight gradient won (criterion, `core/benches/conv.rs`, forward +
 /// backward: ResNet's 64->64 8x8 layer 14.9 vs 16.1 ms, AlexNet's 192->384 8x8 227 vs 354 ms;
 /// ResNet's 16->16 32x32 layer 14.2 vs 17.8 ms the other way).

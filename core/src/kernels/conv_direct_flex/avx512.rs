@@ -106,9 +106,8 @@ pub(super) unsafe fn block_of(
 /// plane + count`, `acc` writable at `(OB - 1) * ald + I * 16`; `count` a multiple of 16.
 #[target_feature(enable = "avx512f")]
 unsafe fn wblock<const I: usize>((dy, dy_rs, count, x, plane, acc, ald): WArgs) {
-    // Fresh sums per call, added into `acc` at the end: a blocked summation (a running sum
-    // over a whole batch lost three digits on a batch-normalised layer's weight gradient,
-    // where the terms cancel).
+    // Fresh sums per call (one image, one pass of positions), added into `acc` at the end: a
+    // blocked summation, as in the AVX2 block, rather than one running sum over the batch.
     let at = |o: usize, i: usize| acc.add(o * ald + i * 16);
     let mut a = [[_mm512_setzero_ps(); I]; OB];
     for j in (0..count).step_by(16) {
