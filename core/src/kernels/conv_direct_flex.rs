@@ -59,43 +59,29 @@ impl Isa {
         }
         Isa::Avx2
     }
+    /// The register-block sizes of this instruction set.
+    fn blocks(self) -> Blocks {
+        #[cfg(target_arch = "x86_64")]
+        return match self {
+            Isa::Avx2 => avx2::BLOCKS,
+            Isa::Avx512 => avx512::BLOCKS,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("`applies` is false off x86-64")
+    }
+}
+
+/// Register-block sizes of one instruction set.
+#[derive(Clone, Copy, Debug)]
+struct Blocks {
     /// Output channels per forward block.
-    fn cb(self) -> usize {
-        #[cfg(target_arch = "x86_64")]
-        return match self {
-            Isa::Avx2 => avx2::CB,
-            Isa::Avx512 => avx512::CB,
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        1
-    }
-    /// `dy` rows per weight-gradient block.
-    fn ob(self) -> usize {
-        #[cfg(target_arch = "x86_64")]
-        return match self {
-            Isa::Avx2 => avx2::OB,
-            Isa::Avx512 => avx512::OB,
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        1
-    }
-    /// Partial sums (lanes) per weight in the weight gradient's accumulator.
-    fn lanes(self) -> usize {
-        match self {
-            Isa::Avx2 => 8,
-            Isa::Avx512 => 16,
-        }
-    }
+    cb: usize,
+    /// `dy` rows (output channels) per weight-gradient block.
+    ob: usize,
     /// Input channels per weight-gradient block.
-    fn ib(self) -> usize {
-        #[cfg(target_arch = "x86_64")]
-        return match self {
-            Isa::Avx2 => avx2::IB,
-            Isa::Avx512 => avx512::IB,
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        1
-    }
+    ib: usize,
+    /// Partial sums (lanes) per weight in the weight gradient's accumulator.
+    lanes: usize,
 }
 
 /// Whether [`forward`] and [`grad_input`] handle `d` on this CPU: stride 1, no dilation, one
@@ -268,7 +254,7 @@ fn correlate(
     // Output channels in blocks of at most `cb`, as even as possible (AVX2: 16 = 6 + 5 + 5, a
     // block of 4 has too few accumulators to hide the FMA latency); weights packed per block as
     // [i][u][v][cb], zero past the block's size.
-    let cb = isa.cb();
+    let cb = isa.blocks().cb;
     let blocks = channel_blocks(c_out, cb);
     let per_block = g.c * kh * kw * cb;
     let mut packed = vec![0.0f32; blocks.len() * per_block];
@@ -357,7 +343,9 @@ fn grad_weight_with(isa: Isa, d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let g = Grid::new(&src, [d.kh, d.kw]);
     let (taps, c_in) = (d.kh * d.kw, d.c_in);
     // `dy` rows on the wide grid, a multiple of the block's rows (zero rows fill the last).
-    let ob = isa.ob();
+    let Blocks {
+        ob, ib, lanes: l, ..
+    } = isa.blocks();
     let rows = d.c_out.next_multiple_of(ob);
     let (in_img, out_img) = (c_in * d.h * d.w, d.c_out * d.oh * d.ow);
     assert_eq!(
@@ -365,9 +353,8 @@ fn grad_weight_with(isa: Isa, d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
         [d.n * in_img, d.n * out_img],
         "direct conv dw: sizes"
     );
-    let l = isa.lanes();
     let lanes = taps * rows * c_in * l;
-    let i_blocks = channel_blocks(c_in, isa.ib());
+    let i_blocks = channel_blocks(c_in, ib);
     // Positions per pass, so that the input planes' stretch and the block's `dy` rows stay in
     // the L1 cache across the taps and channel blocks (~24 KiB; all positions streamed from L2
     // ran the AVX-512 block at half the forward's rate).

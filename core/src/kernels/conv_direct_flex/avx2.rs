@@ -1,14 +1,20 @@
 //! The direct convolution's two AVX2 register blocks (the loops of `conv_direct_flex`).
 
-use super::{Grid, WArgs};
+use super::{Blocks, Grid, WArgs};
 use std::arch::x86_64::*;
 
 /// Output channels per forward block.
-pub(super) const CB: usize = 6;
+const CB: usize = 6;
 /// Input channels per weight-gradient block.
-pub(super) const IB: usize = 6;
-/// `dy` rows (output channels) per weight-gradient block.
-pub(super) const OB: usize = 2;
+const IB: usize = 6;
+
+/// 6 output channels x 16 positions forward; 2 `dy` rows x 6 input channels, 8 lanes per weight.
+pub(super) const BLOCKS: Blocks = Blocks {
+    cb: CB,
+    ob: 2,
+    ib: IB,
+    lanes: 8,
+};
 
 /// One forward register block: `out[c * len + j] = Σ_{i, u, v} w[i][u][v][c] · x[i * plane +
 /// u * wp + v + j]` for `c < C`, `j < 16` (`w` packed `CB` channels wide, its first `C` used).

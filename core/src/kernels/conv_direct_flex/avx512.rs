@@ -3,15 +3,24 @@
 //! positions) or `dy` rows (weight gradient: 4 x 6 input channels, 16 lanes per weight) per
 //! block, as AVX-512 has 32 vector registers.
 
-use super::{Grid, WArgs};
+use super::{Blocks, Grid, WArgs};
 use std::arch::x86_64::*;
 
 /// Output channels per forward block: 2 x 12 accumulators, two input vectors, one broadcast.
-pub(super) const CB: usize = 12;
+const CB: usize = 12;
 /// Input channels per weight-gradient block: 4 x 6 accumulators, four `dy` vectors, one input.
-pub(super) const IB: usize = 6;
+const IB: usize = 6;
 /// `dy` rows (output channels) per weight-gradient block.
-pub(super) const OB: usize = 4;
+const OB: usize = 4;
+
+/// 12 output channels x 32 positions forward; 4 `dy` rows x 6 input channels, 16 lanes per
+/// weight.
+pub(super) const BLOCKS: Blocks = Blocks {
+    cb: CB,
+    ob: OB,
+    ib: IB,
+    lanes: 16,
+};
 
 /// One forward register block of `V` vectors (16 positions each): `out[c * len + j] =
 /// Σ_{i, u, v} w[i][u][v][c] · x[i * plane + u * wp + v + j]` for `c < C`, `j < 16 V` (`w`
