@@ -11,8 +11,8 @@
 //! stored, 6%, 12% and 25%).
 //!
 //! The forward's register block is 6 output channels x 16 positions in AVX2 (12 accumulators;
-//! per tap and input channel 2 loads, 6 broadcasts, 12 FMAs), 12 channels x 16 positions in
-//! AVX-512 (12 accumulators of 16 floats, 1 load, 12 broadcasts, 12 FMAs: half the
+//! per tap and input channel 2 loads, 6 broadcasts, 12 FMAs), 12 channels x 32 positions in
+//! AVX-512 (24 accumulators of 16 floats; 2 loads, 12 broadcasts, 24 FMAs: half the
 //! instructions per multiply-add, which CPUs with full-width 512-bit units run twice as fast).
 //! im2col + gemm wrote and re-read a `C_in kH kW`-times copy of every image (ResNet's 3x3
 //! layers: 9x; LeNet's 5x5: 25x) and the gemm crate packed it again; `perf` on a ResNet-20 step
@@ -323,8 +323,8 @@ fn correlate(
 /// `dw` `[C_out, C_in, kH, kW]` of `y = conv(x, w)` from `x` and `dy`, for a `d` that
 /// [`applies`]: `dw[o][i][u][v] = Σ_{n, r, c} dy[n][o][r][c] · xpad[n][i][r + u][c + v]`.
 /// Each thread takes a fixed range of images and keeps 8 (AVX2) or 16 (AVX-512) partial sums
-/// (lanes) per weight;
-/// threads, then lanes, are summed in a fixed order, so the result is deterministic.
+/// (lanes) per weight; threads, then lanes, are summed in a fixed order, so the result is
+/// deterministic.
 pub(super) fn grad_weight(d: &Dims, x: &[f32], dy: &[f32]) -> Vec<f32> {
     grad_weight_with(Isa::detect(), d, x, dy)
 }
