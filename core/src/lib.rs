@@ -35,6 +35,7 @@ pub mod ops;
 mod parameterized;
 mod params;
 mod tensor;
+mod threads;
 pub mod transform;
 
 pub use checkpoint::{CheckpointError, CheckpointFile, LoadOptions};
@@ -50,3 +51,4 @@ pub use module_tree::{
 pub use parameterized::Parameterized;
 pub use params::{group_digits, Params, TreeError};
 pub use tensor::{DynTensor, MAX_RANK};
+pub use threads::{init_cpu_threads, ThreadsError};

@@ -169,28 +169,69 @@ pub(super) fn matmul_with(
     (m, n, k): (usize, usize, usize),
     (dst, dst_rs): (&mut [f32], usize),
     accumulate: bool,
-    (lhs, (lhs_rs, lhs_cs)): (&[f32], (usize, usize)),
-    (rhs, (rhs_rs, rhs_cs)): (&[f32], (usize, usize)),
+    (lhs, ls): (&[f32], (usize, usize)),
+    (rhs, rs): (&[f32], (usize, usize)),
 ) {
-    // Bounds of every element the call touches, checked once so the raw-pointer call is sound.
-    assert!(m == 0 || n == 0 || (m - 1) * dst_rs + n <= dst.len());
-    assert!(m == 0 || k == 0 || (m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
-    assert!(k == 0 || n == 0 || (k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
-    // SAFETY: the asserts above keep every index inside the three slices; `dst` is borrowed
+    check_bounds(
+        (m, n, k),
+        (dst.len(), dst_rs),
+        (lhs.len(), ls),
+        (rhs.len(), rs),
+    );
+    // SAFETY: `check_bounds` keeps every index inside the three slices; `dst` is borrowed
     // mutably so it aliases neither input.
+    unsafe {
+        matmul_raw(
+            par,
+            (m, n, k),
+            (dst.as_mut_ptr(), dst_rs),
+            accumulate,
+            (lhs.as_ptr(), ls),
+            (rhs.as_ptr(), rs),
+        )
+    }
+}
+
+/// Panics unless a product `[m, n] = [m, k] [k, n]` with these (row, column) strides stays inside
+/// buffers of these lengths (`dst` row-major with row stride `dst_rs`).
+pub(super) fn check_bounds(
+    (m, n, k): (usize, usize, usize),
+    (dst_len, dst_rs): (usize, usize),
+    (lhs_len, (lhs_rs, lhs_cs)): (usize, (usize, usize)),
+    (rhs_len, (rhs_rs, rhs_cs)): (usize, (usize, usize)),
+) {
+    assert!(m == 0 || n == 0 || (m - 1) * dst_rs + n <= dst_len);
+    assert!(m == 0 || k == 0 || (m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs_len);
+    assert!(k == 0 || n == 0 || (k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs_len);
+}
+
+/// [`matmul_with`] on raw pointers.
+///
+/// # Safety
+/// Every element the product reads or writes (as [`check_bounds`] counts them) lies inside live
+/// allocations, and no other thread reads or writes the `dst` elements meanwhile.
+pub(super) unsafe fn matmul_raw(
+    par: Parallelism,
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs): (*mut f32, usize),
+    accumulate: bool,
+    (lhs, (lhs_rs, lhs_cs)): (*const f32, (usize, usize)),
+    (rhs, (rhs_rs, rhs_cs)): (*const f32, (usize, usize)),
+) {
+    // SAFETY: the caller's contract.
     unsafe {
         gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             dst_rs as isize,
             accumulate,
-            lhs.as_ptr(),
+            lhs,
             lhs_cs as isize,
             lhs_rs as isize,
-            rhs.as_ptr(),
+            rhs,
             rhs_cs as isize,
             rhs_rs as isize,
             1.0,
