@@ -7,6 +7,7 @@
 //! batch-norm statistics) belongs to the state tree; every other float tensor is a parameter.
 //! The functional API uses the same names, so both APIs produce the same two trees.
 
+use crate::kernels::add_update;
 use crate::parameterized::Parameterized;
 use crate::params::{Params, TreeError};
 use crate::tensor::DynTensor;
@@ -97,12 +98,19 @@ pub fn module_state<M: Module>(m: &M) -> Params {
     collect(m, true)
 }
 
+/// Where [`Load`] takes the new tensors from.
+enum Source<'a> {
+    /// Replace each param with the tree's tensor.
+    Replace(&'a Params),
+    /// Add the tree's tensor to each param (an optimizer step); each is taken out of the tree,
+    /// so the sum can be written into its buffer.
+    Add(Params),
+}
+
 struct Load<'a> {
     path: Vec<String>,
-    tree: &'a Params,
+    source: Source<'a>,
     state: bool,
-    /// Add the tree's tensor to the param (an optimizer step) instead of replacing it.
-    add: bool,
     used: usize,
     error: Option<TreeError>,
 }
@@ -119,7 +127,11 @@ impl ModuleMapper for Load<'_> {
         if is_state_path(&p) != self.state || self.error.is_some() {
             return param;
         }
-        let Ok(new) = self.tree.get_dyn(&p) else {
+        let new = match &mut self.source {
+            Source::Replace(tree) => tree.get_dyn(&p).ok().cloned(),
+            Source::Add(tree) => tree.remove(&p),
+        };
+        let Some(new) = new else {
             self.error = Some(TreeError::Structure {
                 path: p,
                 side: "missing from the tree being loaded",
@@ -136,24 +148,18 @@ impl ModuleMapper for Load<'_> {
             return param;
         }
         self.used += 1;
-        if self.add {
-            let u = new.clone();
-            return param.map(move |p| {
-                let p = DynTensor::from(p).without_autodiff();
-                (p + u).without_autodiff().into_rank()
-            });
+        match self.source {
+            Source::Add(_) => param.map(move |p| add_update(DynTensor::from(p), new).into_rank()),
+            Source::Replace(_) => param.map(move |_| new.into_rank()),
         }
-        let t: Tensor<D> = DynTensor::into_rank(new.clone());
-        param.map(move |_| t)
     }
 }
 
-fn load<M: Module>(m: M, tree: &Params, state: bool, add: bool) -> Result<M, TreeError> {
+fn load<M: Module>(m: M, source: Source<'_>, state: bool) -> Result<M, TreeError> {
     let mut l = Load {
         path: Vec::new(),
-        tree,
+        source,
         state,
-        add,
         used: 0,
         error: None,
     };
@@ -161,20 +167,22 @@ fn load<M: Module>(m: M, tree: &Params, state: bool, add: bool) -> Result<M, Tre
     if let Some(e) = l.error {
         return Err(e);
     }
-    if l.used != tree.len() {
-        let known = collect(&m, state);
-        let extra = tree
-            .paths()
-            .into_iter()
-            .find(|p| !known.contains(p))
-            .unwrap_or_default()
-            .to_string();
-        return Err(TreeError::Structure {
-            path: extra,
+    let extra = match &l.source {
+        Source::Replace(tree) if l.used != tree.len() => {
+            let known = collect(&m, state);
+            let extra = tree.paths().into_iter().find(|p| !known.contains(p));
+            Some(extra.unwrap_or_default().to_string())
+        }
+        Source::Replace(_) => None,
+        Source::Add(rest) => rest.paths().first().map(|p| p.to_string()),
+    };
+    match extra {
+        Some(path) => Err(TreeError::Structure {
+            path,
             side: "not in the module",
-        });
+        }),
+        None => Ok(m),
     }
-    Ok(m)
 }
 
 /// Replaces a module's parameters with `tree` (same paths and shapes), keeping param ids.
@@ -182,7 +190,7 @@ fn load<M: Module>(m: M, tree: &Params, state: bool, add: bool) -> Result<M, Tre
 /// # Errors
 /// The first path that is missing, extra or of another shape.
 pub fn load_module_params<M: Module>(m: M, tree: &Params) -> Result<M, TreeError> {
-    load(m, tree, false, false)
+    load(m, Source::Replace(tree), false)
 }
 
 /// Replaces a module's state (`running_*` tensors) with `tree`.
@@ -190,7 +198,7 @@ pub fn load_module_params<M: Module>(m: M, tree: &Params) -> Result<M, TreeError
 /// # Errors
 /// As [`load_module_params`].
 pub fn load_module_state<M: Module>(m: M, tree: &Params) -> Result<M, TreeError> {
-    load(m, tree, true, false)
+    load(m, Source::Replace(tree), true)
 }
 
 impl<M: Module> Parameterized for M {
@@ -205,7 +213,7 @@ impl<M: Module> Parameterized for M {
 
     /// One pass over the module's fields: each param becomes `param + updates[path]`.
     fn apply_updates(&mut self, updates: Params) -> Result<(), TreeError> {
-        *self = load(self.clone(), &updates, false, true)?;
+        *self = load(self.clone(), Source::Add(updates), false)?;
         Ok(())
     }
 }

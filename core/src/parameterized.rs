@@ -60,7 +60,7 @@ impl Parameterized for Params {
             .into_iter()
             .map(|(path, p)| {
                 let u = updates.remove(&path).expect("same structure");
-                (path, (p.without_autodiff() + u).without_autodiff())
+                (path, crate::kernels::add_update(p, u))
             })
             .collect();
         Ok(())

@@ -4,6 +4,7 @@
 use crate::schedule::Schedule;
 use crate::state::OptState;
 use crate::transform::{OptimError, Transform};
+use duet_core::kernels::scale_by;
 use duet_core::Params;
 
 /// `u = factor * g`.
@@ -20,7 +21,7 @@ impl Transform for Scale {
     }
     fn update(&self, g: Params, s: OptState, _: &Params) -> Result<(Params, OptState), OptimError> {
         let f = self.0 as f32;
-        Ok((g.into_map(|t| t * f), s))
+        Ok((g.into_map(|t| scale_by(t, f)), s))
     }
 }
 
@@ -55,7 +56,7 @@ impl Transform for ScaleByLearningRate {
         let count = s.counter("count");
         let lr = -(self.0.lr(count) as f32);
         s.set_counter("count", count + 1);
-        Ok((g.into_map(|t| t * lr), s))
+        Ok((g.into_map(|t| scale_by(t, lr)), s))
     }
 
     fn learning_rate(&self, state: &OptState) -> Option<f64> {

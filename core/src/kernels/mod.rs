@@ -91,7 +91,7 @@ pub use entry::{
     attention, batch_norm, conv2d, conv2d_weight_grad_per_example, dense, gelu, layer_norm,
     max_pool2d, max_pool2d_select, outer_per_example, softplus, Unary,
 };
-pub use update::{adam_moments, rms_moments, AdamCoeffs};
+pub use update::{adam_moments, add_update, rms_moments, scale_by, AdamCoeffs};
 
 use burn::backend::DispatchDevice;
 use burn::backend::{backend_extension, tensor::FloatTensor, Backend};
@@ -295,8 +295,8 @@ pub struct AttentionSpec {
     pub causal: bool,
 }
 
-/// Fused optimizer updates with a `flex` implementation; called through [`adam_moments`] and
-/// [`rms_moments`], which fall back to tensor ops elsewhere. Optimizer state carries no autodiff,
+/// Fused optimizer updates with a `flex` implementation; called through [`adam_moments`],
+/// [`rms_moments`], [`scale_by`] and [`add_update`], which fall back to tensor ops elsewhere. Optimizer state carries no autodiff,
 /// so there is no `Autodiff` implementation.
 #[backend_extension(Flex)]
 pub trait FusedUpdateOps: Backend {
@@ -315,6 +315,10 @@ pub trait FusedUpdateOps: Backend {
         c: f32,
         eps: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    /// `a t` in one parallel pass; see [`scale_by`].
+    fn fused_scale(t: FloatTensor<Self>, a: f32) -> FloatTensor<Self>;
+    /// `p + u` in one parallel pass; see [`add_update`].
+    fn fused_add(p: FloatTensor<Self>, u: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// Whether the fast kernels handle this tensor: `f32` on the `flex` device, plain or autodiff.

@@ -91,6 +91,53 @@ pub fn rms_moments(v: DynTensor, g: DynTensor, a: f32, c: f32, eps: f32) -> (Dyn
     (unflat(v, &dims), unflat(u, &dims))
 }
 
+/// `a t`: a learning rate applied to an update.
+///
+/// One parallel pass on `flex` `f32`, in the buffer of `t` when nothing else holds it (burn's
+/// scalar multiply is one thread); `t * a` elsewhere. Bit-identical to `t * a`.
+///
+/// # Shapes
+/// Any; the output has the shape of `t`.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::scale_by, DynTensor};
+/// let t = DynTensor::from(Tensor::<2>::from_floats([[1.0, -2.0], [0.5, 4.0]], &Device::flex()));
+/// assert_eq!(scale_by(t, -0.5).to_vec(), vec![-0.5, 1.0, -0.25, -2.0]);
+/// ```
+pub fn scale_by(t: DynTensor, a: f32) -> DynTensor {
+    if !fusable(&[&t]) {
+        return t * a;
+    }
+    let dims = t.dims();
+    unflat(Dispatch::fused_scale(flat(t), a), &dims)
+}
+
+/// `p + u`: an update applied to a parameter. The result has no autodiff association.
+///
+/// One parallel pass on `flex` `f32`, in the buffer of `p` or of `u`, whichever nothing else
+/// holds (burn's addition is one thread); `p + u` elsewhere. Bit-identical to `p + u`.
+///
+/// # Shapes
+/// `p` and `u` share one shape; so does the output.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::add_update, DynTensor};
+/// let dev = Device::flex();
+/// let p = DynTensor::from(Tensor::<1>::from_floats([1.0, 2.0, 3.0], &dev));
+/// let u = DynTensor::from(Tensor::<1>::from_floats([0.5, -2.0, 0.25], &dev));
+/// assert_eq!(add_update(p, u).to_vec(), vec![1.5, 0.0, 3.25]);
+/// ```
+pub fn add_update(p: DynTensor, u: DynTensor) -> DynTensor {
+    let (p, u) = (p.without_autodiff(), u.without_autodiff());
+    if !fusable(&[&p, &u]) || p.dims() != u.dims() {
+        return p + u;
+    }
+    let dims = p.dims();
+    unflat(Dispatch::fused_add(flat(p), flat(u)), &dims)
+}
+
 /// The tensor-op form of [`adam_moments`] (the reference; used off `flex`).
 fn adam_composed(
     m: DynTensor,
@@ -171,6 +218,15 @@ mod tests {
             assert_eq!((x.to_vec(), ux.to_vec()), (y.to_vec(), uy.to_vec()));
             (rv, rv2) = (x, y);
         }
+        // The learning rate and the parameter update, on unique and on shared buffers.
+        let (p, u) = (random(n, -1.0, &dev), random(n, -1.0, &dev));
+        let want = (u.clone() * -0.01f32).to_vec();
+        assert_eq!(scale_by(u.clone() * 1.0, -0.01).to_vec(), want);
+        let want = (p.clone() + u.clone()).to_vec();
+        assert_eq!(add_update(p.clone() * 1.0, u.clone() * 1.0).to_vec(), want);
+        assert_eq!(add_update(p.clone(), u.clone() * 1.0).to_vec(), want);
+        assert_eq!(add_update(p.clone() * 1.0, u.clone()).to_vec(), want);
+        assert_eq!(add_update(p.clone(), u.clone()).to_vec(), want);
     }
 
     /// Shared inputs are not written through: the caller's handles keep their values.
@@ -195,5 +251,9 @@ mod tests {
         );
         assert_eq!((m2.to_vec(), v2.to_vec()), (vec![1.5; 2], vec![4.0; 2]));
         assert_eq!(u.to_vec(), vec![0.75; 2]);
+        let (p, u) = (t(1.0), t(0.25));
+        assert_eq!(scale_by(u.clone(), 2.0).to_vec(), vec![0.5; 2]);
+        assert_eq!(add_update(p.clone(), u.clone()).to_vec(), vec![1.25; 2]);
+        assert_eq!((p.to_vec(), u.to_vec()), (vec![1.0; 2], vec![0.25; 2]));
     }
 }

@@ -78,4 +78,34 @@ impl FusedUpdateOps for Flex {
             .for_each(|(v, g)| widest!(rms_body(v, g, (a, c, eps))));
         (v, g)
     }
+
+    fn fused_scale(mut t: FlexTensor, a: f32) -> FlexTensor {
+        values(&mut t)
+            .par_chunks_mut(CHUNK)
+            .for_each(|t| t.iter_mut().for_each(|t| *t *= a));
+        t
+    }
+
+    fn fused_add(p: FlexTensor, u: FlexTensor) -> FlexTensor {
+        // Written into whichever buffer nothing else holds (addition commutes bit for bit).
+        let (mut dst, src) = if p.is_unique() || !u.is_unique() {
+            (p, u)
+        } else {
+            (u, p)
+        };
+        let src = src.to_contiguous();
+        let s = src.as_slice::<f32>().expect("contiguous f32 tensor");
+        let d = values(&mut dst);
+        assert_eq!(
+            d.len(),
+            s.len(),
+            "fused_add: sizes {} and {}",
+            d.len(),
+            s.len()
+        );
+        d.par_chunks_mut(CHUNK)
+            .zip(s.par_chunks(CHUNK))
+            .for_each(|(d, s)| d.iter_mut().zip(s).for_each(|(d, s)| *d += s));
+        dst
+    }
 }
