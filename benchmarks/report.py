@@ -1,7 +1,7 @@
 """Turns benchmarks/results.jsonl (compare.sh: `{"round": N}` markers, then one JSON line per measurement)
 into benchmarks/latest.md: per workload the range over the rounds of each column, the ratio of the best peer's
 time to duet's taken within each round (> 1: duet is faster), torch.compile's first step (compile included),
-and the GEMM table (duet's gemm crate against numpy's BLAS on the same shapes)."""
+and the GEMM table (duet's products against numpy's BLAS on the same shapes)."""
 import json
 import sys
 
@@ -79,7 +79,7 @@ for r in rows:
         side = "duet" if r["impl"].startswith("duet") else "numpy"
         gemm.setdefault(r["name"], {}).setdefault(side, {})[r["_round"]] = r["gflops"]
 if gemm:
-    print("\n| GEMM shape (m x n x k) | duet gemm crate GFLOP/s | numpy BLAS GFLOP/s | duet / numpy (same round) |")
+    print("\n| GEMM shape (m x n x k) | duet GFLOP/s | numpy BLAS GFLOP/s | duet / numpy (same round) |")
     print("|---|---|---|---|")
     dims = {r["name"]: (r["m"], r["n"], r["k"], r["ta"], r["tb"]) for r in rows if r.get("kind") == "gemm"}
     for name, sides in gemm.items():
@@ -88,3 +88,6 @@ if gemm:
         m_, n_, k_, ta, tb = dims[name]
         t = ("A^T " if ta else "") + ("B^T" if tb else "")
         print(f"| {name} ({m_} x {n_} x {k_}{', ' + t.strip() if t else ''}) | {span(d.values())} | {span(n.values())} | {span(rat)} |")
+    print("\nduet's column times each shape as a training step computes it: the dense layers' products (W3, W2 fc, W7) "
+          "through duet's dense kernel (split over the threads; `dx = dy W^T` formed transposed for small batches), "
+          "the convolutions' through one `gemm` crate call on all threads.")
