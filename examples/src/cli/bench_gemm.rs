@@ -210,7 +210,7 @@ mod tests {
             product(&s, &a, &b, &mut want);
             let got = dense_product(&s, &dense_operands(&s, &a, &b));
             assert_eq!(got.dims(), [s.m, s.n], "ta {ta}, tb {tb}");
-            let got = got.into_data().to_vec::<f32>().unwrap();
+            let got = got.into_data().try_to_vec::<f32>().unwrap();
             for (g, w) in got.iter().zip(&want) {
                 assert!(
                     (g - w).abs() <= 1e-5 * (1.0 + w.abs()),
