@@ -7,7 +7,7 @@
 //! batch-norm statistics) belongs to the state tree; every other float tensor is a parameter.
 //! The functional API uses the same names, so both APIs produce the same two trees.
 
-use crate::kernels::add_update;
+use crate::kernels::add_scaled;
 use crate::parameterized::Parameterized;
 use crate::params::{Params, TreeError};
 use crate::tensor::DynTensor;
@@ -149,7 +149,9 @@ impl ModuleMapper for Load<'_> {
         }
         self.used += 1;
         match self.source {
-            Source::Add(_) => param.map(move |p| add_update(DynTensor::from(p), new).into_rank()),
+            Source::Add(_) => {
+                param.map(move |p| add_scaled(DynTensor::from(p), new, 1.0).into_rank())
+            }
             Source::Replace(_) => param.map(move |_| new.into_rank()),
         }
     }

@@ -60,7 +60,7 @@ impl Parameterized for Params {
             .into_iter()
             .map(|(path, p)| {
                 let u = updates.remove(&path).expect("same structure");
-                (path, crate::kernels::add_update(p, u))
+                (path, crate::kernels::add_scaled(p, u, 1.0))
             })
             .collect();
         Ok(())

@@ -12,6 +12,9 @@ use duet_optim::{adam, Adam, Optimizer};
 use duet_train::Forward;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // This thread joins the CPU backend's thread pool: it does its share of each parallel
+    // operation instead of handing it to a sleeping worker and waiting.
+    duet_core::init_cpu_threads(None)?;
     let dev = Device::flex();
     let data = digits()?;
     let t = Transform {

@@ -41,6 +41,9 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     duet_examples::alloc::keep_freed_memory();
+    if let Err(e) = duet_core::init_cpu_threads(None) {
+        eprintln!("warning: {e}");
+    }
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

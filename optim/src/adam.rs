@@ -3,8 +3,8 @@
 use crate::scale::{add_decayed_weights, scale_by_learning_rate};
 use crate::schedule::Schedule;
 use crate::state::{take_moment, zeros, OptState};
-use crate::transform::{boxed, chain, check, Chain, OptimError, Transform};
-use duet_core::kernels::{adam_moments, AdamCoeffs};
+use crate::transform::{add_scaled_tree, boxed, chain, check, Chain, OptimError, Transform};
+use duet_core::kernels::{adam_moments, adam_step, AdamCoeffs};
 use duet_core::Params;
 
 /// Adam's direction: `m = b1 m + (1-b1) g`, `v = b2 v + (1-b2) g^2`,
@@ -47,16 +47,7 @@ impl Transform for ScaleByAdam {
         check(&g, p)?;
         let mut s = s;
         let t = s.counter("count") + 1;
-        // `1 - b` in f64, then rounded: `1.0 - 0.999f32` is off by 1.3e-5 relative.
-        let c = AdamCoeffs {
-            b1: self.b1 as f32,
-            c1: (1.0 - self.b1) as f32,
-            b2: self.b2 as f32,
-            c2: (1.0 - self.b2) as f32,
-            bc1: (1.0 - self.b1.powi(t as i32)) as f32,
-            bc2_sqrt: (1.0 - self.b2.powi(t as i32)).sqrt() as f32,
-            eps: self.eps as f32,
-        };
+        let c = self.coeffs(t);
         // Moments are taken out of the state so the update can overwrite them in place.
         let (mut mu_old, mut nu_old) = (s.take_tree("mu"), s.take_tree("nu"));
         let mut max_old = s.take_tree("nu_max");
@@ -88,6 +79,61 @@ impl Transform for ScaleByAdam {
         }
         out.set_counter("count", t);
         Ok((u, out))
+    }
+
+    /// Adam's pass also writes the params (`kernels::adam_step`); AMSGrad takes the two-step
+    /// default.
+    fn step(
+        &self,
+        g: Params,
+        s: OptState,
+        p: Params,
+        a: f32,
+    ) -> Result<(Params, OptState), OptimError> {
+        if self.amsgrad {
+            let (u, s) = self.update(g, s, &p)?;
+            return Ok((add_scaled_tree(p, u, a)?, s));
+        }
+        check(&g, &p)?;
+        let mut s = s;
+        let t = s.counter("count") + 1;
+        let c = self.coeffs(t);
+        let (mut mu_old, mut nu_old) = (s.take_tree("mu"), s.take_tree("nu"));
+        let (mut mu, mut nu) = (Params::new(), Params::new());
+        let mut p = p;
+        let new = g
+            .into_iter()
+            .map(|(path, g)| {
+                let m = take_moment(&mut mu_old, &path, "mu")?;
+                let v = take_moment(&mut nu_old, &path, "nu")?;
+                let p = p.remove(&path).expect("checked: same structure");
+                let (p, m, v) = adam_step(p, m, v, g, c, a);
+                mu.insert(path.clone(), m);
+                nu.insert(path.clone(), v);
+                Ok((path, p))
+            })
+            .collect::<Result<Params, OptimError>>()?;
+        let mut out = OptState::new();
+        out.put_tree("mu", mu);
+        out.put_tree("nu", nu);
+        out.set_counter("count", t);
+        Ok((new, out))
+    }
+}
+
+impl ScaleByAdam {
+    /// The step's scalars for update `t` (from 1). `1 - b` in f64, then rounded: `1.0 - 0.999f32`
+    /// is off by 1.3e-5 relative.
+    fn coeffs(&self, t: u64) -> AdamCoeffs {
+        AdamCoeffs {
+            b1: self.b1 as f32,
+            c1: (1.0 - self.b1) as f32,
+            b2: self.b2 as f32,
+            c2: (1.0 - self.b2) as f32,
+            bc1: (1.0 - self.b1.powi(t as i32)) as f32,
+            bc2_sqrt: (1.0 - self.b2.powi(t as i32)).sqrt() as f32,
+            eps: self.eps as f32,
+        }
     }
 }
 

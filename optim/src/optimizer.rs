@@ -92,8 +92,8 @@ impl Optimizer {
     }
 
     /// One step on any model whose params are a tree (functional params, a module): the
-    /// transform reads the params, then [`Parameterized::apply_updates`] adds the updates in one
-    /// pass (in place for a [`Params`]).
+    /// transform's [`Transform::step`] computes the new params (for Adam in the same pass as its
+    /// moments), then [`Parameterized::load_params`] puts them in the model.
     ///
     /// # Errors
     /// [`OptimError::Tree`] naming the first path where `grads` and the params differ.
@@ -108,11 +108,9 @@ impl Optimizer {
             Some(s) => s,
             None => self.tx.init(&params),
         };
-        let (updates, state) = self.tx.update(grads, state, &params)?;
+        let (params, state) = self.tx.step(grads, state, params, 1.0)?;
         self.state = Some(state);
-        // Dropped first, so that a `Params` model owns its buffers and adds in place.
-        drop(params);
-        model.apply_updates(updates)?;
+        model.load_params(&params)?;
         Ok(())
     }
 }

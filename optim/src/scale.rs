@@ -23,6 +23,9 @@ impl Transform for Scale {
         let f = self.0 as f32;
         Ok((g.into_map(|t| scale_by(t, f)), s))
     }
+    fn factor(&self, _: &OptState) -> Option<f32> {
+        Some(self.0 as f32)
+    }
 }
 
 /// `u = -lr(count) * g`, then `count += 1`.
@@ -39,6 +42,11 @@ impl ScaleByLearningRate {
     pub fn current(&self, state: &OptState) -> f64 {
         self.0.lr(state.counter("count"))
     }
+
+    /// The next update's factor, `-lr(count)` in `f32`.
+    fn step_size(&self, state: &OptState) -> f32 {
+        -(self.current(state) as f32)
+    }
 }
 
 impl Transform for ScaleByLearningRate {
@@ -53,10 +61,13 @@ impl Transform for ScaleByLearningRate {
         mut s: OptState,
         _: &Params,
     ) -> Result<(Params, OptState), OptimError> {
-        let count = s.counter("count");
-        let lr = -(self.0.lr(count) as f32);
-        s.set_counter("count", count + 1);
+        let lr = self.step_size(&s);
+        s.set_counter("count", s.counter("count") + 1);
         Ok((g.into_map(|t| scale_by(t, lr)), s))
+    }
+
+    fn factor(&self, state: &OptState) -> Option<f32> {
+        Some(self.step_size(state))
     }
 
     fn learning_rate(&self, state: &OptState) -> Option<f64> {

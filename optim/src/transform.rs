@@ -1,6 +1,7 @@
 //! The [`Transform`] contract, [`chain`], [`apply_updates`], errors.
 
 use crate::state::OptState;
+use duet_core::kernels::add_scaled;
 use duet_core::{Parameterized, Params, TreeError};
 
 /// Optimizer errors.
@@ -39,6 +40,48 @@ pub trait Transform: Send + Sync {
     fn learning_rate(&self, _state: &OptState) -> Option<f64> {
         None
     }
+
+    /// One optimizer step applied: `params + a * update(grads)`, returning the new params and
+    /// state. The default runs [`update`](Self::update), then adds in one pass
+    /// ([`duet_core::kernels::add_scaled`]); a transform that can write the params in its own pass
+    /// (Adam) overrides it. The result equals the two-step form bit for bit.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update).
+    fn step(
+        &self,
+        grads: Params,
+        state: OptState,
+        params: Params,
+        a: f32,
+    ) -> Result<(Params, OptState), OptimError> {
+        let (u, state) = self.update(grads, state, &params)?;
+        Ok((add_scaled_tree(params, u, a)?, state))
+    }
+
+    /// `Some(a)` if the next update is `a * grads`, element by element (a constant scale, a
+    /// learning rate): a [`Chain`] ending in it folds `a` into its previous child's
+    /// [`step`](Self::step).
+    fn factor(&self, _state: &OptState) -> Option<f32> {
+        None
+    }
+}
+
+/// `params + a * updates`, path by path, in one pass each.
+pub(crate) fn add_scaled_tree(
+    params: Params,
+    updates: Params,
+    a: f32,
+) -> Result<Params, OptimError> {
+    params.check_same_structure(&updates)?;
+    let mut updates = updates;
+    Ok(params
+        .into_iter()
+        .map(|(path, p)| {
+            let u = updates.remove(&path).expect("same structure");
+            (path, add_scaled(p, u, a))
+        })
+        .collect())
 }
 
 impl<T: Transform + ?Sized> Transform for Box<T> {
@@ -55,6 +98,18 @@ impl<T: Transform + ?Sized> Transform for Box<T> {
     }
     fn learning_rate(&self, state: &OptState) -> Option<f64> {
         (**self).learning_rate(state)
+    }
+    fn step(
+        &self,
+        grads: Params,
+        state: OptState,
+        params: Params,
+        a: f32,
+    ) -> Result<(Params, OptState), OptimError> {
+        (**self).step(grads, state, params, a)
+    }
+    fn factor(&self, state: &OptState) -> Option<f32> {
+        (**self).factor(state)
     }
 }
 
@@ -110,6 +165,59 @@ impl Transform for Chain {
             .iter()
             .enumerate()
             .find_map(|(i, t)| t.learning_rate(&state.sub(&i.to_string())))
+    }
+
+    /// The children's updates in turn; the last one that is not a pure scale takes the step,
+    /// with a trailing scale (`adam`'s learning rate) folded into its factor, so that Adam
+    /// writes the params in the pass that computes its direction.
+    fn step(
+        &self,
+        grads: Params,
+        state: OptState,
+        params: Params,
+        a: f32,
+    ) -> Result<(Params, OptState), OptimError> {
+        let mut state = state;
+        let n = self.0.len();
+        // A trailing scale: its factor now, its state advanced by an update of nothing.
+        let (n, a, last) = match self.0.last() {
+            Some(t) if n >= 2 && a == 1.0 => {
+                let key = (n - 1).to_string();
+                let s = state.take_sub(&key);
+                match t.factor(&s) {
+                    Some(f) => {
+                        let (_, s) = t.update(Params::new(), s, &params)?;
+                        (n - 1, f, Some((key, s)))
+                    }
+                    None => {
+                        state.nest(&key, s);
+                        (n, a, None)
+                    }
+                }
+            }
+            _ => (n, a, None),
+        };
+        let mut out = OptState::new();
+        let mut g = grads;
+        for (i, t) in self.0[..n.saturating_sub(1)].iter().enumerate() {
+            let key = i.to_string();
+            let (u, s) = t.update(g, state.take_sub(&key), &params)?;
+            out.nest(&key, s);
+            g = u;
+        }
+        let params = match self.0[..n].last() {
+            Some(t) => {
+                let key = (n - 1).to_string();
+                let (p, s) = t.step(g, state.take_sub(&key), params, a)?;
+                out.nest(&key, s);
+                p
+            }
+            None => add_scaled_tree(params, g, a)?,
+        };
+        if let Some((key, s)) = last {
+            out.nest(&key, s);
+        }
+        Ok((params, out))
     }
 }
 

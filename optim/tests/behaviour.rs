@@ -214,6 +214,54 @@ fn state_saved_mid_run_resumes_to_the_identical_result() {
     );
 }
 
+/// `Optimizer::update` applies each step through `Transform::step` (Adam writes the params in
+/// the pass of its moments, a trailing learning rate folded in): the same bits, params and state,
+/// as `update` followed by `apply_updates`, for every optimizer, over several steps.
+#[test]
+fn stepping_equals_updating_then_adding() {
+    let dev = Device::flex();
+    let loss = |p: &Params| {
+        let (w, b) = (p.get::<2>("w").unwrap(), p.get::<1>("b").unwrap());
+        (w.clone().square() * w).sum() + (b.clone().exp() - b).sum()
+    };
+    let start = Params::new()
+        .with(
+            "w",
+            Tensor::<2>::from_floats([[0.5, -1.0, 0.25], [2.0, 0.1, -0.7]], &dev),
+        )
+        .with("b", Tensor::<1>::from_floats([0.3, -0.2], &dev));
+    for ((name, stepped), (_, updated)) in
+        all_optimizers(0.01).into_iter().zip(all_optimizers(0.01))
+    {
+        let (mut a, mut opt) = (start.clone(), Optimizer::new(stepped));
+        let (mut b, mut state) = (start.clone(), updated.init(&start));
+        for t in 0..6 {
+            let g = value_and_grad(loss, &a).1;
+            opt.update_params(&mut a, g.clone()).unwrap();
+            let (u, s) = updated.update(g, state, &b).unwrap();
+            apply_updates(&mut b, &u).unwrap();
+            state = s;
+            for path in ["w", "b"] {
+                let (x, y) = (
+                    a.get_dyn(path).unwrap().to_vec(),
+                    b.get_dyn(path).unwrap().to_vec(),
+                );
+                assert_eq!(x, y, "{name}, step {t}, {path}");
+            }
+            let s = opt.state().unwrap();
+            assert_eq!(s.counters_json(), state.counters_json(), "{name}, step {t}");
+            assert_eq!(s.tensors.paths(), state.tensors.paths(), "{name}, step {t}");
+            for path in state.tensors.paths() {
+                let (x, y) = (
+                    s.tensors.get_dyn(path).unwrap(),
+                    state.tensors.get_dyn(path).unwrap(),
+                );
+                assert_eq!(x.to_vec(), y.to_vec(), "{name}, step {t}, state {path}");
+            }
+        }
+    }
+}
+
 #[test]
 fn mismatched_gradients_name_the_path() {
     let dev = Device::flex();

@@ -91,7 +91,7 @@ pub use entry::{
     attention, batch_norm, conv2d, conv2d_weight_grad_per_example, dense, gelu, layer_norm,
     max_pool2d, max_pool2d_select, outer_per_example, softplus, Unary,
 };
-pub use update::{adam_moments, add_update, rms_moments, scale_by, AdamCoeffs};
+pub use update::{adam_moments, adam_step, add_scaled, rms_moments, scale_by, AdamCoeffs};
 
 use burn::backend::DispatchDevice;
 use burn::backend::{backend_extension, tensor::FloatTensor, Backend};
@@ -296,7 +296,8 @@ pub struct AttentionSpec {
 }
 
 /// Fused optimizer updates with a `flex` implementation; called through [`adam_moments`],
-/// [`rms_moments`], [`scale_by`] and [`add_update`], which fall back to tensor ops elsewhere. Optimizer state carries no autodiff,
+/// [`adam_step`], [`rms_moments`], [`scale_by`] and [`add_scaled`], which fall back to tensor ops
+/// elsewhere. Optimizer state carries no autodiff,
 /// so there is no `Autodiff` implementation.
 #[backend_extension(Flex)]
 pub trait FusedUpdateOps: Backend {
@@ -317,8 +318,17 @@ pub trait FusedUpdateOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
     /// `a t` in one parallel pass; see [`scale_by`].
     fn fused_scale(t: FloatTensor<Self>, a: f32) -> FloatTensor<Self>;
-    /// `p + u` in one parallel pass; see [`add_update`].
-    fn fused_add(p: FloatTensor<Self>, u: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `p + a u` in one parallel pass; see [`add_scaled`].
+    fn fused_add_scaled(p: FloatTensor<Self>, u: FloatTensor<Self>, a: f32) -> FloatTensor<Self>;
+    /// An Adam step applied to the parameter in one pass: `(p', m', v')`; see [`adam_step`].
+    fn fused_adam_step(
+        p: FloatTensor<Self>,
+        m: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        g: FloatTensor<Self>,
+        c: AdamCoeffs,
+        a: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// Whether the fast kernels handle this tensor: `f32` on the `flex` device, plain or autodiff.

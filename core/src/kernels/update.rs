@@ -113,29 +113,69 @@ pub fn scale_by(t: DynTensor, a: f32) -> DynTensor {
     unflat(Dispatch::fused_scale(flat(t), a), &dims)
 }
 
-/// `p + u`: an update applied to a parameter. The result has no autodiff association.
+/// `p + a u`: an update, scaled by `a`, applied to a parameter. The result has no autodiff
+/// association.
 ///
 /// One parallel pass on `flex` `f32`, in the buffer of `p` or of `u`, whichever nothing else
-/// holds (burn's addition is one thread); `p + u` elsewhere. Bit-identical to `p + u`.
+/// holds (burn's operations are one thread each); `p + u * a` elsewhere. Bit-identical to
+/// `p + u * a` (and, for `a = 1`, to `p + u`).
 ///
 /// # Shapes
 /// `p` and `u` share one shape; so does the output.
 ///
 /// # Example
 /// ```
-/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::add_update, DynTensor};
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::add_scaled, DynTensor};
 /// let dev = Device::flex();
 /// let p = DynTensor::from(Tensor::<1>::from_floats([1.0, 2.0, 3.0], &dev));
 /// let u = DynTensor::from(Tensor::<1>::from_floats([0.5, -2.0, 0.25], &dev));
-/// assert_eq!(add_update(p, u).to_vec(), vec![1.5, 0.0, 3.25]);
+/// assert_eq!(add_scaled(p, u, -2.0).to_vec(), vec![0.0, 6.0, 2.5]);
 /// ```
-pub fn add_update(p: DynTensor, u: DynTensor) -> DynTensor {
+pub fn add_scaled(p: DynTensor, u: DynTensor, a: f32) -> DynTensor {
     let (p, u) = (p.without_autodiff(), u.without_autodiff());
     if !fusable(&[&p, &u]) || p.dims() != u.dims() {
-        return p + u;
+        return p + u * a;
     }
     let dims = p.dims();
-    unflat(Dispatch::fused_add(flat(p), flat(u)), &dims)
+    unflat(Dispatch::fused_add_scaled(flat(p), flat(u), a), &dims)
+}
+
+/// One Adam step applied to a parameter: [`adam_moments`], then `p' = p + a u`; returns
+/// `(p', m', v')`.
+///
+/// One pass on `flex` `f32` (the moments in place when nothing else holds them, `p'` in the
+/// buffer of `g`), bit-identical to [`adam_moments`] followed by [`add_scaled`], which is what it
+/// runs elsewhere. `a` is the step's scale, `-lr` for plain Adam.
+///
+/// # Shapes
+/// `p`, `m`, `v`, `g` share one shape; so do the three outputs.
+///
+/// # Example
+/// ```
+/// use duet_core::{burn::tensor::{Device, Tensor}, kernels::{adam_step, AdamCoeffs}, DynTensor};
+/// let dev = Device::flex();
+/// let t = |x: f32| DynTensor::from(Tensor::<1>::from_floats([x], &dev));
+/// let c = AdamCoeffs { b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, bc1: 0.1, bc2_sqrt: 0.001f32.sqrt(), eps: 0.0 };
+/// let (p, m, v) = adam_step(t(1.0), t(0.0), t(0.0), t(-2.0), c, -0.5);
+/// assert_eq!((m.to_vec()[0], v.to_vec()[0]), (-0.2, 0.004));
+/// assert!((p.to_vec()[0] - 1.5).abs() < 1e-6); // the first step moves by lr against sign(g)
+/// ```
+pub fn adam_step(
+    p: DynTensor,
+    m: DynTensor,
+    v: DynTensor,
+    g: DynTensor,
+    c: AdamCoeffs,
+    a: f32,
+) -> (DynTensor, DynTensor, DynTensor) {
+    let p = p.without_autodiff();
+    if !fusable(&[&p, &m, &v, &g]) || p.dims() != g.dims() {
+        let (m, v, u) = adam_moments(m, v, g, c);
+        return (add_scaled(p, u, a), m, v);
+    }
+    let dims = g.dims();
+    let (p, m, v) = Dispatch::fused_adam_step(flat(p), flat(m), flat(v), flat(g), c, a);
+    (unflat(p, &dims), unflat(m, &dims), unflat(v, &dims))
 }
 
 /// The tensor-op form of [`adam_moments`] (the reference; used off `flex`).
@@ -222,11 +262,40 @@ mod tests {
         let (p, u) = (random(n, -1.0, &dev), random(n, -1.0, &dev));
         let want = (u.clone() * -0.01f32).to_vec();
         assert_eq!(scale_by(u.clone() * 1.0, -0.01).to_vec(), want);
-        let want = (p.clone() + u.clone()).to_vec();
-        assert_eq!(add_update(p.clone() * 1.0, u.clone() * 1.0).to_vec(), want);
-        assert_eq!(add_update(p.clone(), u.clone() * 1.0).to_vec(), want);
-        assert_eq!(add_update(p.clone() * 1.0, u.clone()).to_vec(), want);
-        assert_eq!(add_update(p.clone(), u.clone()).to_vec(), want);
+        for a in [1.0, -0.01] {
+            let want = (p.clone() + u.clone() * a).to_vec();
+            assert_eq!(
+                add_scaled(p.clone() * 1.0, u.clone() * 1.0, a).to_vec(),
+                want
+            );
+            assert_eq!(add_scaled(p.clone(), u.clone() * 1.0, a).to_vec(), want);
+            assert_eq!(add_scaled(p.clone() * 1.0, u.clone(), a).to_vec(), want);
+            assert_eq!(add_scaled(p.clone(), u.clone(), a).to_vec(), want);
+        }
+        assert_eq!(
+            add_scaled(p.clone(), u.clone(), 1.0).to_vec(),
+            (p.clone() + u.clone()).to_vec()
+        );
+        // Adam and the parameter update in one pass: the same bits as the separate passes.
+        let (m, v, g) = (
+            random(n, -1.0, &dev),
+            random(n, 0.0, &dev),
+            random(n, -1.0, &dev),
+        );
+        let (p1, m1, v1) = adam_step(
+            p.clone(),
+            m.clone() * 1.0,
+            v.clone() * 1.0,
+            g.clone() * 1.0,
+            c,
+            -0.01,
+        );
+        let (m2, v2, u2) = adam_composed(m, v, g, c);
+        let p2 = p.clone() + u2 * -0.01f32;
+        assert_eq!(
+            (p1.to_vec(), m1.to_vec(), v1.to_vec()),
+            (p2.to_vec(), m2.to_vec(), v2.to_vec())
+        );
     }
 
     /// Shared inputs are not written through: the caller's handles keep their values.
@@ -253,7 +322,21 @@ mod tests {
         assert_eq!(u.to_vec(), vec![0.75; 2]);
         let (p, u) = (t(1.0), t(0.25));
         assert_eq!(scale_by(u.clone(), 2.0).to_vec(), vec![0.5; 2]);
-        assert_eq!(add_update(p.clone(), u.clone()).to_vec(), vec![1.25; 2]);
-        assert_eq!((p.to_vec(), u.to_vec()), (vec![1.0; 2], vec![0.25; 2]));
+        assert_eq!(
+            add_scaled(p.clone(), u.clone(), 1.0).to_vec(),
+            vec![1.25; 2]
+        );
+        let (p2, _, _) = adam_step(p.clone(), m.clone(), v.clone(), g.clone(), c, -1.0);
+        assert_eq!(p2.to_vec(), vec![0.25; 2]);
+        assert_eq!(
+            (p.to_vec(), u.to_vec(), m.to_vec(), v.to_vec(), g.to_vec()),
+            (
+                vec![1.0; 2],
+                vec![0.25; 2],
+                vec![1.0; 2],
+                vec![4.0; 2],
+                vec![2.0; 2]
+            )
+        );
     }
 }

@@ -34,6 +34,23 @@ fn adam_body(m: &mut [f32], v: &mut [f32], g: &mut [f32], c: AdamCoeffs) {
     }
 }
 
+/// [`adam_body`], then the parameter: `g` becomes `p + a u` (the same operations in the same
+/// order as the separate passes, so the result is bit-identical).
+#[inline(always)]
+fn adam_step_body(p: &[f32], m: &mut [f32], v: &mut [f32], g: &mut [f32], c: AdamCoeffs, a: f32) {
+    for (((p, m), v), g) in p
+        .iter()
+        .zip(m.iter_mut())
+        .zip(v.iter_mut())
+        .zip(g.iter_mut())
+    {
+        *m = *m * c.b1 + *g * c.c1;
+        *v = *v * c.b2 + (*g * *g) * c.c2;
+        let u = *m / (v.sqrt() / c.bc2_sqrt + c.eps) / c.bc1;
+        *g = *p + u * a;
+    }
+}
+
 /// RMSProp on one chunk, as [`adam_body`].
 #[inline(always)]
 fn rms_body(v: &mut [f32], g: &mut [f32], (a, c, eps): (f32, f32, f32)) {
@@ -86,26 +103,57 @@ impl FusedUpdateOps for Flex {
         t
     }
 
-    fn fused_add(p: FlexTensor, u: FlexTensor) -> FlexTensor {
-        // Written into whichever buffer nothing else holds (addition commutes bit for bit).
-        let (mut dst, src) = if p.is_unique() || !u.is_unique() {
-            (p, u)
-        } else {
-            (u, p)
-        };
-        let src = src.to_contiguous();
+    fn fused_add_scaled(p: FlexTensor, u: FlexTensor, a: f32) -> FlexTensor {
+        let (p, u) = (p.to_contiguous(), u.to_contiguous());
+        // Written into whichever buffer nothing else holds.
+        let into_p = p.is_unique() || !u.is_unique();
+        let (mut dst, src) = if into_p { (p, u) } else { (u, p) };
         let s = src.as_slice::<f32>().expect("contiguous f32 tensor");
         let d = values(&mut dst);
         assert_eq!(
             d.len(),
             s.len(),
-            "fused_add: sizes {} and {}",
+            "fused_add_scaled: sizes {} and {}",
             d.len(),
             s.len()
         );
+        let body = |d: &mut [f32], s: &[f32]| {
+            if into_p {
+                d.iter_mut().zip(s).for_each(|(p, u)| *p += *u * a);
+            } else {
+                d.iter_mut().zip(s).for_each(|(u, p)| *u = *p + *u * a);
+            }
+        };
         d.par_chunks_mut(CHUNK)
             .zip(s.par_chunks(CHUNK))
-            .for_each(|(d, s)| d.iter_mut().zip(s).for_each(|(d, s)| *d += s));
+            .for_each(|(d, s)| body(d, s));
         dst
+    }
+
+    fn fused_adam_step(
+        p: FlexTensor,
+        mut m: FlexTensor,
+        mut v: FlexTensor,
+        mut g: FlexTensor,
+        c: AdamCoeffs,
+        a: f32,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let p = p.to_contiguous();
+        let ps = p.as_slice::<f32>().expect("contiguous f32 tensor");
+        let (ms, vs, gs) = (values(&mut m), values(&mut v), values(&mut g));
+        assert!(
+            ms.len() == gs.len() && vs.len() == gs.len() && ps.len() == gs.len(),
+            "fused_adam_step: sizes p {}, m {}, v {}, g {}",
+            ps.len(),
+            ms.len(),
+            vs.len(),
+            gs.len()
+        );
+        // The new parameter goes into the gradient's buffer, which the step consumes.
+        ms.par_chunks_mut(CHUNK)
+            .zip(vs.par_chunks_mut(CHUNK))
+            .zip(gs.par_chunks_mut(CHUNK).zip(ps.par_chunks(CHUNK)))
+            .for_each(|((m, v), (g, p))| widest!(adam_step_body(p, m, v, g, c, a)));
+        (g, m, v)
     }
 }
