@@ -36,10 +36,11 @@ fn layout(
 }
 
 /// `dst[m, n] (+)= lhs[m, k] rhs[k, n]` through `cblas_sgemm`, or `false` (nothing done) when
-/// the strides or sizes do not fit BLAS's interface.
+/// the strides or sizes do not fit BLAS's interface. `dst` may be uninitialized unless
+/// `accumulate` (with `beta = 0` BLAS writes `dst` without reading it).
 pub(super) fn sgemm(
     (m, n, k): (usize, usize, usize),
-    dst: &mut [f32],
+    dst: &mut [std::mem::MaybeUninit<f32>],
     accumulate: bool,
     (lhs, ls): (&[f32], (usize, usize)),
     (rhs, rs): (&[f32], (usize, usize)),
@@ -70,7 +71,7 @@ pub(super) fn sgemm(
             rhs.as_ptr(),
             ldb,
             beta,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast::<f32>(),
             ni.max(1),
         );
     }

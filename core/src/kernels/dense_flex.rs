@@ -4,10 +4,11 @@
 //! allocated, then copied into an aligned buffer), a broadcast bias add, and in the backward pass
 //! two transposed copies before the matmuls.
 
-use super::conv_flex::{check_bounds, matmul_raw, matmul_with, rows_of, slice, tensor};
+use super::conv_flex::{check_bounds, matmul_raw, rows_of, slice, tensor};
 use burn::backend::flex::FlexTensor;
 use gemm::Parallelism;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Products at least this large (`m n k`) are split over the threads. burn-flex's threshold is
 /// 192³; 64³ put the MLP's last layer (128 x 10 x 512) on both cores: W3 1.32-1.37 -> 1.26-1.29 ms,
@@ -40,9 +41,13 @@ impl<T: Copy> Shared<T> {
 /// panels its part reads. On 2 cores this beat the gemm crate's own threading on the MLP's
 /// products, most on `dx = dy Wᵀ` (128 x 512 x 512: 348 -> 216-254 µs), and matched it on
 /// GPT's (4096 rows); `BENCHMARKS.md` has the runs.
+///
+/// `dst` may be uninitialized unless `accumulate`: without it every element is written (the gemm
+/// crate and BLAS write `dst` without reading it, and zeros for `k = 0`), so the outputs skip a
+/// zero fill (a `memset` on the calling thread, 1.2% of the MLP's step).
 fn product(
     (m, n, k): (usize, usize, usize),
-    dst: &mut [f32],
+    dst: &mut [MaybeUninit<f32>],
     accumulate: bool,
     lhs: (&[f32], (usize, usize)),
     rhs: (&[f32], (usize, usize)),
@@ -62,14 +67,10 @@ fn product(
     };
     let (by_rows, len, align) = if m >= n { (true, m, 1) } else { (false, n, 16) };
     let step = len.div_ceil(threads).next_multiple_of(align);
-    if step >= len {
-        matmul_with(Parallelism::None, (m, n, k), (dst, n), accumulate, lhs, rhs);
-        return;
-    }
     let ((l, ls), (r, rs)) = (lhs, rhs);
     check_bounds((m, n, k), (dst.len(), n), (l.len(), ls), (r.len(), rs));
     let (d, l, r) = (
-        Shared(dst.as_mut_ptr()),
+        Shared(dst.as_mut_ptr().cast::<f32>()),
         Shared(l.as_ptr()),
         Shared(r.as_ptr()),
     );
@@ -82,7 +83,8 @@ fn product(
         };
         // SAFETY: `check_bounds` covers the whole product and each part is a sub-block of it;
         // the parts write disjoint rows (or columns) of `dst`, which `dst`'s mutable borrow keeps
-        // from everyone else until the loop ends.
+        // from everyone else until the loop ends; `dst` is read only when `accumulate`, when the
+        // caller has initialized it. (One part, `step >= len`, runs on this thread.)
         unsafe {
             matmul_raw(
                 Parallelism::None,
@@ -94,6 +96,19 @@ fn product(
             )
         }
     });
+}
+
+/// A vector of `len` elements that `fill` writes, every one of them, without a zero fill first.
+///
+/// Every caller passes a `fill` that writes all `len` elements (a product without `accumulate`,
+/// a transposition, the bias rows); the unit tests check each output against its definition.
+fn written(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut v = Vec::with_capacity(len);
+    fill(&mut v.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` has initialized all `len` elements (the contract above), and `len` is within
+    // the capacity.
+    unsafe { v.set_len(len) };
+    v
 }
 
 /// `y = x W + b`: `[..., K]`, `[K, N]`, `[N]` -> `[..., N]`.
@@ -108,19 +123,19 @@ pub(super) fn forward(x: FlexTensor, w: FlexTensor, b: FlexTensor) -> FlexTensor
         "dense: input {shape:?}, weight {ws:?}, bias of {}",
         slice(&b).len()
     );
-    let mut y = vec![0.0f32; m * n];
     let bv = slice(&b);
-    if let Some(rows_per) = (1usize << 14).checked_div(n) {
-        y.par_chunks_mut(rows_per.max(1) * n)
-            .for_each(|c| c.chunks_mut(n).for_each(|r| r.copy_from_slice(bv)));
-    }
-    product(
-        (m, n, k),
-        &mut y,
-        true,
-        (slice(&x), (k, 1)),
-        (slice(&w), (n, 1)),
-    );
+    let y = written(m * n, |y| {
+        if let Some(rows_per) = (1usize << 14).checked_div(n) {
+            y.par_chunks_mut(rows_per.max(1) * n).for_each(|c| {
+                for r in c.chunks_mut(n) {
+                    r.iter_mut().zip(bv).for_each(|(y, b)| {
+                        y.write(*b);
+                    });
+                }
+            });
+        }
+        product((m, n, k), y, true, (slice(&x), (k, 1)), (slice(&w), (n, 1)));
+    });
     *shape.last_mut().expect("rank >= 1") = n;
     tensor(y, shape)
 }
@@ -131,18 +146,19 @@ pub(super) fn grad_input(dy: FlexTensor, w: FlexTensor) -> FlexTensor {
     let mut shape = dy.layout().shape().to_vec();
     let (m, n) = rows(&shape);
     let k = w.layout().shape()[0];
-    let mut dx = vec![0.0f32; m * k];
-    if transposed_pays((m, n, k)) {
-        grad_input_transposed((m, n, k), &mut dx, slice(&dy), slice(&w));
-    } else {
-        product(
-            (m, k, n),
-            &mut dx,
-            false,
-            (slice(&dy), (n, 1)),
-            (slice(&w), (1, n)),
-        );
-    }
+    let dx = written(m * k, |dx| {
+        if transposed_pays((m, n, k)) {
+            grad_input_transposed((m, n, k), dx, slice(&dy), slice(&w));
+        } else {
+            product(
+                (m, k, n),
+                dx,
+                false,
+                (slice(&dy), (n, 1)),
+                (slice(&w), (1, n)),
+            );
+        }
+    });
     *shape.last_mut().expect("rank >= 1") = k;
     tensor(dx, shape)
 }
@@ -159,21 +175,23 @@ fn transposed_pays((m, n, k): (usize, usize, usize)) -> bool {
 
 /// `dx = dy Wᵀ` by blocks of rows, one per thread: `dxᵀ` of the block (`[k, rows]`, a scratch
 /// buffer) `= W dy_blockᵀ`, then transposed into place.
-fn grad_input_transposed((m, n, k): (usize, usize, usize), dx: &mut [f32], dy: &[f32], w: &[f32]) {
+fn grad_input_transposed(
+    (m, n, k): (usize, usize, usize),
+    dx: &mut [MaybeUninit<f32>],
+    dy: &[f32],
+    w: &[f32],
+) {
+    if m == 0 || k == 0 {
+        return;
+    }
     let step = m.div_ceil(rayon::current_num_threads()).max(1);
     dx.par_chunks_mut(step * k)
         .zip(dy.par_chunks(step * n))
         .for_each(|(dx, dy)| {
             let r = dy.len() / n;
-            let mut t = vec![0.0f32; k * r];
-            matmul_with(
-                Parallelism::None,
-                (k, r, n),
-                (&mut t, r),
-                false,
-                (w, (n, 1)),
-                (dy, (1, n)),
-            );
+            let t = written(k * r, |t| {
+                product((k, r, n), t, false, (w, (n, 1)), (dy, (1, n)));
+            });
             transpose((k, r), &t, dx);
         });
 }
@@ -183,14 +201,15 @@ pub(super) fn grad_weight(x: FlexTensor, dy: FlexTensor) -> FlexTensor {
     let (x, dy) = (x.to_contiguous(), dy.to_contiguous());
     let ((m, k), (m2, n)) = (rows(x.layout().shape()), rows(dy.layout().shape()));
     assert_eq!(m, m2, "dense dW: {m} input rows, {m2} gradient rows");
-    let mut dw = vec![0.0f32; k * n];
-    product(
-        (k, n, m),
-        &mut dw,
-        false,
-        (slice(&x), (1, k)),
-        (slice(&dy), (n, 1)),
-    );
+    let dw = written(k * n, |dw| {
+        product(
+            (k, n, m),
+            dw,
+            false,
+            (slice(&x), (1, k)),
+            (slice(&dy), (n, 1)),
+        );
+    });
     tensor(dw, vec![k, n])
 }
 
@@ -225,7 +244,7 @@ pub(super) fn grad_bias(dy: FlexTensor) -> FlexTensor {
 
 /// `dst[c, r] = src[r, c]` for a row-major `src` of `rows x cols`, by 8 x 8 blocks read row by
 /// row into registers (the compiler turns a full block into shuffles).
-fn transpose((rows, cols): (usize, usize), src: &[f32], dst: &mut [f32]) {
+fn transpose((rows, cols): (usize, usize), src: &[f32], dst: &mut [MaybeUninit<f32>]) {
     const B: usize = 8;
     assert!(src.len() == rows * cols && dst.len() == rows * cols);
     for r0 in (0..rows).step_by(B) {
@@ -238,13 +257,13 @@ fn transpose((rows, cols): (usize, usize), src: &[f32], dst: &mut [f32]) {
                 for c in 0..B {
                     let d = &mut dst[(c0 + c) * rows + r0..][..B];
                     for (d, t) in d.iter_mut().zip(&t) {
-                        *d = t[c];
+                        d.write(t[c]);
                     }
                 }
             } else {
                 for r in r0..(r0 + B).min(rows) {
                     for c in c0..(c0 + B).min(cols) {
-                        dst[c * rows + r] = src[r * cols + c];
+                        dst[c * rows + r].write(src[r * cols + c]);
                     }
                 }
             }
@@ -335,8 +354,7 @@ mod tests {
     fn transpose_handles_partial_blocks() {
         for (rows, cols) in [(8, 8), (13, 21), (1, 9), (17, 1), (16, 24)] {
             let src = fill(rows * cols, 5);
-            let mut dst = vec![0.0; rows * cols];
-            transpose((rows, cols), &src, &mut dst);
+            let dst = written(rows * cols, |d| transpose((rows, cols), &src, d));
             for r in 0..rows {
                 for c in 0..cols {
                     assert_eq!(
