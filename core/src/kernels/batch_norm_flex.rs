@@ -9,7 +9,7 @@
 //! `dx = w_c r_c (dy - db_c / M - x̂ dw_c / M)`, `M = N S`. Two passes each way where the
 //! tensor-op form makes about ten forward and twenty backward.
 
-use super::conv_flex::{slice, tensor};
+use super::conv_flex::{slice, tensor, written};
 use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
 
@@ -65,17 +65,20 @@ fn lane_sums(len: usize, g: impl Fn(usize) -> (f32, f32)) -> (f64, f64) {
 
 /// `y = x a_c + b_c` per image in parallel (`a`, `b` per channel).
 fn affine((n, c, s): (usize, usize, usize), x: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
-    let mut y = vec![0.0f32; n * c * s];
-    if s > 0 && c > 0 {
-        y.par_chunks_mut(c * s)
-            .zip(x.par_chunks(c * s))
-            .for_each(|(y, x)| {
-                for (((y, x), &a), &b) in y.chunks_mut(s).zip(x.chunks(s)).zip(a).zip(b) {
-                    y.iter_mut().zip(x).for_each(|(y, &x)| *y = x * a + b);
-                }
-            });
-    }
-    y
+    // Every element written (n c s = 0 when the loop does not run).
+    written(n * c * s, |y| {
+        if s > 0 && c > 0 {
+            y.par_chunks_mut(c * s)
+                .zip(x.par_chunks(c * s))
+                .for_each(|(y, x)| {
+                    for (((y, x), &a), &b) in y.chunks_mut(s).zip(x.chunks(s)).zip(a).zip(b) {
+                        y.iter_mut().zip(x).for_each(|(y, &x)| {
+                            y.write(x * a + b);
+                        });
+                    }
+                });
+        }
+    })
 }
 
 /// `(y, mean [C], biased variance [C])`.
@@ -160,25 +163,27 @@ pub(super) fn backward(
         dw[ch] = (s2 * rs[ch] as f64) as f32;
     }
     // dx = k (dy - db/M - (x - μ) r dw/M) with k = w r: per channel dy k + (x - μ) q + t.
-    let mut dx = vec![0.0f32; n * c * s];
-    if s > 0 && c > 0 {
-        dx.par_chunks_mut(c * s)
-            .zip(xs.par_chunks(c * s).zip(dys.par_chunks(c * s)))
-            .for_each(|(dx, (x, dy))| {
-                for (ch, ((dx, x), dy)) in dx
-                    .chunks_mut(s)
-                    .zip(x.chunks(s))
-                    .zip(dy.chunks(s))
-                    .enumerate()
-                {
-                    let k = ws[ch] * rs[ch];
-                    let q = -k * rs[ch] * dw[ch] / m;
-                    let (t, mu) = (-k * db[ch] / m, ms[ch]);
-                    for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                        *dx = dy * k + (x - mu) * q + t;
+    // Every element written (n c s = 0 when the loop does not run).
+    let dx = written(n * c * s, |dx| {
+        if s > 0 && c > 0 {
+            dx.par_chunks_mut(c * s)
+                .zip(xs.par_chunks(c * s).zip(dys.par_chunks(c * s)))
+                .for_each(|(dx, (x, dy))| {
+                    for (ch, ((dx, x), dy)) in dx
+                        .chunks_mut(s)
+                        .zip(x.chunks(s))
+                        .zip(dy.chunks(s))
+                        .enumerate()
+                    {
+                        let k = ws[ch] * rs[ch];
+                        let q = -k * rs[ch] * dw[ch] / m;
+                        let (t, mu) = (-k * db[ch] / m, ms[ch]);
+                        for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                            dx.write(dy * k + (x - mu) * q + t);
+                        }
                     }
-                }
-            });
-    }
+                });
+        }
+    });
     (tensor(dx, shape), tensor(dw, vec![c]), tensor(db, vec![c]))
 }

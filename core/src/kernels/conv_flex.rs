@@ -7,6 +7,7 @@ use burn::backend::Bytes;
 use burn::tensor::{DType, Shape};
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Sizes of one convolution, shared by the forward and both gradient kernels.
 #[derive(Clone, Copy)]
@@ -261,6 +262,20 @@ pub(super) fn f32_data(t: &FlexTensor) -> (FlexTensor, [usize; 4]) {
 
 pub(super) fn slice(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("contiguous f32 tensor")
+}
+
+/// A vector of `len` elements that `fill` writes, every one of them, without a zero fill first.
+///
+/// Every caller passes a `fill` that writes all `len` elements (a product without `accumulate`,
+/// a transposition, an element-wise pass); the unit tests check each output against its
+/// definition.
+pub(super) fn written(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut v = Vec::with_capacity(len);
+    fill(&mut v.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` has initialized all `len` elements (the contract above), and `len` is within
+    // the capacity.
+    unsafe { v.set_len(len) };
+    v
 }
 
 pub(super) fn tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {

@@ -4,7 +4,7 @@
 //! allocated, then copied into an aligned buffer), a broadcast bias add, and in the backward pass
 //! two transposed copies before the matmuls.
 
-use super::conv_flex::{check_bounds, matmul_raw, rows_of, slice, tensor};
+use super::conv_flex::{check_bounds, matmul_raw, rows_of, slice, tensor, written};
 use burn::backend::flex::FlexTensor;
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -96,19 +96,6 @@ fn product(
             )
         }
     });
-}
-
-/// A vector of `len` elements that `fill` writes, every one of them, without a zero fill first.
-///
-/// Every caller passes a `fill` that writes all `len` elements (a product without `accumulate`,
-/// a transposition, the bias rows); the unit tests check each output against its definition.
-fn written(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
-    let mut v = Vec::with_capacity(len);
-    fill(&mut v.spare_capacity_mut()[..len]);
-    // SAFETY: `fill` has initialized all `len` elements (the contract above), and `len` is within
-    // the capacity.
-    unsafe { v.set_len(len) };
-    v
 }
 
 /// `y = x W + b`: `[..., K]`, `[K, N]`, `[N]` -> `[..., N]`.
