@@ -48,6 +48,25 @@ pub trait Transform: Send + Sync {
     ///
     /// # Errors
     /// As [`update`](Self::update).
+    ///
+    /// # Example
+    /// ```
+    /// use duet_optim::{adam, apply_updates, Adam, Transform};
+    /// use duet_core::{burn::tensor::{Device, Tensor}, Params};
+    /// let dev = Device::flex();
+    /// let p = Params::new().with("w", Tensor::<1>::from_floats([1.0, -2.0], &dev));
+    /// let g = Params::new().with("w", Tensor::<1>::from_floats([3.0, -0.5], &dev));
+    /// let tx = adam(0.1, Adam::default());
+    /// // Adam's first step moves each weight by lr against the sign of its gradient.
+    /// let (stepped, _) = tx.step(g.clone(), tx.init(&p), p.clone(), 1.0).unwrap();
+    /// let w = stepped.get_dyn("w").unwrap().to_vec();
+    /// assert!((w[0] - 0.9).abs() < 1e-6 && (w[1] + 1.9).abs() < 1e-6);
+    /// // The same bits as the update followed by `apply_updates`.
+    /// let (u, _) = tx.update(g, tx.init(&p), &p).unwrap();
+    /// let mut q = p.clone();
+    /// apply_updates(&mut q, &u).unwrap();
+    /// assert_eq!(q.get_dyn("w").unwrap().to_vec(), w);
+    /// ```
     fn step(
         &self,
         grads: Params,

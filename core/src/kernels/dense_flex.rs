@@ -307,7 +307,7 @@ mod tests {
     fn every_split_matches_the_definition() {
         // Columns split (m < n), transposed input gradient; rows split (m > n), direct one.
         for (m, n, k, transposed) in [(37, 300, 700, true), (500, 40, 400, false)] {
-            assert_eq!(transposed_pays((m, k, n)), transposed, "{m}x{n}x{k}");
+            assert_eq!(transposed_pays((m, n, k)), transposed, "{m}x{n}x{k}");
             let (x, w, b, dy) = (fill(m * k, 1), fill(k * n, 2), fill(n, 3), fill(m * n, 4));
             let y_ref: Vec<(f64, f64)> =
                 reference((m, n, k), |i, p| x[i * k + p], |p, j| w[p * n + j])

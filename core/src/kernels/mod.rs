@@ -297,8 +297,7 @@ pub struct AttentionSpec {
 
 /// Fused optimizer updates with a `flex` implementation; called through [`adam_moments`],
 /// [`adam_step`], [`rms_moments`], [`scale_by`] and [`add_scaled`], which fall back to tensor ops
-/// elsewhere. Optimizer state carries no autodiff,
-/// so there is no `Autodiff` implementation.
+/// elsewhere. Optimizer state carries no autodiff, so there is no `Autodiff` implementation.
 #[backend_extension(Flex)]
 pub trait FusedUpdateOps: Backend {
     /// Adam's moments and direction in one pass: `(m', v', u)`; see [`adam_moments`].
