@@ -186,7 +186,7 @@ impl<I: Shard, O, C: Model<I, O>> Model<I, O> for DataParallel<C> {
         let n = x.rows();
         let ranges = shards(n, self.replicas.len());
         let outs: Vec<StepOutput> = std::thread::scope(|s| {
-            let handles: Vec<_> = self
+            let mut jobs = self
                 .replicas
                 .iter_mut()
                 .zip(&self.devices)
@@ -201,12 +201,20 @@ impl<I: Shard, O, C: Model<I, O>> Model<I, O> for DataParallel<C> {
                     };
                     let range = range.clone();
                     let part = move |o: O, _| loss(o, Some(range.clone()));
-                    s.spawn(move || r.loss_and_grad(x, key, &part))
-                })
-                .collect();
-            handles
+                    move || r.loss_and_grad(x, key, &part)
+                });
+            // The first replica runs on this thread (on the CPU it may be a worker of the
+            // kernels' thread pool, `duet_core::init_cpu_threads`), the others on their own.
+            let first = jobs.next();
+            let handles: Vec<_> = jobs.map(|job| s.spawn(job)).collect();
+            first
+                .map(|job| job())
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .chain(
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
+                )
                 .collect()
         });
         let main = &self.devices[0];
