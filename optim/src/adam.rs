@@ -3,9 +3,12 @@
 use crate::scale::{add_decayed_weights, scale_by_learning_rate};
 use crate::schedule::Schedule;
 use crate::state::{take_moment, zeros, OptState};
-use crate::transform::{add_scaled_tree, boxed, chain, check, Chain, OptimError, Transform};
+use crate::transform::{boxed, chain, check, update_then_add, Chain, OptimError, Transform};
 use duet_core::kernels::{adam_moments, adam_step, AdamCoeffs};
-use duet_core::Params;
+use duet_core::{DynTensor, Params};
+
+/// A pass's per-parameter result: the new moments and the pass's output.
+type Triple = (DynTensor, DynTensor, DynTensor);
 
 /// Adam's direction: `m = b1 m + (1-b1) g`, `v = b2 v + (1-b2) g^2`,
 /// `u = (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)`; with AMSGrad `v` in the denominator is
@@ -46,38 +49,23 @@ impl Transform for ScaleByAdam {
     fn update(&self, g: Params, s: OptState, p: &Params) -> Result<(Params, OptState), OptimError> {
         check(&g, p)?;
         let mut s = s;
-        let t = s.counter("count") + 1;
-        let c = self.coeffs(t);
-        // Moments are taken out of the state so the update can overwrite them in place.
-        let (mut mu_old, mut nu_old) = (s.take_tree("mu"), s.take_tree("nu"));
         let mut max_old = s.take_tree("nu_max");
-        let (mut mu, mut nu, mut nu_max, mut u) =
-            (Params::new(), Params::new(), Params::new(), Params::new());
-        for (path, g) in g {
-            let m_old = take_moment(&mut mu_old, &path, "mu")?;
-            let v_old = take_moment(&mut nu_old, &path, "nu")?;
-            let (m, v, step) = if self.amsgrad {
-                let m = m_old * c.b1 + g.clone() * c.c1;
-                let v = v_old * c.b2 + g.square() * c.c2;
-                let vm = take_moment(&mut max_old, &path, "nu_max")?.max_pair(v.clone());
-                nu_max.insert(path.clone(), vm.clone());
-                let step = m.clone() / (vm.sqrt() / c.bc2_sqrt + c.eps) / c.bc1;
-                (m, v, step)
-            } else {
+        let mut nu_max = Params::new();
+        let (u, mut out) = self.pass(g, s, |path, m, v, g, c| {
+            if !self.amsgrad {
                 // One fused pass on `flex`; the same arithmetic as tensor ops elsewhere.
-                adam_moments(m_old, v_old, g, c)
-            };
-            u.insert(path.clone(), step);
-            mu.insert(path.clone(), m);
-            nu.insert(path, v);
-        }
-        let mut out = OptState::new();
-        out.put_tree("mu", mu);
-        out.put_tree("nu", nu);
+                return Ok(adam_moments(m, v, g, c));
+            }
+            let m = m * c.b1 + g.clone() * c.c1;
+            let v = v * c.b2 + g.square() * c.c2;
+            let vm = take_moment(&mut max_old, path, "nu_max")?.max_pair(v.clone());
+            nu_max.insert(path.to_string(), vm.clone());
+            let step = m.clone() / (vm.sqrt() / c.bc2_sqrt + c.eps) / c.bc1;
+            Ok((m, v, step))
+        })?;
         if self.amsgrad {
             out.put_tree("nu_max", nu_max);
         }
-        out.set_counter("count", t);
         Ok((u, out))
     }
 
@@ -91,37 +79,54 @@ impl Transform for ScaleByAdam {
         a: f32,
     ) -> Result<(Params, OptState), OptimError> {
         if self.amsgrad {
-            let (u, s) = self.update(g, s, &p)?;
-            return Ok((add_scaled_tree(p, u, a)?, s));
+            return update_then_add(self, g, s, p, a);
         }
         check(&g, &p)?;
-        let mut s = s;
-        let t = s.counter("count") + 1;
-        let c = self.coeffs(t);
-        let (mut mu_old, mut nu_old) = (s.take_tree("mu"), s.take_tree("nu"));
-        let (mut mu, mut nu) = (Params::new(), Params::new());
         let mut p = p;
-        let new = g
-            .into_iter()
-            .map(|(path, g)| {
-                let m = take_moment(&mut mu_old, &path, "mu")?;
-                let v = take_moment(&mut nu_old, &path, "nu")?;
-                let p = p.remove(&path).expect("checked: same structure");
-                let (p, m, v) = adam_step(p, m, v, g, c, a);
-                mu.insert(path.clone(), m);
-                nu.insert(path.clone(), v);
-                Ok((path, p))
-            })
-            .collect::<Result<Params, OptimError>>()?;
-        let mut out = OptState::new();
-        out.put_tree("mu", mu);
-        out.put_tree("nu", nu);
-        out.set_counter("count", t);
-        Ok((new, out))
+        self.pass(g, s, |path, m, v, g, c| {
+            let p = p.remove(path).expect("checked: same structure");
+            let (p, m, v) = adam_step(p, m, v, g, c, a);
+            Ok((m, v, p))
+        })
     }
 }
 
 impl ScaleByAdam {
+    /// One pass over the gradients: `f(path, m, v, g, coeffs) -> (m', v', out)` for each, with the
+    /// moments taken out of the state (so the pass can overwrite them in place) and put back, and
+    /// the update count advanced. Returns the `out` tree and the new state.
+    fn pass(
+        &self,
+        g: Params,
+        s: OptState,
+        mut f: impl FnMut(
+            &str,
+            DynTensor,
+            DynTensor,
+            DynTensor,
+            AdamCoeffs,
+        ) -> Result<Triple, OptimError>,
+    ) -> Result<(Params, OptState), OptimError> {
+        let mut s = s;
+        let t = s.counter("count") + 1;
+        let c = self.coeffs(t);
+        let (mut mu_old, mut nu_old) = (s.take_tree("mu"), s.take_tree("nu"));
+        let (mut mu, mut nu, mut out) = (Params::new(), Params::new(), Params::new());
+        for (path, g) in g {
+            let m = take_moment(&mut mu_old, &path, "mu")?;
+            let v = take_moment(&mut nu_old, &path, "nu")?;
+            let (m, v, o) = f(&path, m, v, g, c)?;
+            out.insert(path.clone(), o);
+            mu.insert(path.clone(), m);
+            nu.insert(path, v);
+        }
+        let mut state = OptState::new();
+        state.put_tree("mu", mu);
+        state.put_tree("nu", nu);
+        state.set_counter("count", t);
+        Ok((out, state))
+    }
+
     /// The step's scalars for update `t` (from 1). `1 - b` in f64, then rounded: `1.0 - 0.999f32`
     /// is off by 1.3e-5 relative.
     fn coeffs(&self, t: u64) -> AdamCoeffs {

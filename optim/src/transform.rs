@@ -74,8 +74,7 @@ pub trait Transform: Send + Sync {
         params: Params,
         a: f32,
     ) -> Result<(Params, OptState), OptimError> {
-        let (u, state) = self.update(grads, state, &params)?;
-        Ok((add_scaled_tree(params, u, a)?, state))
+        update_then_add(self, grads, state, params, a)
     }
 
     /// `Some(a)` if the next update is `a * grads`, element by element (a constant scale, a
@@ -86,12 +85,21 @@ pub trait Transform: Send + Sync {
     }
 }
 
-/// `params + a * updates`, path by path, in one pass each.
-pub(crate) fn add_scaled_tree(
+/// [`Transform::step`]'s two-step form: `t`'s update, then `params + a * updates` in one pass per
+/// path (the default, and what a transform that overrides `step` falls back to).
+pub(crate) fn update_then_add<T: Transform + ?Sized>(
+    t: &T,
+    grads: Params,
+    state: OptState,
     params: Params,
-    updates: Params,
     a: f32,
-) -> Result<Params, OptimError> {
+) -> Result<(Params, OptState), OptimError> {
+    let (u, state) = t.update(grads, state, &params)?;
+    Ok((add_scaled_tree(params, u, a)?, state))
+}
+
+/// `params + a * updates`, path by path, in one pass each.
+fn add_scaled_tree(params: Params, updates: Params, a: f32) -> Result<Params, OptimError> {
     params.check_same_structure(&updates)?;
     let mut updates = updates;
     Ok(params
