@@ -160,35 +160,21 @@ pub(super) fn matmul(
     rhs: &[f32],
     rhs_strides: (usize, usize),
 ) {
-    let (l, r) = ((lhs, lhs_strides), (rhs, rhs_strides));
-    matmul_with(Parallelism::None, mnk, (dst, dst_rs), accumulate, l, r);
-}
-
-/// [`matmul`] with the gemm crate's `par`allelism.
-pub(super) fn matmul_with(
-    par: Parallelism,
-    (m, n, k): (usize, usize, usize),
-    (dst, dst_rs): (&mut [f32], usize),
-    accumulate: bool,
-    (lhs, ls): (&[f32], (usize, usize)),
-    (rhs, rs): (&[f32], (usize, usize)),
-) {
     check_bounds(
-        (m, n, k),
+        mnk,
         (dst.len(), dst_rs),
-        (lhs.len(), ls),
-        (rhs.len(), rs),
+        (lhs.len(), lhs_strides),
+        (rhs.len(), rhs_strides),
     );
     // SAFETY: `check_bounds` keeps every index inside the three slices; `dst` is borrowed
     // mutably so it aliases neither input.
     unsafe {
         matmul_raw(
-            par,
-            (m, n, k),
+            mnk,
             (dst.as_mut_ptr(), dst_rs),
             accumulate,
-            (lhs.as_ptr(), ls),
-            (rhs.as_ptr(), rs),
+            (lhs.as_ptr(), lhs_strides),
+            (rhs.as_ptr(), rhs_strides),
         )
     }
 }
@@ -206,13 +192,12 @@ pub(super) fn check_bounds(
     assert!(k == 0 || n == 0 || (k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs_len);
 }
 
-/// [`matmul_with`] on raw pointers.
+/// [`matmul`] on raw pointers.
 ///
 /// # Safety
 /// Every element the product reads or writes (as [`check_bounds`] counts them) lies inside live
 /// allocations, and no other thread reads or writes the `dst` elements meanwhile.
 pub(super) unsafe fn matmul_raw(
-    par: Parallelism,
     (m, n, k): (usize, usize, usize),
     (dst, dst_rs): (*mut f32, usize),
     accumulate: bool,
@@ -240,7 +225,7 @@ pub(super) unsafe fn matmul_raw(
             false,
             false,
             false,
-            par,
+            Parallelism::None,
         )
     }
 }

@@ -6,7 +6,6 @@
 
 use super::conv_flex::{check_bounds, matmul_raw, rows_of, slice, tensor, written};
 use burn::backend::flex::FlexTensor;
-use gemm::Parallelism;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -87,7 +86,6 @@ fn product(
         // caller has initialized it. (One part, `step >= len`, runs on this thread.)
         unsafe {
             matmul_raw(
-                Parallelism::None,
                 mnk,
                 (d.get().add(d_off), n),
                 accumulate,
