@@ -104,10 +104,11 @@ impl FusedUpdateOps for Flex {
     }
 
     fn fused_add_scaled(p: FlexTensor, u: FlexTensor, a: f32) -> FlexTensor {
-        let (p, u) = (p.to_contiguous(), u.to_contiguous());
-        // Written into whichever buffer nothing else holds.
+        // Written into whichever buffer nothing else holds (asked before any second handle
+        // exists: `to_contiguous` returns one).
         let into_p = p.is_unique() || !u.is_unique();
         let (mut dst, src) = if into_p { (p, u) } else { (u, p) };
+        let src = src.to_contiguous();
         let s = src.as_slice::<f32>().expect("contiguous f32 tensor");
         let d = values(&mut dst);
         assert_eq!(
